@@ -1,0 +1,315 @@
+#include "engine/dispatch.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/context.h"
+#include "engine/kernels/loop.h"
+#include "engine/node.h"
+#include "engine/ops/op_util.h"
+#include "engine/status_macros.h"
+
+namespace tensord {
+namespace {
+
+// The graph node of every table op: runs the op's backward rule on its saved tensors.
+class OpNode : public Node {
+ public:
+  OpNode(const OpDef& def, Attrs attrs) : def_(&def), attrs_(std::move(attrs)) {}
+
+  std::string name() const override { return std::string(def_->grad_fn); }
+
+  absl::StatusOr<std::vector<Tensor>> Apply(std::vector<Tensor> grads) override {
+    std::shared_ptr<Node> self = shared_from_this();
+    BackwardArgs args{attrs_, {}, {}, forward_input_meta_, {}, {}};
+    args.inputs.resize(saved_inputs_.size());
+    for (size_t i = 0; i < saved_inputs_.size(); ++i) {
+      if (!saved_inputs_[i].defined()) continue;
+      TD_ASSIGN_OR_RETURN(args.inputs[i], saved_inputs_[i].Unpack(self));
+    }
+    args.outputs.resize(saved_outputs_.size());
+    for (size_t i = 0; i < saved_outputs_.size(); ++i) {
+      if (!saved_outputs_[i].defined()) continue;
+      TD_ASSIGN_OR_RETURN(args.outputs[i], saved_outputs_[i].Unpack(self));
+    }
+    for (size_t i = 0; i < grads.size(); ++i) {
+      if (!grads[i].defined()) {
+        TD_ASSIGN_OR_RETURN(grads[i], op_util::Zeros(input_meta_[i]));
+      }
+    }
+    args.grads = std::move(grads);
+    args.needs_input_grad.reserve(next_edges_.size());
+    for (const Edge& e : next_edges_) args.needs_input_grad.push_back(e.valid());
+    return def_->backward(args);
+  }
+
+  void ReleaseSavedTensors() override {
+    for (auto& s : saved_inputs_) s.Release();
+    for (auto& s : saved_outputs_) s.Release();
+  }
+
+  std::vector<SavedTensorInfo> SavedTensors() const override {
+    std::vector<SavedTensorInfo> out;
+    for (size_t i = 0; i < saved_inputs_.size(); ++i) {
+      if (!saved_inputs_[i].defined()) continue;
+      std::string name = i == 0 ? "self" : i == 1 ? "other" : absl::StrCat("input", i);
+      out.push_back({std::move(name), saved_inputs_[i].meta(), saved_inputs_[i].freed()});
+    }
+    for (size_t i = 0; i < saved_outputs_.size(); ++i) {
+      if (!saved_outputs_[i].defined()) continue;
+      out.push_back({i == 0 ? "result" : absl::StrCat("result", i), saved_outputs_[i].meta(),
+                     saved_outputs_[i].freed()});
+    }
+    return out;
+  }
+
+  const OpDef* def_;
+  Attrs attrs_;
+  std::vector<SavedVariable> saved_inputs_;
+  std::vector<SavedVariable> saved_outputs_;
+  std::vector<TensorMeta> forward_input_meta_;
+
+  using Node::input_meta_;
+  using Node::next_edges_;
+};
+
+absl::string_view ScalarTypeName(DType t) {
+  switch (t) {
+    case DType::kFloat32:
+      return "Float";
+    case DType::kFloat64:
+      return "Double";
+    case DType::kInt64:
+      return "Long";
+    case DType::kBool:
+      return "Bool";
+  }
+  return "?";
+}
+
+// torch.can_cast for the supported dtypes.
+bool CanCast(DType from, DType to) {
+  if (IsFloating(from) && !IsFloating(to)) return false;
+  if (from != DType::kBool && to == DType::kBool) return false;
+  return true;
+}
+
+absl::Status CheckAttrType(const OpDef& def, const AttrSpec& spec, AttrValue& v) {
+  if (std::holds_alternative<std::monostate>(v)) {
+    if (spec.required) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(def.name, "(): attribute '", spec.name, "' must not be None"));
+    }
+    return absl::OkStatus();
+  }
+  bool ok = false;
+  switch (spec.type) {
+    case AttrType::kBool:
+      ok = std::holds_alternative<bool>(v);
+      break;
+    case AttrType::kInt:
+      ok = std::holds_alternative<int64_t>(v);
+      break;
+    case AttrType::kDouble:
+      if (const auto* i = std::get_if<int64_t>(&v)) v = static_cast<double>(*i);
+      ok = std::holds_alternative<double>(v);
+      break;
+    case AttrType::kScalar:
+      if (const auto* b = std::get_if<bool>(&v)) v = static_cast<int64_t>(*b);
+      ok = std::holds_alternative<int64_t>(v) || std::holds_alternative<double>(v);
+      break;
+    case AttrType::kInts:
+      if (const auto* i = std::get_if<int64_t>(&v)) v = std::vector<int64_t>{*i};
+      ok = std::holds_alternative<std::vector<int64_t>>(v);
+      break;
+    case AttrType::kDType:
+      if (const auto* s = std::get_if<std::string>(&v)) {
+        TD_ASSIGN_OR_RETURN(DType d, ParseDType(*s));
+        v = d;
+      }
+      ok = std::holds_alternative<DType>(v);
+      break;
+    case AttrType::kString:
+      ok = std::holds_alternative<std::string>(v);
+      break;
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(def.name, "(): attribute '", spec.name,
+                                                   "' must be ", AttrTypeName(spec.type)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Attrs> ResolveAttrs(const OpDef& def, const Attrs& given) {
+  for (const auto& [name, value] : given.entries()) {
+    bool known = false;
+    for (const AttrSpec& spec : def.attrs) known |= spec.name == name;
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(def.name, "() got an unexpected attribute '", name, "'"));
+    }
+  }
+  Attrs resolved;
+  for (const AttrSpec& spec : def.attrs) {
+    const AttrValue* v = given.Find(spec.name);
+    if (v == nullptr && spec.required) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(def.name, "() missing required attribute '", spec.name, "'"));
+    }
+    AttrValue value = v ? *v : spec.default_value;
+    TD_RETURN_IF_ERROR(CheckAttrType(def, spec, value));
+    resolved.Set(spec.name, std::move(value));
+  }
+  return resolved;
+}
+
+absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> inputs,
+                                          const Attrs& given) {
+  if (def.num_inputs != kVariadic && static_cast<int>(inputs.size()) != def.num_inputs) {
+    return absl::InvalidArgumentError(absl::StrCat(def.name, "() takes ", def.num_inputs,
+                                                   " tensor input(s) but ", inputs.size(),
+                                                   " were given"));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(def.name, "(): tensor input ", i, " is undefined (None)"));
+    }
+  }
+  TD_ASSIGN_OR_RETURN(Attrs attrs, ResolveAttrs(def, given));
+  const OpArgs args{inputs, attrs};
+  TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, def.infer(args));
+  if (def.kind == OpKind::kComposite) return def.forward(args, metas);
+
+  bool record = false;
+  if (!def.grad_fn.empty() && GradModeEnabled()) {
+    for (const Tensor& t : inputs) record |= t.requires_grad();
+  }
+  std::vector<Tensor> outputs;
+  {
+    AutoGradMode no_grad(false);
+    TD_ASSIGN_OR_RETURN(outputs, def.forward(args, metas));
+  }
+  if (!record) return outputs;
+
+  auto node = std::make_shared<OpNode>(def, std::move(attrs));
+  node->next_edges_.reserve(inputs.size());
+  node->forward_input_meta_.reserve(inputs.size());
+  node->saved_inputs_.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    node->next_edges_.push_back(GradientEdge(inputs[i]));
+    node->forward_input_meta_.push_back(inputs[i].meta());
+    if (i < 32 && (def.save_inputs >> i) & 1u) {
+      node->saved_inputs_[i] = SavedVariable(inputs[i], /*is_output=*/false);
+    }
+  }
+  const size_t n_diff = def.differentiable_outputs < 0
+                            ? outputs.size()
+                            : static_cast<size_t>(def.differentiable_outputs);
+  for (size_t i = 0; i < n_diff; ++i) {
+    TensorImpl* out = outputs[i].impl();
+    out->requires_grad = true;
+    out->grad_fn = node;
+    out->output_nr = static_cast<uint32_t>(i);
+    node->input_meta_.push_back(outputs[i].meta());
+  }
+  if (def.save_outputs) {
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      node->saved_outputs_.emplace_back(outputs[i], /*is_output=*/true);
+    }
+  }
+  return outputs;
+}
+
+absl::StatusOr<Tensor> Apply1(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> out, Apply(def, std::move(inputs), attrs));
+  return std::move(out[0]);
+}
+
+absl::StatusOr<std::vector<Tensor>> Apply(absl::string_view name, std::vector<Tensor> inputs,
+                                          const Attrs& attrs) {
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
+  if (name == def->inplace_name) {
+    if (inputs.empty() || !inputs[0].defined()) {
+      return absl::InvalidArgumentError(absl::StrCat(name, "() needs a tensor to modify"));
+    }
+    Tensor self = inputs[0];
+    std::vector<Tensor> others(inputs.begin() + 1, inputs.end());
+    TD_RETURN_IF_ERROR(ApplyInplace(*def, self, std::move(others), attrs));
+    return std::vector<Tensor>{self};
+  }
+  return Apply(*def, std::move(inputs), attrs);
+}
+
+absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tensor> others,
+                          const Attrs& attrs) {
+  if (def.inplace_name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(def.name, "() has no in-place variant"));
+  }
+  if (!self.defined()) {
+    return absl::InvalidArgumentError(absl::StrCat(def.inplace_name, "(): self is undefined"));
+  }
+  const bool grad_mode = GradModeEnabled();
+  bool others_require_grad = false;
+  for (const Tensor& o : others) others_require_grad |= o.defined() && o.requires_grad();
+  const bool record = grad_mode && !def.grad_fn.empty() &&
+                      (self.requires_grad() || others_require_grad);
+  if (grad_mode && self.requires_grad()) {
+    if (self.is_leaf()) {
+      return absl::FailedPreconditionError(
+          "a leaf Variable that requires grad is being used in an in-place operation.");
+    }
+    const TensorImpl* base = self.impl()->view_base.get();
+    if (self.impl()->is_view && base != nullptr && base->grad_fn == nullptr &&
+        base->requires_grad) {
+      return absl::FailedPreconditionError(
+          "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+    }
+  }
+  if (record && self.impl()->is_view && self.impl()->view_base &&
+      self.impl()->view_base->requires_grad) {
+    return absl::UnimplementedError(absl::StrCat(
+        def.inplace_name,
+        "(): in-place modification of a view of a tensor that requires grad is not supported by "
+        "tensord yet (PyTorch records it as CopySlices); use the out-of-place op instead"));
+  }
+
+  std::vector<Tensor> inputs;
+  inputs.reserve(others.size() + 1);
+  if (record && (def.save_inputs & 1u)) {
+    // The backward needs self's value from before the write: compute from a private copy that
+    // carries self's history.
+    TD_ASSIGN_OR_RETURN(Tensor copy, op_util::RawClone(self));
+    copy.impl()->requires_grad = self.requires_grad();
+    copy.impl()->grad_fn = self.grad_fn();
+    copy.impl()->output_nr = self.output_nr();
+    inputs.push_back(copy);
+  } else {
+    inputs.push_back(self);
+  }
+  for (Tensor& o : others) inputs.push_back(std::move(o));
+
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> outs, Apply(def, std::move(inputs), attrs));
+  const Tensor& result = outs[0];
+  if (result.shape() != self.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat("output with shape ",
+                                                   ShapeToString(self.shape()),
+                                                   " doesn't match the broadcast shape ",
+                                                   ShapeToString(result.shape())));
+  }
+  if (!CanCast(result.dtype(), self.dtype())) {
+    return absl::InvalidArgumentError(absl::StrCat("result type ", ScalarTypeName(result.dtype()),
+                                                   " can't be cast to the desired output type ",
+                                                   ScalarTypeName(self.dtype())));
+  }
+  kernels::CopyInto(self, result);
+  self.bump_version();
+  if (result.grad_fn()) {
+    self.impl()->grad_fn = result.grad_fn();
+    self.impl()->output_nr = 0;
+    self.impl()->requires_grad = true;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tensord

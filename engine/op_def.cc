@@ -1,0 +1,162 @@
+#include "engine/op_def.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/ops/registry.h"
+
+namespace tensord {
+
+absl::string_view AttrTypeName(AttrType type) {
+  switch (type) {
+    case AttrType::kBool:
+      return "bool";
+    case AttrType::kInt:
+      return "int";
+    case AttrType::kDouble:
+      return "float";
+    case AttrType::kScalar:
+      return "Scalar";
+    case AttrType::kInts:
+      return "int[]";
+    case AttrType::kDType:
+      return "dtype";
+    case AttrType::kString:
+      return "str";
+  }
+  return "?";
+}
+
+Attrs::Attrs(std::initializer_list<std::pair<std::string, AttrValue>> values) : values_(values) {}
+
+Attrs& Attrs::Set(absl::string_view name, AttrValue value) {
+  for (auto& [n, v] : values_) {
+    if (n == name) {
+      v = std::move(value);
+      return *this;
+    }
+  }
+  values_.emplace_back(std::string(name), std::move(value));
+  return *this;
+}
+
+const AttrValue* Attrs::Find(absl::string_view name) const {
+  for (const auto& [n, v] : values_)
+    if (n == name) return &v;
+  return nullptr;
+}
+
+bool Attrs::Has(absl::string_view name) const {
+  const AttrValue* v = Find(name);
+  return v != nullptr && !std::holds_alternative<std::monostate>(*v);
+}
+
+int64_t Attrs::Int(absl::string_view name) const {
+  const AttrValue* v = Find(name);
+  if (v == nullptr) return 0;
+  if (const auto* i = std::get_if<int64_t>(v)) return *i;
+  if (const auto* d = std::get_if<double>(v)) return static_cast<int64_t>(*d);
+  if (const auto* b = std::get_if<bool>(v)) return *b ? 1 : 0;
+  return 0;
+}
+
+double Attrs::Double(absl::string_view name) const {
+  const AttrValue* v = Find(name);
+  if (v == nullptr) return 0;
+  if (const auto* d = std::get_if<double>(v)) return *d;
+  if (const auto* i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
+  if (const auto* b = std::get_if<bool>(v)) return *b ? 1.0 : 0.0;
+  return 0;
+}
+
+bool Attrs::Bool(absl::string_view name) const {
+  const AttrValue* v = Find(name);
+  if (v == nullptr) return false;
+  if (const auto* b = std::get_if<bool>(v)) return *b;
+  return Int(name) != 0;
+}
+
+const std::vector<int64_t>& Attrs::Ints(absl::string_view name) const {
+  static const std::vector<int64_t> kEmpty;
+  const AttrValue* v = Find(name);
+  if (v == nullptr) return kEmpty;
+  if (const auto* l = std::get_if<std::vector<int64_t>>(v)) return *l;
+  return kEmpty;
+}
+
+DType Attrs::GetDType(absl::string_view name) const {
+  const AttrValue* v = Find(name);
+  if (v == nullptr) return DType::kFloat32;
+  if (const auto* d = std::get_if<DType>(v)) return *d;
+  return DType::kFloat32;
+}
+
+const std::string& Attrs::String(absl::string_view name) const {
+  static const std::string kEmpty;
+  const AttrValue* v = Find(name);
+  if (v == nullptr) return kEmpty;
+  if (const auto* s = std::get_if<std::string>(v)) return *s;
+  return kEmpty;
+}
+
+bool Attrs::IsIntegral(absl::string_view name) const {
+  const AttrValue* v = Find(name);
+  return v != nullptr && (std::holds_alternative<int64_t>(*v) || std::holds_alternative<bool>(*v));
+}
+
+std::string Attrs::DebugString() const {
+  std::vector<std::string> parts;
+  for (const auto& [n, v] : values_) {
+    std::string value = std::visit(
+        [](const auto& x) -> std::string {
+          using X = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<X, std::monostate>) {
+            return "None";
+          } else if constexpr (std::is_same_v<X, bool>) {
+            return x ? "True" : "False";
+          } else if constexpr (std::is_same_v<X, std::vector<int64_t>>) {
+            return absl::StrCat("[", absl::StrJoin(x, ", "), "]");
+          } else if constexpr (std::is_same_v<X, DType>) {
+            return std::string(TorchDTypeName(x));
+          } else if constexpr (std::is_same_v<X, std::string>) {
+            return absl::StrCat("'", x, "'");
+          } else {
+            return absl::StrCat(x);
+          }
+        },
+        v);
+    parts.push_back(absl::StrCat(n, "=", value));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+const std::vector<OpDef>& OpTable() {
+  static const std::vector<OpDef>* table = [] {
+    auto* ops = new std::vector<OpDef>();
+    RegisterElementwiseOps(*ops);
+    RegisterReductionOps(*ops);
+    RegisterLinalgOps(*ops);
+    RegisterShapeOps(*ops);
+    RegisterLossOps(*ops);
+    return ops;
+  }();
+  return *table;
+}
+
+absl::StatusOr<const OpDef*> FindOp(absl::string_view name) {
+  static const auto* index = [] {
+    auto* map = new absl::flat_hash_map<absl::string_view, const OpDef*>();
+    for (const OpDef& def : OpTable()) {
+      (*map)[def.name] = &def;
+      if (!def.inplace_name.empty()) (*map)[def.inplace_name] = &def;
+    }
+    return map;
+  }();
+  auto it = index->find(name);
+  if (it == index->end()) {
+    return absl::NotFoundError(absl::StrCat("unknown op '", name, "' (ListOps lists the ops)"));
+  }
+  return it->second;
+}
+
+}  // namespace tensord

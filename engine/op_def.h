@@ -1,0 +1,121 @@
+// The op table's vocabulary. Every op is declared once, as an OpDef: wire name, arity,
+// attributes, grad_fn name, shape rule, forward, backward. The engine's dispatch, the service's
+// ListOps and dispatch, the clients and the test harnesses all read the same table.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/tensor.h"
+
+namespace tensord {
+
+enum class AttrType {
+  kBool,
+  kInt,
+  kDouble,
+  kScalar,  // int64 or double, keeps which (like a Python number)
+  kInts,
+  kDType,
+  kString,
+};
+absl::string_view AttrTypeName(AttrType type);
+
+// monostate is "None".
+using AttrValue =
+    std::variant<std::monostate, bool, int64_t, double, std::vector<int64_t>, DType, std::string>;
+
+struct AttrSpec {
+  absl::string_view name;
+  AttrType type;
+  // Value when the caller gives none. monostate with `required` false: optional (None).
+  AttrValue default_value;
+  bool required = false;
+  absl::string_view doc;
+};
+
+// Attribute values by name. Small: a linear scan beats a map here.
+class Attrs {
+ public:
+  Attrs() = default;
+  Attrs(std::initializer_list<std::pair<std::string, AttrValue>> values);
+
+  Attrs& Set(absl::string_view name, AttrValue value);
+  // True when present and not None.
+  bool Has(absl::string_view name) const;
+  const AttrValue* Find(absl::string_view name) const;
+
+  // Typed getters; callers rely on the resolved table spec for presence and type.
+  int64_t Int(absl::string_view name) const;
+  double Double(absl::string_view name) const;  // kDouble or kScalar
+  bool Bool(absl::string_view name) const;
+  const std::vector<int64_t>& Ints(absl::string_view name) const;
+  DType GetDType(absl::string_view name) const;
+  const std::string& String(absl::string_view name) const;
+  // For kScalar: whether the value is an integer (affects type promotion).
+  bool IsIntegral(absl::string_view name) const;
+
+  const std::vector<std::pair<std::string, AttrValue>>& entries() const { return values_; }
+  std::string DebugString() const;
+
+ private:
+  std::vector<std::pair<std::string, AttrValue>> values_;
+};
+
+struct OpArgs {
+  std::span<const Tensor> inputs;
+  const Attrs& attrs;
+};
+
+struct BackwardArgs {
+  const Attrs& attrs;
+  std::vector<Tensor> inputs;   // saved inputs; undefined unless the op saves them
+  std::vector<Tensor> outputs;  // saved outputs; undefined unless the op saves them
+  const std::vector<TensorMeta>& input_meta;
+  std::vector<Tensor> grads;  // one per differentiable output, zero-filled where none flowed
+  std::vector<bool> needs_input_grad;
+};
+
+using InferFn = absl::StatusOr<std::vector<TensorMeta>> (*)(const OpArgs&);
+using ForwardFn = absl::StatusOr<std::vector<Tensor>> (*)(const OpArgs&,
+                                                          const std::vector<TensorMeta>&);
+using BackwardFn = absl::StatusOr<std::vector<Tensor>> (*)(const BackwardArgs&);
+
+enum class OpKind {
+  kKernel,     // computes new outputs
+  kView,       // outputs alias input 0's storage
+  kComposite,  // forward calls other ops, which record the graph; no node of its own
+};
+
+inline constexpr int kVariadic = -1;
+
+struct OpDef {
+  absl::string_view name;        // wire name, e.g. "add"
+  int num_inputs = 1;           // or kVariadic (a list, e.g. cat)
+  std::vector<AttrSpec> attrs;  // typed attributes with defaults
+  absl::string_view grad_fn;     // "AddBackward0"; empty: not differentiable
+  absl::string_view doc;
+  OpKind kind = OpKind::kKernel;
+  InferFn infer = nullptr;  // validates, returns output metadata, never allocates
+  ForwardFn forward = nullptr;
+  BackwardFn backward = nullptr;
+  uint32_t save_inputs = 0;  // bit i: input i is saved for backward
+  bool save_outputs = false;
+  // How many leading outputs are differentiable (max's indices are not); -1: all.
+  int differentiable_outputs = -1;
+  // The name of the in-place variant ("add_"), if it has one.
+  absl::string_view inplace_name;
+};
+
+// All ops, in a stable order.
+const std::vector<OpDef>& OpTable();
+// Looks an op up by wire name or in-place name; NOT_FOUND for an unknown op.
+absl::StatusOr<const OpDef*> FindOp(absl::string_view name);
+
+}  // namespace tensord

@@ -1,0 +1,665 @@
+// Element-wise ops: arithmetic, math functions, comparisons, where, clamp, fill.
+#include <cmath>
+#include <type_traits>
+
+#include "absl/strings/str_cat.h"
+#include "engine/kernels/loop.h"
+#include "engine/ops.h"
+#include "engine/ops/op_util.h"
+#include "engine/ops/registry.h"
+#include "engine/status_macros.h"
+
+namespace tensord {
+namespace {
+
+using TensorList = std::vector<Tensor>;
+using ListOr = absl::StatusOr<TensorList>;
+using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
+
+// ---- shape rules ---------------------------------------------------------------------------
+
+MetaOr InferSame(const OpArgs& a) { return std::vector<TensorMeta>{a.inputs[0].meta()}; }
+
+MetaOr InferUnaryFloat(const OpArgs& a) {
+  return std::vector<TensorMeta>{{a.inputs[0].shape(), op_util::ToFloating(a.inputs[0].dtype())}};
+}
+
+MetaOr InferBinary(const OpArgs& a) {
+  TD_ASSIGN_OR_RETURN(Shape shape, op_util::BroadcastShapes(a.inputs[0].shape(), a.inputs[1].shape()));
+  return std::vector<TensorMeta>{{std::move(shape), op_util::ResultType(a.inputs)}};
+}
+
+MetaOr InferBinaryFloat(const OpArgs& a) {
+  TD_ASSIGN_OR_RETURN(auto metas, InferBinary(a));
+  metas[0].dtype = op_util::ToFloating(metas[0].dtype);
+  return metas;
+}
+
+MetaOr InferCompare(const OpArgs& a) {
+  TD_ASSIGN_OR_RETURN(auto metas, InferBinary(a));
+  metas[0].dtype = DType::kBool;
+  return metas;
+}
+
+MetaOr InferSub(const OpArgs& a) {
+  const bool ab = a.inputs[0].dtype() == DType::kBool, bb = a.inputs[1].dtype() == DType::kBool;
+  if (ab && bb) {
+    return absl::InvalidArgumentError(
+        "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+        "`logical_xor()` operator instead.");
+  }
+  if (ab || bb) {
+    return absl::InvalidArgumentError(
+        "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+        "invert a mask, use the `~` or `logical_not()` operator instead.");
+  }
+  return InferBinary(a);
+}
+
+MetaOr InferNeg(const OpArgs& a) {
+  if (a.inputs[0].dtype() == DType::kBool) {
+    return absl::InvalidArgumentError(
+        "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+        "invert a mask, use the `~` or `logical_not()` operator instead.");
+  }
+  return InferSame(a);
+}
+
+MetaOr InferRelu(const OpArgs& a) {
+  if (a.inputs[0].dtype() == DType::kBool) {
+    return absl::InvalidArgumentError("Boolean inputs not supported for relu");
+  }
+  return InferSame(a);
+}
+
+// The dtype of `t op scalar` where the scalar is a Python number.
+DType ScalarResultType(const Tensor& t, const Attrs& attrs, std::initializer_list<const char*> names) {
+  DType out = t.dtype();
+  for (const char* name : names) {
+    if (!attrs.Has(name)) continue;
+    if (!attrs.IsIntegral(name) && !IsFloating(out)) out = op_util::ToFloating(out);
+    if (attrs.IsIntegral(name) && out == DType::kBool) out = DType::kInt64;
+  }
+  return out;
+}
+
+MetaOr InferPowScalar(const OpArgs& a) {
+  const DType out = ScalarResultType(a.inputs[0], a.attrs, {"exponent"});
+  if (!IsFloating(out) && a.attrs.Double("exponent") < 0) {
+    return absl::InvalidArgumentError("Integers to negative integer powers are not allowed.");
+  }
+  return std::vector<TensorMeta>{{a.inputs[0].shape(), out}};
+}
+
+MetaOr InferClamp(const OpArgs& a) {
+  if (!a.attrs.Has("min") && !a.attrs.Has("max")) {
+    return absl::InvalidArgumentError("torch.clamp: At least one of 'min' or 'max' must not be None");
+  }
+  if (a.inputs[0].dtype() == DType::kBool) {
+    return absl::InvalidArgumentError("clamp is not supported for bool tensors");
+  }
+  return std::vector<TensorMeta>{{a.inputs[0].shape(), ScalarResultType(a.inputs[0], a.attrs, {"min", "max"})}};
+}
+
+MetaOr InferWhere(const OpArgs& a) {
+  if (a.inputs[0].dtype() != DType::kBool) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "where expected condition to be a boolean tensor, but got a tensor with dtype ",
+        DTypeName(a.inputs[0].dtype())));
+  }
+  TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(a.inputs[0].shape(), a.inputs[1].shape()));
+  TD_ASSIGN_OR_RETURN(s, op_util::BroadcastShapes(s, a.inputs[2].shape()));
+  return std::vector<TensorMeta>{{std::move(s), op_util::ResultType(a.inputs.subspan(1))}};
+}
+
+MetaOr InferCopy(const OpArgs& a) {
+  if (!op_util::IsExpandableTo(a.inputs[1].shape(), a.inputs[0].shape())) {
+    TD_RETURN_IF_ERROR(op_util::BroadcastShapes(a.inputs[0].shape(), a.inputs[1].shape()).status());
+    return absl::InvalidArgumentError(absl::StrCat(
+        "copy_(): source of shape ", ShapeToString(a.inputs[1].shape()),
+        " cannot be broadcast to destination of shape ", ShapeToString(a.inputs[0].shape())));
+  }
+  return InferSame(a);
+}
+
+// ---- forward kernels -----------------------------------------------------------------------
+
+// Functors give each op's element rule for every dtype it accepts.
+template <typename Fn>
+ListOr UnaryForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
+  TD_ASSIGN_OR_RETURN(Tensor in, op_util::RawTo(a.inputs[0], metas[0].dtype));
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
+  DispatchDType(metas[0].dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::Map<T, T>(out, in, [&](T x) { return Fn::template Apply<T>(x, a.attrs); });
+  });
+  return TensorList{out};
+}
+
+template <typename Fn>
+ListOr BinaryForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
+  const DType compute = Fn::kCompare ? op_util::ResultType(a.inputs) : metas[0].dtype;
+  TD_ASSIGN_OR_RETURN(Tensor x, op_util::RawTo(a.inputs[0], compute));
+  TD_ASSIGN_OR_RETURN(Tensor y, op_util::RawTo(a.inputs[1], compute));
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
+  DispatchDType(compute, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (Fn::kCompare) {
+      kernels::Map2<bool, T, T>(out, x, y, [](T p, T q) { return Fn::template Apply<T>(p, q); });
+    } else {
+      const auto f = Fn::template Make<T>(a.attrs);
+      kernels::Map2<T, T, T>(out, x, y, f);
+    }
+  });
+  return TensorList{out};
+}
+
+template <typename T>
+T Cast(double v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v != 0;
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+struct AddFn {
+  static constexpr bool kCompare = false;
+  template <typename T>
+  static auto Make(const Attrs& attrs) {
+    const T alpha = Cast<T>(attrs.Double("alpha"));
+    return [alpha](T p, T q) -> T {
+      if constexpr (std::is_same_v<T, bool>) {
+        return p || (alpha && q);
+      } else {
+        return p + alpha * q;
+      }
+    };
+  }
+};
+struct SubFn {
+  static constexpr bool kCompare = false;
+  template <typename T>
+  static auto Make(const Attrs& attrs) {
+    const T alpha = Cast<T>(attrs.Double("alpha"));
+    return [alpha](T p, T q) -> T { return static_cast<T>(p - alpha * q); };
+  }
+};
+struct MulFn {
+  static constexpr bool kCompare = false;
+  template <typename T>
+  static auto Make(const Attrs&) {
+    return [](T p, T q) -> T {
+      if constexpr (std::is_same_v<T, bool>) {
+        return p && q;
+      } else {
+        return p * q;
+      }
+    };
+  }
+};
+struct DivFn {
+  static constexpr bool kCompare = false;
+  template <typename T>
+  static auto Make(const Attrs&) {
+    return [](T p, T q) -> T { return static_cast<T>(p / q); };
+  }
+};
+template <typename T>
+T IntPow(T base, T exp) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return base || !exp;
+  } else {
+    T result = 1;
+    while (exp > 0) {
+      if (exp & 1) result *= base;
+      base *= base;
+      exp >>= 1;
+    }
+    return result;
+  }
+}
+struct PowFn {
+  static constexpr bool kCompare = false;
+  template <typename T>
+  static auto Make(const Attrs&) {
+    return [](T p, T q) -> T {
+      if constexpr (std::is_floating_point_v<T>) {
+        return std::pow(p, q);
+      } else {
+        return IntPow<T>(p, q);
+      }
+    };
+  }
+};
+#define TENSORD_COMPARE_FN(Name, op)      \
+  struct Name {                           \
+    static constexpr bool kCompare = true; \
+    template <typename T>                 \
+    static bool Apply(T p, T q) {         \
+      return p op q;                      \
+    }                                     \
+    template <typename T>                 \
+    static auto Make(const Attrs&) {      \
+      return [](T, T) { return T(); };    \
+    }                                     \
+  };
+TENSORD_COMPARE_FN(EqFn, ==)
+TENSORD_COMPARE_FN(NeFn, !=)
+TENSORD_COMPARE_FN(LtFn, <)
+TENSORD_COMPARE_FN(LeFn, <=)
+TENSORD_COMPARE_FN(GtFn, >)
+TENSORD_COMPARE_FN(GeFn, >=)
+#undef TENSORD_COMPARE_FN
+
+// Unary functors. Float-only ones are instantiated for float/double only.
+#define TENSORD_UNARY_FN(Name, expr)                    \
+  struct Name {                                         \
+    template <typename T>                               \
+    static T Apply(T x, const Attrs& attrs) {           \
+      (void)attrs;                                      \
+      if constexpr (std::is_same_v<T, bool>) {          \
+        return x;                                       \
+      } else {                                          \
+        return static_cast<T>(expr);                    \
+      }                                                 \
+    }                                                   \
+  };
+TENSORD_UNARY_FN(NegFn, -x)
+TENSORD_UNARY_FN(AbsFn, x < 0 ? -x : x)
+TENSORD_UNARY_FN(SignFn, (T(0) < x) - (x < T(0)))
+TENSORD_UNARY_FN(ExpFn, std::exp(x))
+TENSORD_UNARY_FN(LogFn, std::log(x))
+TENSORD_UNARY_FN(SqrtFn, std::sqrt(x))
+TENSORD_UNARY_FN(SinFn, std::sin(x))
+TENSORD_UNARY_FN(CosFn, std::cos(x))
+TENSORD_UNARY_FN(TanhFn, std::tanh(x))
+TENSORD_UNARY_FN(SigmoidFn, T(1) / (T(1) + std::exp(-x)))
+TENSORD_UNARY_FN(ReluFn, x > T(0) ? x : T(0))
+TENSORD_UNARY_FN(PowScalarFn, std::pow(x, static_cast<T>(attrs.Double("exponent"))))
+#undef TENSORD_UNARY_FN
+
+struct ZeroFn {
+  template <typename T>
+  static T Apply(T, const Attrs&) {
+    return T(0);
+  }
+};
+struct FillFn {
+  template <typename T>
+  static T Apply(T, const Attrs& attrs) {
+    return Cast<T>(attrs.Double("value"));
+  }
+};
+
+struct PowScalarIntFn {
+  template <typename T>
+  static T Apply(T x, const Attrs& attrs) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::pow(x, static_cast<T>(attrs.Double("exponent")));
+    } else {
+      return IntPow<T>(x, Cast<T>(attrs.Double("exponent")));
+    }
+  }
+};
+
+struct ClampFn {
+  template <typename T>
+  static T Apply(T x, const Attrs& attrs) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return x;
+    } else {
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(x)) return x;
+      }
+      if (attrs.Has("min")) x = std::max(x, static_cast<T>(attrs.Double("min")));
+      if (attrs.Has("max")) x = std::min(x, static_cast<T>(attrs.Double("max")));
+      return x;
+    }
+  }
+};
+
+ListOr WhereForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
+  TD_ASSIGN_OR_RETURN(Tensor x, op_util::RawTo(a.inputs[1], metas[0].dtype));
+  TD_ASSIGN_OR_RETURN(Tensor y, op_util::RawTo(a.inputs[2], metas[0].dtype));
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
+  DispatchDType(metas[0].dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::Map3<T, bool, T, T>(out, a.inputs[0], x, y, [](bool c, T p, T q) { return c ? p : q; });
+  });
+  return TensorList{out};
+}
+
+ListOr CopyForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
+  kernels::CopyInto(out, a.inputs[1]);
+  return TensorList{out};
+}
+
+// ---- backward rules ------------------------------------------------------------------------
+// Written with differentiable ops, so create_graph=True gives gradients of gradients.
+
+ListOr AddBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) g[0] = b.grads[0];
+  if (b.needs_input_grad[1]) {
+    if (b.attrs.Double("alpha") == 1.0) {
+      g[1] = b.grads[0];
+    } else {
+      TD_ASSIGN_OR_RETURN(g[1], ops::mul(b.grads[0], Scalar(b.attrs.Double("alpha"))));
+    }
+  }
+  return g;
+}
+
+ListOr SubBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) g[0] = b.grads[0];
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(g[1], ops::mul(b.grads[0], Scalar(-b.attrs.Double("alpha"))));
+  }
+  return g;
+}
+
+ListOr MulBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(g[0], ops::mul(b.grads[0], b.inputs[1]));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(g[1], ops::mul(b.grads[0], b.inputs[0]));
+  }
+  return g;
+}
+
+ListOr DivBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(g[0], ops::div(b.grads[0], b.inputs[1]));
+  }
+  if (b.needs_input_grad[1]) {
+    // -grad * self / (other * other)
+    TD_ASSIGN_OR_RETURN(Tensor num, ops::mul(b.grads[0], b.inputs[0]));
+    TD_ASSIGN_OR_RETURN(Tensor den, ops::mul(b.inputs[1], b.inputs[1]));
+    TD_ASSIGN_OR_RETURN(Tensor q, ops::div(num, den));
+    TD_ASSIGN_OR_RETURN(g[1], ops::neg(q));
+  }
+  return g;
+}
+
+// grad * exponent * self^(exponent - 1), and 0 where exponent == 0.
+absl::StatusOr<Tensor> PowSelfGrad(const Tensor& grad, const Tensor& self, const Tensor& exponent) {
+  TD_ASSIGN_OR_RETURN(Tensor em1, ops::sub(exponent, Scalar(1.0)));
+  TD_ASSIGN_OR_RETURN(Tensor p, ops::pow(self, em1));
+  TD_ASSIGN_OR_RETURN(Tensor t, ops::mul(p, exponent));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(grad, t));
+  TD_ASSIGN_OR_RETURN(Tensor zero_exp, ops::eq(exponent, Scalar(0.0)));
+  TD_ASSIGN_OR_RETURN(Tensor zero, ops::scalar_tensor(Scalar(0.0)));
+  return ops::where(zero_exp, zero, r);
+}
+
+ListOr PowBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  const Tensor& self = b.inputs[0];
+  const Tensor& exponent = b.inputs[1];
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(g[0], PowSelfGrad(b.grads[0], self, exponent));
+  }
+  if (b.needs_input_grad[1]) {
+    // grad * result * log(self), and 0 where self == 0 and exponent >= 0.
+    TD_ASSIGN_OR_RETURN(Tensor logs, ops::log(self));
+    TD_ASSIGN_OR_RETURN(Tensor t, ops::mul(b.outputs[0], logs));
+    TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], t));
+    TD_ASSIGN_OR_RETURN(Tensor self_zero, ops::eq(self, Scalar(0.0)));
+    TD_ASSIGN_OR_RETURN(Tensor exp_nonneg, ops::ge(exponent, Scalar(0.0)));
+    TD_ASSIGN_OR_RETURN(Tensor mask, ops::mul(self_zero, exp_nonneg));
+    TD_ASSIGN_OR_RETURN(Tensor zero, ops::scalar_tensor(Scalar(0.0)));
+    TD_ASSIGN_OR_RETURN(g[1], ops::where(mask, zero, r));
+  }
+  return g;
+}
+
+ListOr PowScalarBackward(const BackwardArgs& b) {
+  const double e = b.attrs.Double("exponent");
+  if (e == 0.0) {
+    TD_ASSIGN_OR_RETURN(Tensor z, ops::mul(b.grads[0], Scalar(0.0)));
+    return TensorList{z};
+  }
+  TD_ASSIGN_OR_RETURN(Tensor p, ops::pow(b.inputs[0], Scalar(e - 1.0)));
+  TD_ASSIGN_OR_RETURN(Tensor t, ops::mul(p, Scalar(e)));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], t));
+  return TensorList{r};
+}
+
+ListOr NegBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::neg(b.grads[0]));
+  return TensorList{r};
+}
+
+ListOr AbsBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor s, ops::sign(b.inputs[0]));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], s));
+  return TensorList{r};
+}
+
+ListOr ZeroGradBackward(const BackwardArgs& b) {
+  TensorList g(b.input_meta.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (!b.needs_input_grad[i]) continue;
+    TD_ASSIGN_OR_RETURN(g[i], op_util::Zeros(b.input_meta[i]));
+  }
+  return g;
+}
+
+ListOr ExpBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], b.outputs[0]));
+  return TensorList{r};
+}
+
+ListOr LogBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::div(b.grads[0], b.inputs[0]));
+  return TensorList{r};
+}
+
+ListOr SqrtBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor d, ops::mul(b.outputs[0], Scalar(2.0)));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::div(b.grads[0], d));
+  return TensorList{r};
+}
+
+ListOr SinBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor c, ops::cos(b.inputs[0]));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], c));
+  return TensorList{r};
+}
+
+ListOr CosBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor s, ops::sin(b.inputs[0]));
+  TD_ASSIGN_OR_RETURN(Tensor n, ops::neg(s));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], n));
+  return TensorList{r};
+}
+
+ListOr TanhBackward(const BackwardArgs& b) {
+  // grad * (1 - y^2)
+  TD_ASSIGN_OR_RETURN(Tensor y2, ops::mul(b.outputs[0], b.outputs[0]));
+  TD_ASSIGN_OR_RETURN(Tensor one, ops::scalar_tensor(Scalar(1.0)));
+  TD_ASSIGN_OR_RETURN(Tensor one_minus, ops::sub(one, y2));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], one_minus));
+  return TensorList{r};
+}
+
+ListOr SigmoidBackward(const BackwardArgs& b) {
+  // grad * y * (1 - y)
+  TD_ASSIGN_OR_RETURN(Tensor one, ops::scalar_tensor(Scalar(1.0)));
+  TD_ASSIGN_OR_RETURN(Tensor one_minus, ops::sub(one, b.outputs[0]));
+  TD_ASSIGN_OR_RETURN(Tensor d, ops::mul(b.outputs[0], one_minus));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], d));
+  return TensorList{r};
+}
+
+ListOr ReluBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor mask, ops::gt(b.outputs[0], Scalar(0)));
+  TD_ASSIGN_OR_RETURN(Tensor zero, ops::scalar_tensor(Scalar(0.0)));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::where(mask, b.grads[0], zero));
+  return TensorList{r};
+}
+
+ListOr ClampBackward(const BackwardArgs& b) {
+  const Tensor& x = b.inputs[0];
+  TD_ASSIGN_OR_RETURN(Tensor mask, ops::scalar_tensor(Scalar(1)));
+  TD_ASSIGN_OR_RETURN(mask, op_util::RawTo(mask, DType::kBool));
+  if (b.attrs.Has("min")) {
+    TD_ASSIGN_OR_RETURN(Tensor ge, ops::ge(x, Scalar(b.attrs.Double("min"))));
+    TD_ASSIGN_OR_RETURN(mask, ops::mul(mask, ge));
+  }
+  if (b.attrs.Has("max")) {
+    TD_ASSIGN_OR_RETURN(Tensor le, ops::le(x, Scalar(b.attrs.Double("max"))));
+    TD_ASSIGN_OR_RETURN(mask, ops::mul(mask, le));
+  }
+  TD_ASSIGN_OR_RETURN(Tensor zero, ops::scalar_tensor(Scalar(0.0)));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::where(mask, b.grads[0], zero));
+  return TensorList{r};
+}
+
+ListOr WhereBackward(const BackwardArgs& b) {
+  TensorList g(3);
+  TD_ASSIGN_OR_RETURN(Tensor zero, ops::scalar_tensor(Scalar(0.0)));
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(g[1], ops::where(b.inputs[0], b.grads[0], zero));
+  }
+  if (b.needs_input_grad[2]) {
+    TD_ASSIGN_OR_RETURN(g[2], ops::where(b.inputs[0], zero, b.grads[0]));
+  }
+  return g;
+}
+
+ListOr CopyBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(g[0], op_util::Zeros(b.input_meta[0]));
+  }
+  if (b.needs_input_grad[1]) g[1] = b.grads[0];  // the engine sums and casts it to src
+  return g;
+}
+
+// ---- the table -----------------------------------------------------------------------------
+
+constexpr uint32_t kSelf = 1u, kOther = 2u, kBoth = 3u;
+
+OpDef Unary(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
+            ForwardFn forward, BackwardFn backward, uint32_t save_inputs, bool save_outputs) {
+  OpDef d;
+  d.name = name;
+  d.num_inputs = 1;
+  d.grad_fn = grad_fn;
+  d.doc = doc;
+  d.infer = infer;
+  d.forward = forward;
+  d.backward = backward;
+  d.save_inputs = save_inputs;
+  d.save_outputs = save_outputs;
+  return d;
+}
+
+OpDef Binary(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
+             ForwardFn forward, BackwardFn backward, uint32_t save_inputs, bool save_outputs = false) {
+  OpDef d = Unary(name, grad_fn, doc, infer, forward, backward, save_inputs, save_outputs);
+  d.num_inputs = 2;
+  return d;
+}
+
+}  // namespace
+
+void RegisterElementwiseOps(std::vector<OpDef>& t) {
+  const AttrSpec alpha{"alpha", AttrType::kScalar, int64_t{1}, false, "multiplier of other"};
+  {
+    OpDef d = Binary("add", "AddBackward0", "self + alpha * other (broadcasting)", InferBinary,
+                     BinaryForward<AddFn>, AddBackward, 0);
+    d.attrs = {alpha};
+    d.inplace_name = "add_";
+    t.push_back(d);
+  }
+  {
+    OpDef d = Binary("sub", "SubBackward0", "self - alpha * other (broadcasting)", InferSub,
+                     BinaryForward<SubFn>, SubBackward, 0);
+    d.attrs = {alpha};
+    d.inplace_name = "sub_";
+    t.push_back(d);
+  }
+  {
+    OpDef d = Binary("mul", "MulBackward0", "self * other (broadcasting)", InferBinary,
+                     BinaryForward<MulFn>, MulBackward, kBoth);
+    d.inplace_name = "mul_";
+    t.push_back(d);
+  }
+  {
+    OpDef d = Binary("div", "DivBackward0", "self / other, true division (broadcasting)",
+                     InferBinaryFloat, BinaryForward<DivFn>, DivBackward, kBoth);
+    d.inplace_name = "div_";
+    t.push_back(d);
+  }
+  t.push_back(Binary("pow", "PowBackward1", "self ** exponent, both tensors (broadcasting)",
+                     InferBinary, BinaryForward<PowFn>, PowBackward, kBoth, true));
+  {
+    OpDef d = Unary("pow_scalar", "PowBackward0", "self ** exponent for a number exponent",
+                    InferPowScalar, UnaryForward<PowScalarIntFn>, PowScalarBackward, kSelf, false);
+    d.attrs = {{"exponent", AttrType::kScalar, {}, true, "the exponent"}};
+    t.push_back(d);
+  }
+  t.push_back(Unary("neg", "NegBackward0", "-self", InferNeg, UnaryForward<NegFn>, NegBackward, 0, false));
+  t.push_back(Unary("abs", "AbsBackward0", "|self|", InferSame, UnaryForward<AbsFn>, AbsBackward, kSelf, false));
+  t.push_back(Unary("sign", "SignBackward0", "-1, 0 or 1 by the sign of self", InferSame,
+                    UnaryForward<SignFn>, ZeroGradBackward, 0, false));
+  t.push_back(Unary("exp", "ExpBackward0", "e ** self", InferUnaryFloat, UnaryForward<ExpFn>, ExpBackward, 0, true));
+  t.push_back(Unary("log", "LogBackward0", "natural logarithm", InferUnaryFloat, UnaryForward<LogFn>, LogBackward, kSelf, false));
+  t.push_back(Unary("sqrt", "SqrtBackward0", "square root", InferUnaryFloat, UnaryForward<SqrtFn>, SqrtBackward, 0, true));
+  t.push_back(Unary("sin", "SinBackward0", "sine", InferUnaryFloat, UnaryForward<SinFn>, SinBackward, kSelf, false));
+  t.push_back(Unary("cos", "CosBackward0", "cosine", InferUnaryFloat, UnaryForward<CosFn>, CosBackward, kSelf, false));
+  t.push_back(Unary("tanh", "TanhBackward0", "hyperbolic tangent", InferUnaryFloat, UnaryForward<TanhFn>, TanhBackward, 0, true));
+  t.push_back(Unary("sigmoid", "SigmoidBackward0", "1 / (1 + e ** -self)", InferUnaryFloat,
+                    UnaryForward<SigmoidFn>, SigmoidBackward, 0, true));
+  t.push_back(Unary("relu", "ReluBackward0", "max(self, 0)", InferRelu, UnaryForward<ReluFn>, ReluBackward, 0, true));
+  {
+    OpDef d = Unary("clamp", "ClampBackward1", "self limited to [min, max]", InferClamp,
+                    UnaryForward<ClampFn>, ClampBackward, kSelf, false);
+    d.attrs = {{"min", AttrType::kScalar, {}, false, "lower bound or None"},
+               {"max", AttrType::kScalar, {}, false, "upper bound or None"}};
+    d.inplace_name = "clamp_";
+    t.push_back(d);
+  }
+  {
+    OpDef d = Unary("where", "WhereBackward0", "self where condition else other: where(condition, self, other)",
+                    InferWhere, WhereForward, WhereBackward, kSelf, false);
+    d.num_inputs = 3;
+    t.push_back(d);
+  }
+  {
+    OpDef d = Unary("zero", "ZeroBackward0", "zeros shaped like self (in place: zero_)", InferSame,
+                    UnaryForward<ZeroFn>, ZeroGradBackward, 0, false);
+    d.inplace_name = "zero_";
+    t.push_back(d);
+  }
+  {
+    OpDef d = Unary("fill", "FillBackward2", "value everywhere, shaped like self (in place: fill_)",
+                    InferSame, UnaryForward<FillFn>, ZeroGradBackward, 0, false);
+    d.attrs = {{"value", AttrType::kScalar, {}, true, "the fill value"}};
+    d.inplace_name = "fill_";
+    t.push_back(d);
+  }
+  {
+    OpDef d = Binary("copy", "torch::autograd::CopyBackwards",
+                     "src broadcast to self's shape and dtype (in place: copy_)", InferCopy,
+                     CopyForward, CopyBackward, 0);
+    d.inplace_name = "copy_";
+    t.push_back(d);
+  }
+  t.push_back(Binary("eq", "", "self == other (bool)", InferCompare, BinaryForward<EqFn>, nullptr, 0));
+  t.push_back(Binary("ne", "", "self != other (bool)", InferCompare, BinaryForward<NeFn>, nullptr, 0));
+  t.push_back(Binary("lt", "", "self < other (bool)", InferCompare, BinaryForward<LtFn>, nullptr, 0));
+  t.push_back(Binary("le", "", "self <= other (bool)", InferCompare, BinaryForward<LeFn>, nullptr, 0));
+  t.push_back(Binary("gt", "", "self > other (bool)", InferCompare, BinaryForward<GtFn>, nullptr, 0));
+  t.push_back(Binary("ge", "", "self >= other (bool)", InferCompare, BinaryForward<GeFn>, nullptr, 0));
+}
+
+}  // namespace tensord

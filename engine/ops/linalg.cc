@@ -1,0 +1,299 @@
+// Linear algebra: mm, bmm, mv, dot (through OpenBLAS) and matmul composed from them.
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/kernels/loop.h"
+#include "engine/ops.h"
+#include "engine/ops/op_util.h"
+#include "engine/ops/registry.h"
+#include "engine/status_macros.h"
+
+namespace tensord {
+namespace {
+
+using TensorList = std::vector<Tensor>;
+using ListOr = absl::StatusOr<TensorList>;
+using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
+
+absl::string_view ScalarTypeName(DType t) {
+  switch (t) {
+    case DType::kFloat32:
+      return "Float";
+    case DType::kFloat64:
+      return "Double";
+    case DType::kInt64:
+      return "Long";
+    case DType::kBool:
+      return "Bool";
+  }
+  return "?";
+}
+
+absl::Status CheckMatmulDTypes(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype()) {
+    return absl::InvalidArgumentError(absl::StrCat("expected scalar type ", ScalarTypeName(a.dtype()),
+                                                   " but found ", ScalarTypeName(b.dtype())));
+  }
+  if (a.dtype() == DType::kBool) {
+    return absl::InvalidArgumentError("\"addmm_impl_cpu_\" not implemented for 'Bool'");
+  }
+  return absl::OkStatus();
+}
+
+// A 2-D view of `t` with the given layout.
+Tensor View2D(const Tensor& t, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t offset) {
+  return MakeView(t, {rows, cols}, {rs, cs}, offset);
+}
+
+MetaOr InferMm(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  if (x.dim() != 2) return absl::InvalidArgumentError("self must be a matrix");
+  if (y.dim() != 2) return absl::InvalidArgumentError("mat2 must be a matrix");
+  if (x.size(1) != y.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (",
+                                                   x.size(0), "x", x.size(1), " and ", y.size(0),
+                                                   "x", y.size(1), ")"));
+  }
+  TD_RETURN_IF_ERROR(CheckMatmulDTypes(x, y));
+  return std::vector<TensorMeta>{{{x.size(0), y.size(1)}, x.dtype()}};
+}
+
+ListOr MmForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  kernels::MatMul2D(out, a.inputs[0], a.inputs[1]);
+  return TensorList{out};
+}
+
+ListOr MmBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(Tensor bt, ops::t(b.inputs[1]));
+    TD_ASSIGN_OR_RETURN(g[0], ops::mm(b.grads[0], bt));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(Tensor at, ops::t(b.inputs[0]));
+    TD_ASSIGN_OR_RETURN(g[1], ops::mm(at, b.grads[0]));
+  }
+  return g;
+}
+
+MetaOr InferBmm(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  if (x.dim() != 3) return absl::InvalidArgumentError("batch1 must be a 3D tensor");
+  if (y.dim() != 3) return absl::InvalidArgumentError("batch2 must be a 3D tensor");
+  if (y.size(0) != x.size(0) || y.size(1) != x.size(2)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Expected size for first two dimensions of batch2 tensor to be: [", x.size(0), ", ",
+        x.size(2), "] but got: [", y.size(0), ", ", y.size(1), "]."));
+  }
+  TD_RETURN_IF_ERROR(CheckMatmulDTypes(x, y));
+  return std::vector<TensorMeta>{{{x.size(0), x.size(1), y.size(2)}, x.dtype()}};
+}
+
+ListOr BmmForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  const int64_t rows = x.size(1), inner = x.size(2), cols = y.size(2);
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    kernels::MatMul2D(View2D(out, rows, cols, cols, 1, i * rows * cols),
+                      View2D(x, rows, inner, x.strides()[1], x.strides()[2],
+                             x.storage_offset() + i * x.strides()[0]),
+                      View2D(y, inner, cols, y.strides()[1], y.strides()[2],
+                             y.storage_offset() + i * y.strides()[0]));
+  }
+  return TensorList{out};
+}
+
+ListOr BmmBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(Tensor bt, ops::transpose(b.inputs[1], 1, 2));
+    TD_ASSIGN_OR_RETURN(g[0], ops::bmm(b.grads[0], bt));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(Tensor at, ops::transpose(b.inputs[0], 1, 2));
+    TD_ASSIGN_OR_RETURN(g[1], ops::bmm(at, b.grads[0]));
+  }
+  return g;
+}
+
+MetaOr InferMv(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &v = a.inputs[1];
+  if (x.dim() != 2 || v.dim() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("vector + matrix @ vector expected, got 1, ",
+                                                   x.dim(), ", ", v.dim()));
+  }
+  if (x.size(1) != v.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat("size mismatch, got ", x.size(0), ", ", x.size(0),
+                                                   "x", x.size(1), ",", v.size(0)));
+  }
+  TD_RETURN_IF_ERROR(CheckMatmulDTypes(x, v));
+  return std::vector<TensorMeta>{{{x.size(0)}, x.dtype()}};
+}
+
+ListOr MvForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &v = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  kernels::MatMul2D(View2D(out, x.size(0), 1, 1, 1, 0), x,
+                    View2D(v, v.size(0), 1, v.strides()[0], 1, v.storage_offset()));
+  return TensorList{out};
+}
+
+ListOr MvBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(Tensor gc, ops::unsqueeze(b.grads[0], 1));
+    TD_ASSIGN_OR_RETURN(Tensor vr, ops::unsqueeze(b.inputs[1], 0));
+    TD_ASSIGN_OR_RETURN(g[0], ops::mm(gc, vr));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(Tensor at, ops::t(b.inputs[0]));
+    TD_ASSIGN_OR_RETURN(g[1], ops::mv(at, b.grads[0]));
+  }
+  return g;
+}
+
+MetaOr InferDot(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  if (x.dim() != 1 || y.dim() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("1D tensors expected, but got ", x.dim(), "D and ",
+                                                   y.dim(), "D tensors"));
+  }
+  if (x.size(0) != y.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inconsistent tensor size, expected tensor [", x.size(0), "] and src [", y.size(0),
+        "] to have the same number of elements, but got ", x.size(0), " and ", y.size(0),
+        " elements respectively"));
+  }
+  if (x.dtype() != y.dtype()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dot : expected both vectors to have same dtype, but found ", ScalarTypeName(x.dtype()),
+        " and ", ScalarTypeName(y.dtype())));
+  }
+  TD_RETURN_IF_ERROR(CheckMatmulDTypes(x, y));
+  return std::vector<TensorMeta>{{{}, x.dtype()}};
+}
+
+ListOr DotForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  kernels::MatMul2D(View2D(out, 1, 1, 1, 1, 0),
+                    View2D(x, 1, x.size(0), x.size(0) * x.strides()[0], x.strides()[0], x.storage_offset()),
+                    View2D(y, y.size(0), 1, y.strides()[0], 1, y.storage_offset()));
+  return TensorList{out};
+}
+
+ListOr DotBackward(const BackwardArgs& b) {
+  TensorList g(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(g[0], ops::mul(b.grads[0], b.inputs[1]));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(g[1], ops::mul(b.grads[0], b.inputs[0]));
+  }
+  return g;
+}
+
+// matmul's output shape with PyTorch's rules (and error texts).
+MetaOr InferMatmul(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  const int64_t dx = x.dim(), dy = y.dim();
+  if (dx == 0 || dy == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "both arguments to matmul need to be at least 1D, but they are ", dx, "D and ", dy, "D"));
+  }
+  TD_RETURN_IF_ERROR(CheckMatmulDTypes(x, y));
+  const int64_t k_x = x.shape().back();
+  const int64_t k_y = dy == 1 ? y.size(0) : y.size(dy - 2);
+  if (k_x != k_y) {
+    if (dx == 2 && dy == 1) return InferMv(a);
+    if (dx == 1 && dy == 1) return InferDot(a);
+    const int64_t rows_x = dx == 1 ? 1 : NumElements(x.shape()) / std::max<int64_t>(k_x, 1);
+    const int64_t cols_y = dy == 1 ? 1 : y.shape().back();
+    return absl::InvalidArgumentError(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (",
+                                                   rows_x, "x", k_x, " and ", k_y, "x", cols_y, ")"));
+  }
+  Shape batch_x(x.shape().begin(), x.shape().end() - std::min<int64_t>(dx, 2));
+  Shape batch_y(y.shape().begin(), y.shape().end() - std::min<int64_t>(dy, 2));
+  TD_ASSIGN_OR_RETURN(Shape out, op_util::BroadcastShapes(batch_x, batch_y));
+  if (dx >= 2) out.push_back(x.size(dx - 2));
+  if (dy >= 2) out.push_back(y.shape().back());
+  return std::vector<TensorMeta>{{out, x.dtype()}};
+}
+
+ListOr MatmulForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  const int64_t dx = x.dim(), dy = y.dim();
+  const Shape& out_shape = metas[0].shape;
+  Tensor r;
+  if (dx == 1 && dy == 1) {
+    TD_ASSIGN_OR_RETURN(r, ops::dot(x, y));
+  } else if (dx == 2 && dy == 1) {
+    TD_ASSIGN_OR_RETURN(r, ops::mv(x, y));
+  } else if (dx == 1 && dy == 2) {
+    TD_ASSIGN_OR_RETURN(Tensor x2, ops::unsqueeze(x, 0));
+    TD_ASSIGN_OR_RETURN(Tensor p, ops::mm(x2, y));
+    TD_ASSIGN_OR_RETURN(r, ops::squeeze(p, 0));
+  } else if (dx == 2 && dy == 2) {
+    TD_ASSIGN_OR_RETURN(r, ops::mm(x, y));
+  } else if (dx >= 3 && dy <= 2) {
+    // Fold the batch into rows: one mm (or mv) instead of a batched product.
+    TD_ASSIGN_OR_RETURN(Tensor x2, ops::reshape(x, {-1, x.shape().back()}));
+    TD_ASSIGN_OR_RETURN(Tensor p, dy == 1 ? ops::mv(x2, y) : ops::mm(x2, y));
+    TD_ASSIGN_OR_RETURN(r, ops::unsafe_view(p, out_shape));
+  } else {
+    // Broadcast the batch dims, flatten them and use bmm.
+    Tensor xe = x, ye = y;
+    if (dx == 1) {
+      TD_ASSIGN_OR_RETURN(xe, ops::unsqueeze(x, 0));
+    }
+    if (dy == 1) {
+      TD_ASSIGN_OR_RETURN(ye, ops::unsqueeze(y, 1));
+    }
+    const int64_t n = xe.size(xe.dim() - 2), k = xe.size(xe.dim() - 1), m = ye.size(ye.dim() - 1);
+    Shape batch_x(xe.shape().begin(), xe.shape().end() - 2);
+    Shape batch_y(ye.shape().begin(), ye.shape().end() - 2);
+    TD_ASSIGN_OR_RETURN(Shape batch, op_util::BroadcastShapes(batch_x, batch_y));
+    const int64_t nb = NumElements(batch);
+    Shape sx = batch, sy = batch;
+    sx.insert(sx.end(), {n, k});
+    sy.insert(sy.end(), {k, m});
+    TD_ASSIGN_OR_RETURN(xe, ops::expand(xe, sx));
+    TD_ASSIGN_OR_RETURN(ye, ops::expand(ye, sy));
+    TD_ASSIGN_OR_RETURN(xe, ops::reshape(xe, {nb, n, k}));
+    TD_ASSIGN_OR_RETURN(ye, ops::reshape(ye, {nb, k, m}));
+    TD_ASSIGN_OR_RETURN(Tensor p, ops::bmm(xe, ye));
+    TD_ASSIGN_OR_RETURN(r, ops::unsafe_view(p, out_shape));
+  }
+  return TensorList{r};
+}
+
+OpDef MatOp(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
+            ForwardFn forward, BackwardFn backward) {
+  OpDef d;
+  d.name = name;
+  d.num_inputs = 2;
+  d.grad_fn = grad_fn;
+  d.doc = doc;
+  d.infer = infer;
+  d.forward = forward;
+  d.backward = backward;
+  d.save_inputs = 3;
+  return d;
+}
+
+}  // namespace
+
+void RegisterLinalgOps(std::vector<OpDef>& t) {
+  t.push_back(MatOp("mm", "MmBackward0", "matrix product of two 2-D tensors", InferMm, MmForward, MmBackward));
+  t.push_back(MatOp("bmm", "BmmBackward0", "batched matrix product of two 3-D tensors", InferBmm,
+                    BmmForward, BmmBackward));
+  t.push_back(MatOp("mv", "MvBackward0", "matrix-vector product", InferMv, MvForward, MvBackward));
+  t.push_back(MatOp("dot", "DotBackward0", "dot product of two 1-D tensors", InferDot, DotForward, DotBackward));
+  OpDef matmul = MatOp("matmul", "", "matrix product with PyTorch's 1-D, 2-D and batched rules",
+                       InferMatmul, MatmulForward, nullptr);
+  matmul.kind = OpKind::kComposite;
+  matmul.save_inputs = 0;
+  t.push_back(matmul);
+}
+
+}  // namespace tensord

@@ -1,0 +1,116 @@
+#include "engine/ops/op_util.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/context.h"
+#include "engine/kernels/loop.h"
+#include "engine/status_macros.h"
+
+namespace tensord::op_util {
+namespace {
+enum Category { kNone = -1, kBoolCat = 0, kIntCat = 1, kFloatCat = 2 };
+Category CategoryOf(DType t) {
+  if (t == DType::kBool) return kBoolCat;
+  if (t == DType::kInt64) return kIntCat;
+  return kFloatCat;
+}
+struct Tier {
+  bool set = false;
+  DType type = DType::kBool;
+  void Add(DType t) {
+    type = set ? PromoteTypes(type, t) : t;
+    set = true;
+  }
+};
+// c10's combine_categories for our dtypes.
+Tier Combine(const Tier& higher, const Tier& lower) {
+  if (!higher.set) return lower;
+  if (!lower.set) return higher;
+  if (IsFloating(higher.type)) return higher;
+  if (higher.type == DType::kBool || CategoryOf(lower.type) > CategoryOf(higher.type)) {
+    return {true, PromoteTypes(higher.type, lower.type)};
+  }
+  return higher;
+}
+}  // namespace
+
+DType ResultType(std::span<const Tensor> tensors) {
+  Tier dimensioned, zero_dim, wrapped;
+  for (const Tensor& t : tensors) {
+    if (t.impl()->wrapped_number) {
+      DType d = t.dtype();
+      if (IsFloating(d)) d = Context::Current().default_dtype();
+      wrapped.Add(d);
+    } else if (t.dim() == 0) {
+      zero_dim.Add(t.dtype());
+    } else {
+      dimensioned.Add(t.dtype());
+    }
+  }
+  Tier result = Combine(dimensioned, Combine(zero_dim, wrapped));
+  return result.set ? result.type : Context::Current().default_dtype();
+}
+
+DType ToFloating(DType t) { return IsFloating(t) ? t : Context::Current().default_dtype(); }
+
+absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("The size of tensor a (", da, ") must match the size of tensor b (", db,
+                       ") at non-singleton dimension ", i));
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+bool IsExpandableTo(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  for (size_t i = 0; i < from.size(); ++i) {
+    const int64_t f = from[from.size() - 1 - i];
+    const int64_t t = to[to.size() - 1 - i];
+    if (f != t && f != 1) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<int64_t> WrapDim(int64_t dim, int64_t ndim) {
+  const int64_t n = std::max<int64_t>(ndim, 1);
+  if (dim < -n || dim >= n) {
+    return absl::OutOfRangeError(absl::StrCat("Dimension out of range (expected to be in range of [",
+                                              -n, ", ", n - 1, "], but got ", dim, ")"));
+  }
+  return dim < 0 ? dim + n : dim;
+}
+
+absl::StatusOr<Tensor> Alloc(const TensorMeta& meta) { return EmptyTensor(meta.shape, meta.dtype); }
+
+absl::StatusOr<Tensor> Zeros(const TensorMeta& meta) {
+  TD_ASSIGN_OR_RETURN(Tensor t, Alloc(meta));
+  std::memset(t.raw_data(), 0, static_cast<size_t>(t.nbytes()));
+  return t;
+}
+
+absl::StatusOr<Tensor> RawClone(const Tensor& t) {
+  TD_ASSIGN_OR_RETURN(Tensor out, Alloc(t.meta()));
+  kernels::CopyInto(out, t);
+  return out;
+}
+
+absl::StatusOr<Tensor> RawTo(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return t;
+  TD_ASSIGN_OR_RETURN(Tensor out, Alloc({t.shape(), dtype}));
+  kernels::CopyInto(out, t);
+  return out;
+}
+
+absl::StatusOr<Tensor> RawContiguous(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  return RawClone(t);
+}
+
+}  // namespace tensord::op_util

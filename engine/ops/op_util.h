@@ -1,0 +1,37 @@
+// Helpers shared by op definitions: type promotion, broadcasting, dim wrapping, allocation.
+#pragma once
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/tensor.h"
+
+namespace tensord::op_util {
+
+// PyTorch's result_type: dimensioned tensors > zero-dim tensors > wrapped numbers, with a
+// lower tier winning only when it is of a higher category (bool < integer < floating).
+DType ResultType(std::span<const Tensor> tensors);
+// Floating result for ops like exp or div: integers and bool go to the default dtype.
+DType ToFloating(DType t);
+
+// Broadcast shape of a and b, or PyTorch's "The size of tensor a (3) must match ..." error.
+absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);
+// True when `from` broadcasts to `to`.
+bool IsExpandableTo(const Shape& from, const Shape& to);
+
+// Normalises a possibly negative dim for a tensor of rank `ndim` (0-d counts as 1), or
+// "Dimension out of range (expected to be in range of [-2, 1], but got 5)".
+absl::StatusOr<int64_t> WrapDim(int64_t dim, int64_t ndim);
+
+absl::StatusOr<Tensor> Alloc(const TensorMeta& meta);
+absl::StatusOr<Tensor> Zeros(const TensorMeta& meta);
+// Contiguous copy without autograd history.
+absl::StatusOr<Tensor> RawClone(const Tensor& t);
+// `t` itself when it already has `dtype`, else a converted contiguous copy (no history).
+absl::StatusOr<Tensor> RawTo(const Tensor& t, DType dtype);
+// Contiguous `t` (itself if already contiguous), no history.
+absl::StatusOr<Tensor> RawContiguous(const Tensor& t);
+
+}  // namespace tensord::op_util

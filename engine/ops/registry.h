@@ -1,0 +1,16 @@
+// Each file in engine/ops/ adds its part of the op table.
+#pragma once
+
+#include <vector>
+
+#include "engine/op_def.h"
+
+namespace tensord {
+
+void RegisterElementwiseOps(std::vector<OpDef>& table);
+void RegisterReductionOps(std::vector<OpDef>& table);
+void RegisterLinalgOps(std::vector<OpDef>& table);
+void RegisterShapeOps(std::vector<OpDef>& table);
+void RegisterLossOps(std::vector<OpDef>& table);
+
+}  // namespace tensord

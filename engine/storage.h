@@ -1,0 +1,38 @@
+// A storage is one buffer of bytes shared by a tensor and all its views.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "engine/context.h"
+
+namespace tensord {
+
+class Storage {
+ public:
+  // Allocates `nbytes` (uninitialised, 64-byte aligned) charged to `account`.
+  static absl::StatusOr<std::shared_ptr<Storage>> Allocate(
+      int64_t nbytes, std::shared_ptr<MemoryAccount> account);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  int64_t nbytes() const { return nbytes_; }
+
+ private:
+  Storage(void* data, int64_t nbytes, std::shared_ptr<MemoryAccount> account)
+      : data_(data), nbytes_(nbytes), account_(std::move(account)) {}
+  void* data_;
+  int64_t nbytes_;
+  std::shared_ptr<MemoryAccount> account_;
+};
+
+// PyTorch's version counter: shared by a tensor, its views and detach(), but not by .data.
+// Every in-place write bumps it; saved tensors remember the value they were saved at.
+struct VersionCounter {
+  uint32_t value = 0;
+};
+
+}  // namespace tensord

@@ -1,0 +1,228 @@
+#include "engine/tensor.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/context.h"
+#include "engine/node.h"
+
+namespace tensord {
+
+int64_t NumElements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+Shape ContiguousStrides(const Shape& shape) {
+  Shape strides(shape.size());
+  int64_t s = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= std::max<int64_t>(shape[i], 1);
+  }
+  return strides;
+}
+
+std::string ShapeToString(const Shape& shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
+
+TensorImpl::TensorImpl(std::shared_ptr<Storage> storage_in, Shape shape_in, Shape strides_in,
+                       int64_t offset_in, DType dtype_in, std::shared_ptr<VersionCounter> version_in)
+    : storage(std::move(storage_in)),
+      shape(std::move(shape_in)),
+      strides(std::move(strides_in)),
+      offset(offset_in),
+      dtype(dtype_in),
+      version(std::move(version_in)) {}
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = impl_->shape.size(); i-- > 0;) {
+    if (impl_->shape[i] == 1) continue;
+    if (impl_->strides[i] != expected) return false;
+    expected *= impl_->shape[i];
+  }
+  return true;
+}
+
+char* Tensor::raw_data() const {
+  return static_cast<char*>(impl_->storage->data()) +
+         impl_->offset * static_cast<int64_t>(ItemSize(impl_->dtype));
+}
+
+absl::Status Tensor::set_requires_grad(bool flag) const {
+  if (!is_leaf()) {
+    return absl::FailedPreconditionError(
+        flag ? "you can only change requires_grad flags of leaf variables."
+             : "you can only change requires_grad flags of leaf variables. If you want to use a "
+               "computed variable in a subgraph that doesn't require differentiation use "
+               "var_no_grad = var.detach().");
+  }
+  if (flag && !IsFloating(dtype())) {
+    return absl::InvalidArgumentError("only Tensors of floating point dtype can require gradients");
+  }
+  impl_->requires_grad = flag;
+  return absl::OkStatus();
+}
+
+absl::Status Tensor::set_grad(const Tensor& grad) const {
+  if (!grad.defined()) {
+    impl_->grad.reset();
+    return absl::OkStatus();
+  }
+  if (grad.dtype() != dtype()) {
+    return absl::InvalidArgumentError("assigned grad has data of a different type");
+  }
+  if (grad.shape() != shape()) {
+    return absl::InvalidArgumentError("assigned grad has data of a different size");
+  }
+  impl_->grad = grad.impl_ptr();
+  return absl::OkStatus();
+}
+
+absl::Status Tensor::retain_grad() const {
+  if (!requires_grad()) {
+    return absl::FailedPreconditionError(
+        "can't retain_grad on Tensor that has requires_grad=False");
+  }
+  if (is_leaf() || impl_->retains_grad) return absl::OkStatus();  // leaves always keep .grad
+  impl_->grad_fn->AddRetainedGrad(impl_->output_nr, impl_);
+  impl_->retains_grad = true;
+  return absl::OkStatus();
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>(impl_->storage, impl_->shape, impl_->strides,
+                                           impl_->offset, impl_->dtype, impl_->version);
+  impl->is_view = true;
+  impl->view_base = impl_->view_base ? impl_->view_base : impl_;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::data() const {
+  return Tensor(std::make_shared<TensorImpl>(impl_->storage, impl_->shape, impl_->strides,
+                                             impl_->offset, impl_->dtype,
+                                             std::make_shared<VersionCounter>()));
+}
+
+double ReadAsDouble(const char* p, DType dtype) {
+  return DispatchDType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return static_cast<double>(*reinterpret_cast<const T*>(p));
+  });
+}
+
+void WriteFromDouble(char* p, DType dtype, double v) {
+  DispatchDType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, bool>) {
+      *reinterpret_cast<T*>(p) = v != 0;
+    } else {
+      *reinterpret_cast<T*>(p) = static_cast<T>(v);
+    }
+  });
+}
+
+template <typename T>
+absl::StatusOr<T> Tensor::item() const {
+  if (numel() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("only one element tensors can be converted to Python scalars (a Tensor with ",
+                     numel(), " elements cannot be converted to Scalar)"));
+  }
+  return DispatchDType(dtype(), [&](auto tag) -> T {
+    using S = typename decltype(tag)::type;
+    return static_cast<T>(*reinterpret_cast<const S*>(raw_data()));
+  });
+}
+
+absl::StatusOr<double> Tensor::ElementAt(const std::vector<int64_t>& index) const {
+  if (static_cast<int64_t>(index.size()) != dim()) {
+    return absl::InvalidArgumentError(absl::StrCat("expected ", dim(), " indices for a tensor of size ",
+                                                   ShapeToString(shape()), ", got ", index.size()));
+  }
+  int64_t offset = 0;
+  for (size_t d = 0; d < index.size(); ++d) {
+    int64_t i = index[d];
+    const int64_t n = impl_->shape[d];
+    if (i < -n || i >= n) {
+      return absl::OutOfRangeError(
+          absl::StrCat("index ", i, " is out of bounds for dimension ", d, " with size ", n));
+    }
+    if (i < 0) i += n;
+    offset += i * impl_->strides[d];
+  }
+  return ReadAsDouble(raw_data() + offset * static_cast<int64_t>(ItemSize(dtype())), dtype());
+}
+
+template <typename T>
+std::vector<T> Tensor::ToVector() const {
+  std::vector<T> out;
+  out.reserve(static_cast<size_t>(numel()));
+  const int64_t n = numel();
+  if (n == 0) return out;
+  DispatchDType(dtype(), [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    const S* base = data_ptr<S>();
+    std::vector<int64_t> idx(shape().size(), 0);
+    for (int64_t k = 0; k < n; ++k) {
+      int64_t off = 0;
+      for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * impl_->strides[d];
+      out.push_back(static_cast<T>(base[off]));
+      for (size_t d = idx.size(); d-- > 0;) {
+        if (++idx[d] < impl_->shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+  });
+  return out;
+}
+
+template absl::StatusOr<float> Tensor::item<float>() const;
+template absl::StatusOr<double> Tensor::item<double>() const;
+template absl::StatusOr<int64_t> Tensor::item<int64_t>() const;
+template absl::StatusOr<bool> Tensor::item<bool>() const;
+template std::vector<float> Tensor::ToVector<float>() const;
+template std::vector<double> Tensor::ToVector<double>() const;
+template std::vector<int64_t> Tensor::ToVector<int64_t>() const;
+template std::vector<bool> Tensor::ToVector<bool>() const;
+
+absl::StatusOr<Tensor> EmptyTensor(const Shape& shape, DType dtype) {
+  for (int64_t s : shape) {
+    if (s < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Trying to create tensor with negative dimension ", s, ": ", ShapeToString(shape)));
+    }
+  }
+  int64_t n = 1;
+  for (int64_t s : shape) {
+    if (s != 0 && n > INT64_MAX / 16 / s) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor of size ", ShapeToString(shape), " is too large"));
+    }
+    n *= s;
+  }
+  auto storage = Storage::Allocate(n * static_cast<int64_t>(ItemSize(dtype)),
+                                   Context::Current().memory_ptr());
+  if (!storage.ok()) return storage.status();
+  return Tensor(std::make_shared<TensorImpl>(*std::move(storage), shape, ContiguousStrides(shape),
+                                             0, dtype, std::make_shared<VersionCounter>()));
+}
+
+absl::StatusOr<Tensor> WrapScalar(double value, DType dtype) {
+  auto t = EmptyTensor({}, dtype);
+  if (!t.ok()) return t.status();
+  WriteFromDouble(t->raw_data(), dtype, value);
+  t->impl()->wrapped_number = true;
+  return t;
+}
+
+Tensor MakeView(const Tensor& base, Shape shape, Shape strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>(base.impl()->storage, std::move(shape),
+                                           std::move(strides), offset, base.dtype(),
+                                           base.impl()->version);
+  impl->is_view = true;
+  impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl_ptr();
+  return Tensor(std::move(impl));
+}
+
+}  // namespace tensord

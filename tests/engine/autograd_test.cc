@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "engine/ops.h"
+TEST(Smoke, Builds) { SUCCEED(); }
