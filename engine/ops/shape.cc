@@ -31,6 +31,10 @@ absl::StatusOr<Shape> InferSize(const Shape& shape, int64_t numel) {
     } else if (shape[i] < 0) {
       return absl::InvalidArgumentError(absl::StrCat("invalid shape dimension ", shape[i]));
     } else {
+      if (shape[i] > 0 && known > INT64_MAX / shape[i]) {
+        return absl::InvalidArgumentError(absl::StrCat("shape '", ShapeToString(shape),
+                                                       "' is invalid for input of size ", numel));
+      }
       known *= shape[i];
     }
   }
@@ -246,6 +250,10 @@ MetaOr InferExpand(const OpArgs& a) {
     }
     const int64_t have = x.shape()[i - lead];
     const int64_t want = size[i] == -1 ? have : size[i];
+    if (want < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("Trying to create tensor with negative dimension ",
+                                                     want, ": ", ShapeToString(size)));
+    }
     if (have != want && have != 1) {
       return absl::InvalidArgumentError(absl::StrCat(
           "The expanded size of the tensor (", want, ") must match the existing size (", have,
@@ -280,22 +288,23 @@ ListOr ExpandAsForward(const OpArgs& a, const std::vector<TensorMeta>&) {
 
 // ---- select / slice / unbind ---------------------------------------------------------------
 
-absl::StatusOr<std::pair<int64_t, int64_t>> SelectDimIndex(const Tensor& x, const Attrs& attrs) {
-  if (x.dim() == 0) return absl::OutOfRangeError("select() cannot be applied to a 0-dim tensor.");
-  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(attrs.Int("dim"), x.dim()));
-  const int64_t n = x.size(dim);
+absl::StatusOr<std::pair<int64_t, int64_t>> SelectDimIndex(const Shape& shape, const Attrs& attrs) {
+  if (shape.empty()) return absl::OutOfRangeError("select() cannot be applied to a 0-dim tensor.");
+  const auto ndim = static_cast<int64_t>(shape.size());
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(attrs.Int("dim"), ndim));
+  const int64_t n = shape[static_cast<size_t>(dim)];
   int64_t index = attrs.Int("index");
   if (index < -n || index >= n) {
     return absl::OutOfRangeError(absl::StrCat("select(): index ", index,
                                               " out of range for tensor of size ",
-                                              ShapeToString(x.shape()), " at dimension ", dim));
+                                              ShapeToString(shape), " at dimension ", dim));
   }
   if (index < 0) index += n;
   return std::make_pair(dim, index);
 }
 
 MetaOr InferSelect(const OpArgs& a) {
-  TD_ASSIGN_OR_RETURN(auto di, SelectDimIndex(a.inputs[0], a.attrs));
+  TD_ASSIGN_OR_RETURN(auto di, SelectDimIndex(a.inputs[0].shape(), a.attrs));
   Shape s = a.inputs[0].shape();
   s.erase(s.begin() + di.first);
   return One(s, a.inputs[0].dtype());
@@ -310,15 +319,16 @@ Tensor SelectView(const Tensor& x, int64_t dim, int64_t index) {
 }
 
 ListOr SelectForward(const OpArgs& a, const std::vector<TensorMeta>&) {
-  auto di = *SelectDimIndex(a.inputs[0], a.attrs);
+  auto di = *SelectDimIndex(a.inputs[0].shape(), a.attrs);
   return TensorList{SelectView(a.inputs[0], di.first, di.second)};
 }
 
 ListOr SelectBackward(const BackwardArgs& b) {
+  auto di = *SelectDimIndex(b.input_meta[0].shape, b.attrs);
   Attrs attrs;
   attrs.Set("input_size", b.input_meta[0].shape);
-  attrs.Set("dim", b.attrs.Int("dim"));
-  attrs.Set("index", b.attrs.Int("index"));
+  attrs.Set("dim", di.first);
+  attrs.Set("index", di.second);
   TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp("_select_backward"));
   return Apply(*def, {b.grads[0]}, attrs);
 }
@@ -376,11 +386,39 @@ ListOr SliceBackward(const BackwardArgs& b) {
 
 // _select_backward / _slice_backward: zeros of the input's size with grad written into the
 // selected part. Their own backward selects/slices again (for double backward).
-MetaOr InferScatterBack(const OpArgs& a) { return One(a.attrs.Ints("input_size"), a.inputs[0].dtype()); }
+MetaOr InferSelectBack(const OpArgs& a) {
+  const Shape& size = a.attrs.Ints("input_size");
+  TD_ASSIGN_OR_RETURN(auto di, SelectDimIndex(size, a.attrs));
+  Shape expect = size;
+  expect.erase(expect.begin() + di.first);
+  if (a.inputs[0].shape() != expect) {
+    return absl::InvalidArgumentError(absl::StrCat("_select_backward(): grad of shape ",
+                                                   ShapeToString(a.inputs[0].shape()),
+                                                   " does not match ", ShapeToString(expect)));
+  }
+  return One(size, a.inputs[0].dtype());
+}
+
+MetaOr InferSliceBack(const OpArgs& a) {
+  const Shape& size = a.attrs.Ints("input_size");
+  for (int64_t d : size) {
+    if (d < 0) return absl::InvalidArgumentError("_slice_backward(): negative input_size");
+  }
+  TD_ASSIGN_OR_RETURN(SliceRange r, ResolveSlice(size, a.attrs));
+  Shape expect = size;
+  expect[static_cast<size_t>(r.dim)] = r.length;
+  if (a.inputs[0].shape() != expect) {
+    return absl::InvalidArgumentError(absl::StrCat("_slice_backward(): grad of shape ",
+                                                   ShapeToString(a.inputs[0].shape()),
+                                                   " does not match ", ShapeToString(expect)));
+  }
+  return One(size, a.inputs[0].dtype());
+}
 
 ListOr SelectBackwardForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
-  kernels::CopyInto(SelectView(out, a.attrs.Int("dim"), a.attrs.Int("index")), a.inputs[0]);
+  auto di = *SelectDimIndex(m[0].shape, a.attrs);
+  kernels::CopyInto(SelectView(out, di.first, di.second), a.inputs[0]);
   return TensorList{out};
 }
 
@@ -598,10 +636,10 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
                    {"end", AttrType::kInt, {}, false, "end (exclusive) or None"},
                    {"step", AttrType::kInt, int64_t{1}, false, "positive step"}}));
   t.push_back(Def("_select_backward", "SelectBackwardBackward0", "gradient of select",
-                  OpKind::kKernel, InferScatterBack, SelectBackwardForward, SelectBackwardBackward,
+                  OpKind::kKernel, InferSelectBack, SelectBackwardForward, SelectBackwardBackward,
                   {input_size, dim, {"index", AttrType::kInt, {}, true, "index"}}));
   t.push_back(Def("_slice_backward", "SliceBackwardBackward0", "gradient of slice", OpKind::kKernel,
-                  InferScatterBack, SliceBackwardForward, SliceBackwardBackward,
+                  InferSliceBack, SliceBackwardForward, SliceBackwardBackward,
                   {input_size, dim,
                    {"start", AttrType::kInt, {}, true, "start"},
                    {"end", AttrType::kInt, {}, true, "end"},
