@@ -69,14 +69,15 @@ class GraphRun {
         for (size_t c = 0; c < spec_.captures.size(); ++c) {
           if (spec_.captures[c].node == node) captured_[c] = grads[spec_.captures[c].input_nr];
         }
+      }
+      std::vector<Tensor> out;
+      if (ShouldExecute(node)) {
+        // retain_grad() hooks run as the node's pre-hooks: only for nodes that execute.
         for (const auto& [output_nr, weak] : node->retained_grads()) {
           if (auto impl = weak.lock(); impl && output_nr < grads.size() && grads[output_nr].defined()) {
             pending_retained_.emplace_back(std::move(impl), grads[output_nr]);
           }
         }
-      }
-      std::vector<Tensor> out;
-      if (ShouldExecute(node)) {
         bool any = false;
         for (const Tensor& g : grads) any |= g.defined();
         if (node->variable() != nullptr) {

@@ -190,6 +190,11 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
     AutoGradMode no_grad(false);
     TD_ASSIGN_OR_RETURN(outputs, def.forward(args, metas));
   }
+  const size_t n_diff = def.differentiable_outputs < 0
+                            ? outputs.size()
+                            : static_cast<size_t>(def.differentiable_outputs);
+  // Integer and bool results never require grad (x.to(torch.long) cuts the graph).
+  for (size_t i = 0; i < n_diff && record; ++i) record = IsFloating(outputs[i].dtype());
   if (!record) return outputs;
 
   auto node = std::make_shared<OpNode>(def, std::move(attrs));
@@ -203,9 +208,6 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
       node->saved_inputs_[i] = SavedVariable(inputs[i], /*is_output=*/false);
     }
   }
-  const size_t n_diff = def.differentiable_outputs < 0
-                            ? outputs.size()
-                            : static_cast<size_t>(def.differentiable_outputs);
   for (size_t i = 0; i < n_diff; ++i) {
     TensorImpl* out = outputs[i].impl();
     out->requires_grad = true;

@@ -195,6 +195,12 @@ TensorOr mse_loss(const Tensor& input, const Tensor& target, const std::string& 
   return Apply1(TD_OP("mse_loss"), {input, target}, Attrs{{"reduction", reduction}});
 }
 
+TensorOr binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                          const std::string& reduction) {
+  return Apply1(TD_OP("binary_cross_entropy_with_logits"), {input, target},
+                Attrs{{"reduction", reduction}});
+}
+
 absl::Status add_(const Tensor& self, const Tensor& other, Scalar alpha) {
   return ApplyInplace(TD_OP("add"), self, {other}, Attrs{{"alpha", ScalarAttr(alpha)}});
 }

@@ -111,6 +111,8 @@ TensorOr to(const Tensor& a, DType dtype);
 
 // Losses. reduction: "mean" | "sum" | "none".
 TensorOr mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");
+TensorOr binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                          const std::string& reduction = "mean");
 
 // In-place (the trailing underscore ops).
 absl::Status add_(const Tensor& self, const Tensor& other, Scalar alpha = 1);

@@ -1,6 +1,7 @@
 // Linear algebra: mm, bmm, mv, dot (through OpenBLAS) and matmul composed from them.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops.h"
 #include "engine/ops/op_util.h"
@@ -232,7 +233,8 @@ ListOr MatmulForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   } else if (dx == 1 && dy == 2) {
     TD_ASSIGN_OR_RETURN(Tensor x2, ops::unsqueeze(x, 0));
     TD_ASSIGN_OR_RETURN(Tensor p, ops::mm(x2, y));
-    TD_ASSIGN_OR_RETURN(r, ops::squeeze(p, 0));
+    TD_ASSIGN_OR_RETURN(const OpDef* squeeze, FindOp("_matmul_squeeze"));
+    TD_ASSIGN_OR_RETURN(r, Apply1(*squeeze, {p}, Attrs{{"dim", int64_t{0}}}));
   } else if (dx == 2 && dy == 2) {
     TD_ASSIGN_OR_RETURN(r, ops::mm(x, y));
   } else if (dx >= 3 && dy <= 2) {

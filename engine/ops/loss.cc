@@ -17,6 +17,12 @@ absl::Status CheckReduction(const std::string& r) {
   return absl::InvalidArgumentError(absl::StrCat(r, " is not a valid value for reduction"));
 }
 
+// Applies the reduction to per-element losses.
+absl::StatusOr<Tensor> Reduce(const Tensor& loss, const std::string& reduction) {
+  if (reduction == "none") return loss;
+  return reduction == "sum" ? ops::sum(loss) : ops::mean(loss);
+}
+
 MetaOr InferMse(const OpArgs& a) {
   TD_RETURN_IF_ERROR(CheckReduction(a.attrs.String("reduction")));
   TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(a.inputs[0].shape(), a.inputs[1].shape()));
@@ -33,8 +39,7 @@ ListOr MseForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   TD_ASSIGN_OR_RETURN(Tensor d, ops::sub(a.inputs[0], a.inputs[1]));
   TD_ASSIGN_OR_RETURN(Tensor sq, ops::mul(d, d));
   const std::string& r = a.attrs.String("reduction");
-  if (r == "none") return TensorList{sq};
-  TD_ASSIGN_OR_RETURN(Tensor out, r == "sum" ? ops::sum(sq) : ops::mean(sq));
+  TD_ASSIGN_OR_RETURN(Tensor out, Reduce(sq, r));
   return TensorList{out};
 }
 
@@ -54,6 +59,57 @@ ListOr MseBackward(const BackwardArgs& b) {
   return out;
 }
 
+MetaOr InferBceLogits(const OpArgs& a) {
+  TD_RETURN_IF_ERROR(CheckReduction(a.attrs.String("reduction")));
+  if (a.inputs[0].shape() != a.inputs[1].shape()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Target size (", ShapeToString(a.inputs[1].shape()),
+        ") must be the same as input size (", ShapeToString(a.inputs[0].shape()), ")"));
+  }
+  const DType dtype = op_util::ResultType(a.inputs);
+  if (!IsFloating(dtype)) {
+    return absl::InvalidArgumentError("binary_cross_entropy_with_logits expects floating inputs");
+  }
+  Shape s = a.attrs.String("reduction") == "none" ? a.inputs[0].shape() : Shape{};
+  return std::vector<TensorMeta>{{s, dtype}};
+}
+
+// max(x, 0) - x * y + log(1 + exp(-|x|)): stable for large |x|.
+ListOr BceLogitsForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor relu, ops::relu(x));
+  TD_ASSIGN_OR_RETURN(Tensor xy, ops::mul(x, y));
+  TD_ASSIGN_OR_RETURN(Tensor ax, ops::abs(x));
+  TD_ASSIGN_OR_RETURN(Tensor nax, ops::neg(ax));
+  TD_ASSIGN_OR_RETURN(Tensor e, ops::exp(nax));
+  TD_ASSIGN_OR_RETURN(Tensor e1, ops::add(e, Scalar(1.0)));
+  TD_ASSIGN_OR_RETURN(Tensor sp, ops::log(e1));
+  TD_ASSIGN_OR_RETURN(Tensor l, ops::sub(relu, xy));
+  TD_ASSIGN_OR_RETURN(l, ops::add(l, sp));
+  TD_ASSIGN_OR_RETURN(Tensor r, Reduce(l, a.attrs.String("reduction")));
+  return TensorList{r};
+}
+
+// d/dx = (sigmoid(x) - y) * grad, d/dy = -x * grad (each / N for 'mean').
+ListOr BceLogitsBackward(const BackwardArgs& b) {
+  const Tensor &x = b.inputs[0], &y = b.inputs[1];
+  Tensor g = b.grads[0];
+  if (b.attrs.String("reduction") == "mean") {
+    TD_ASSIGN_OR_RETURN(g, ops::div(g, Scalar(static_cast<double>(x.numel()))));
+  }
+  TensorList out(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(Tensor s, ops::sigmoid(x));
+    TD_ASSIGN_OR_RETURN(Tensor d, ops::sub(s, y));
+    TD_ASSIGN_OR_RETURN(out[0], ops::mul(d, g));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(Tensor nx, ops::neg(x));
+    TD_ASSIGN_OR_RETURN(out[1], ops::mul(nx, g));
+  }
+  return out;
+}
+
 }  // namespace
 
 void RegisterLossOps(std::vector<OpDef>& t) {
@@ -68,6 +124,18 @@ void RegisterLossOps(std::vector<OpDef>& t) {
   d.backward = MseBackward;
   d.save_inputs = 3;
   t.push_back(d);
+
+  OpDef bce;
+  bce.name = "binary_cross_entropy_with_logits";
+  bce.num_inputs = 2;
+  bce.grad_fn = "BinaryCrossEntropyWithLogitsBackward0";
+  bce.doc = "binary cross entropy of sigmoid(input) against target, computed stably";
+  bce.attrs = d.attrs;
+  bce.infer = InferBceLogits;
+  bce.forward = BceLogitsForward;
+  bce.backward = BceLogitsBackward;
+  bce.save_inputs = 3;
+  t.push_back(bce);
 }
 
 }  // namespace tensord

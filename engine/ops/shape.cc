@@ -618,6 +618,9 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
                   InferSqueeze, SqueezeForward, ReshapeGradTo));
   t.push_back(Def("squeeze_dim", "SqueezeBackward1", "removes dim if it has size 1 (view)",
                   OpKind::kView, InferSqueeze, SqueezeForward, ReshapeGradTo, {dim}));
+  t.push_back(Def("_matmul_squeeze", "SqueezeBackward3",
+                  "squeeze(dim) as matmul's 1-D @ 2-D case applies it (PyTorch's squeeze_)",
+                  OpKind::kView, InferSqueeze, SqueezeForward, ReshapeGradTo, {dim}));
   t.push_back(Def("expand", "ExpandBackward0", "broadcasts size-1 dims to `size` (view; -1 keeps)",
                   OpKind::kView, InferExpand, ExpandForward, ExpandBackward, {size}));
   {

@@ -134,6 +134,7 @@ std::vector<OpSample> BuildSamples() {
   v.push_back(S("unsqueeze", "back", {Nc({4, 3})}, Attrs{{"dim", int64_t{-1}}}));
   v.push_back(S("squeeze", "all", {In({3, 1, 4, 1})}));
   v.push_back(S("squeeze_dim", "size1", {In({3, 1, 4})}, Attrs{{"dim", int64_t{1}}}));
+  v.push_back(S("_matmul_squeeze", "plain", {In({1, 4})}, Attrs{{"dim", int64_t{0}}}));
   v.push_back(S("squeeze_dim", "noop", {In({3, 1, 4})}, Attrs{{"dim", int64_t{0}}}));
   v.push_back(S("expand", "new_dims", {In({3, 1})}, Attrs{{"size", std::vector<int64_t>{2, 3, 4}}}));
   v.push_back(S("expand", "keep", {In({3, 1})}, Attrs{{"size", std::vector<int64_t>{-1, 5}}}));
@@ -162,6 +163,10 @@ std::vector<OpSample> BuildSamples() {
     v.push_back(S("mse_loss", r, {In({3, 4}), In({3, 4})}, Attrs{{"reduction", std::string(r)}}));
   }
   v.push_back(S("mse_loss", "broadcast_target", {In({3, 4}), In({4})}));
+  for (const char* r : {"mean", "sum", "none"}) {
+    v.push_back(S("binary_cross_entropy_with_logits", r, {In({3, 4}), In({3, 4}, Domain::kPositive)},
+                  Attrs{{"reduction", std::string(r)}}));
+  }
   return v;
 }
 
