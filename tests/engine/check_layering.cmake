@@ -1,0 +1,16 @@
+# The engine library must not reference gRPC or protobuf: scan its undefined symbols.
+# Usage: cmake -DLIB=<path to libtensord_engine.a> -P check_layering.cmake
+execute_process(COMMAND nm -C --undefined-only ${LIB} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${LIB}")
+endif()
+string(REGEX MATCHALL "[^\n]*(grpc|protobuf)[^\n]*" bad "${symbols}")
+if(bad)
+  list(GET bad 0 first)
+  message(FATAL_ERROR "engine references gRPC/protobuf: ${first}")
+endif()
+string(LENGTH "${symbols}" n)
+if(n LESS 100)
+  message(FATAL_ERROR "nm printed almost nothing for ${LIB}; the check would be vacuous")
+endif()
+message(STATUS "engine layering OK: no gRPC/protobuf references")
