@@ -1,0 +1,484 @@
+#include "server/commands.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "engine/autograd.h"
+#include "engine/context.h"
+#include "engine/dispatch.h"
+#include "engine/factory.h"
+#include "engine/node.h"
+#include "engine/ops.h"
+#include "engine/status_macros.h"
+#include "server/status.h"
+
+namespace tensord::server {
+namespace {
+
+// A number attribute of a factory (int or float), or an error naming it.
+absl::StatusOr<double> Number(const Attrs& attrs, const std::string& factory, const char* name,
+                              std::optional<double> fallback = std::nullopt) {
+  const AttrValue* v = attrs.Find(name);
+  if (v == nullptr || std::holds_alternative<std::monostate>(*v)) {
+    if (fallback) return *fallback;
+    return absl::InvalidArgumentError(absl::StrCat(factory, "() missing required attribute '", name, "'"));
+  }
+  if (const auto* i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
+  if (const auto* d = std::get_if<double>(v)) return *d;
+  return absl::InvalidArgumentError(absl::StrCat(factory, "(): attribute '", name, "' must be a number"));
+}
+
+absl::Status CheckCount(double n, const ServerOptions& limits) {
+  if (n > static_cast<double>(limits.max_tensor_elements)) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor of ", n, " elements exceeds the server's limit of ",
+                                                   limits.max_tensor_elements, " elements"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKnownAttrs(const Attrs& attrs, const std::string& factory,
+                             std::initializer_list<const char*> known) {
+  for (const auto& [name, value] : attrs.entries()) {
+    bool ok = false;
+    for (const char* k : known) ok |= name == k;
+    if (!ok) return absl::InvalidArgumentError(absl::StrCat(factory, "() got an unexpected attribute '", name, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& attrs, Session& session,
+                                  const ServerOptions& limits) {
+  std::string name = req.name();
+  factory::TensorOptions opts;
+  opts.requires_grad = req.requires_grad();
+  if (req.dtype() != pb::DTYPE_UNSPECIFIED) {
+    TD_ASSIGN_OR_RETURN(DType d, FromProto(req.dtype()));
+    opts.dtype = d;
+  }
+  Shape shape = ToShape(req.shape());
+  // *_like: shape (and dtype unless given) from another handle.
+  const bool like = name.size() > 5 && name.substr(name.size() - 5) == "_like";
+  if (like) {
+    TD_ASSIGN_OR_RETURN(Tensor src, session.Get(req.like()));
+    shape = src.shape();
+    if (!opts.dtype) opts.dtype = src.dtype();
+    name = name.substr(0, name.size() - 5);
+    if (name != "zeros" && name != "ones" && name != "full" && name != "empty" && name != "rand" &&
+        name != "randn") {
+      return absl::InvalidArgumentError(absl::StrCat("unknown factory '", req.name(), "'"));
+    }
+  } else {
+    TD_RETURN_IF_ERROR(CheckShape(req.shape(), limits));
+  }
+  if (name == "zeros" || name == "ones" || name == "empty" || name == "rand" || name == "randn") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {}));
+    if (name == "zeros") return factory::zeros(shape, opts);
+    if (name == "ones") return factory::ones(shape, opts);
+    if (name == "empty") return factory::zeros(shape, opts);  // never hand out stale bytes
+    if (name == "rand") return factory::rand(shape, opts);
+    return factory::randn(shape, opts);
+  }
+  if (name == "full") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"value"}));
+    TD_ASSIGN_OR_RETURN(double v, Number(attrs, name, "value"));
+    if (!opts.dtype && attrs.IsIntegral("value")) opts.dtype = DType::kInt64;
+    return factory::full(shape, v, opts);
+  }
+  if (name == "eye") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"n", "m"}));
+    TD_ASSIGN_OR_RETURN(double n, Number(attrs, name, "n"));
+    TD_ASSIGN_OR_RETURN(double m, Number(attrs, name, "m", n));
+    TD_RETURN_IF_ERROR(CheckCount(n * m, limits));
+    return factory::eye(static_cast<int64_t>(n), static_cast<int64_t>(m), opts);
+  }
+  if (name == "arange") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"start", "end", "step"}));
+    TD_ASSIGN_OR_RETURN(double start, Number(attrs, name, "start", 0.0));
+    TD_ASSIGN_OR_RETURN(double end, Number(attrs, name, "end"));
+    TD_ASSIGN_OR_RETURN(double step, Number(attrs, name, "step", 1.0));
+    if (step != 0) TD_RETURN_IF_ERROR(CheckCount(std::ceil((end - start) / step), limits));
+    return factory::arange(start, end, step, opts.dtype, opts.requires_grad);
+  }
+  if (name == "linspace") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"start", "end", "steps"}));
+    TD_ASSIGN_OR_RETURN(double start, Number(attrs, name, "start"));
+    TD_ASSIGN_OR_RETURN(double end, Number(attrs, name, "end"));
+    TD_ASSIGN_OR_RETURN(double steps, Number(attrs, name, "steps"));
+    TD_RETURN_IF_ERROR(CheckCount(steps, limits));
+    return factory::linspace(start, end, static_cast<int64_t>(steps), opts);
+  }
+  if (name == "randint") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"low", "high"}));
+    TD_ASSIGN_OR_RETURN(double low, Number(attrs, name, "low", 0.0));
+    TD_ASSIGN_OR_RETURN(double high, Number(attrs, name, "high"));
+    return factory::randint(static_cast<int64_t>(low), static_cast<int64_t>(high), shape, opts);
+  }
+  if (name == "randperm") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"n"}));
+    TD_ASSIGN_OR_RETURN(double n, Number(attrs, name, "n"));
+    TD_RETURN_IF_ERROR(CheckCount(n, limits));
+    return factory::randperm(static_cast<int64_t>(n), opts);
+  }
+  if (name == "normal") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"mean", "std"}));
+    TD_ASSIGN_OR_RETURN(double mean, Number(attrs, name, "mean", 0.0));
+    TD_ASSIGN_OR_RETURN(double std, Number(attrs, name, "std", 1.0));
+    return factory::normal(mean, std, shape, opts);
+  }
+  if (name == "uniform") {
+    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"low", "high"}));
+    TD_ASSIGN_OR_RETURN(double low, Number(attrs, name, "low", 0.0));
+    TD_ASSIGN_OR_RETURN(double high, Number(attrs, name, "high", 1.0));
+    return factory::uniform(shape, low, high, opts);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown factory '", req.name(),
+      "' (zeros ones full empty eye arange linspace rand randn randint randperm normal uniform, "
+      "or a *_like form)"));
+}
+
+}  // namespace
+
+absl::Status CommandRunner::CheckSession(const std::string& id) const {
+  if (!id.empty() && id != session_.id()) {
+    return absl::InvalidArgumentError(absl::StrCat("command names session '", id, "' inside a call for session '",
+                                                   session_.id(), "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::CheckIds(const google::protobuf::RepeatedField<uint64_t>& ids, size_t needed) const {
+  if (static_cast<size_t>(ids.size()) > needed) {
+    return absl::InvalidArgumentError(absl::StrCat(ids.size(), " output ids given for ", needed, " results"));
+  }
+  absl::flat_hash_set<uint64_t> seen;
+  for (uint64_t id : ids) {
+    TD_RETURN_IF_ERROR(session_.CheckFree(id));
+    if (id != 0 && !seen.insert(id).second) {
+      return absl::InvalidArgumentError(absl::StrCat("output id ", id, " given twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void CommandRunner::Info(uint64_t id, const Tensor& t, pb::TensorsResponse* resp) const {
+  FillInfo(id, t, resp->add_tensors());
+}
+
+absl::Status CommandRunner::CreateTensor(const pb::CreateTensorRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_RETURN_IF_ERROR(session_.CheckFree(req.id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, FromProto(req.data(), options_, req.requires_grad()));
+  Info(session_.Put(req.id(), t), t, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::Factory(const pb::FactoryRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_RETURN_IF_ERROR(session_.CheckFree(req.id()));
+  TD_ASSIGN_OR_RETURN(Attrs attrs, FromProto(req.attrs()));
+  TD_ASSIGN_OR_RETURN(Tensor t, RunFactory(req, attrs, session_, options_));
+  Info(session_.Put(req.id(), t), t, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(req.op()));
+  std::vector<Tensor> inputs;
+  inputs.reserve(static_cast<size_t>(req.inputs_size()));
+  for (uint64_t id : req.inputs()) {
+    TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(id));
+    inputs.push_back(std::move(t));
+  }
+  TD_ASSIGN_OR_RETURN(Attrs attrs, FromProto(req.attrs()));
+  std::optional<AutoGradMode> mode;
+  if (req.has_grad_enabled()) mode.emplace(req.grad_enabled());
+  const bool inplace = req.op() == def->inplace_name;
+  if (!inplace) TD_RETURN_IF_ERROR(CheckIds(req.outputs(), static_cast<size_t>(req.outputs_size())));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> outs, Apply(req.op(), std::move(inputs), attrs));
+  stats_.ops.fetch_add(1, std::memory_order_relaxed);
+  if (inplace) {
+    Info(req.inputs(0), outs[0], resp);
+    return absl::OkStatus();
+  }
+  if (req.outputs_size() > static_cast<int>(outs.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(req.outputs_size(), " output ids given but ", req.op(),
+                                                   " returned ", outs.size(), " tensors"));
+  }
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const uint64_t want = i < static_cast<size_t>(req.outputs_size()) ? req.outputs(static_cast<int>(i)) : 0;
+    Info(session_.Put(want, outs[i]), outs[i], resp);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::SetRequiresGrad(const pb::SetRequiresGradRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  TD_RETURN_IF_ERROR(t.set_requires_grad(req.requires_grad()));
+  Info(req.id(), t, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::Detach(const pb::AliasRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  TD_RETURN_IF_ERROR(session_.CheckFree(req.out()));
+  Tensor d = t.detach();
+  Info(session_.Put(req.out(), d), d, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::Data(const pb::AliasRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  TD_RETURN_IF_ERROR(session_.CheckFree(req.out()));
+  Tensor d = t.data();
+  Info(session_.Put(req.out(), d), d, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::RetainGrad(const pb::TensorRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  TD_RETURN_IF_ERROR(t.retain_grad());
+  Info(req.id(), t, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::Release(const pb::ReleaseRequest& req, pb::ReleaseResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  for (uint64_t id : req.ids()) TD_RETURN_IF_ERROR(session_.Get(id).status());
+  int64_t n = 0;
+  for (uint64_t id : req.ids()) n += session_.Release(id) ? 1 : 0;
+  resp->set_released(n);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::GetTensor(const pb::GetTensorRequest& req, pb::GetTensorResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  if (t.nbytes() > options_.max_message_bytes - 1024) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "tensor ", req.id(), " has ", t.nbytes(), " bytes, more than fits in one message (",
+        options_.max_message_bytes, "); use Download"));
+  }
+  FillInfo(req.id(), t, resp->mutable_info());
+  ToProto(t, resp->mutable_value());
+  if (req.include_grad() && t.grad().defined()) ToProto(t.grad(), resp->mutable_grad());
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::GetInfo(const pb::TensorRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  Info(req.id(), t, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::ZeroGrad(const pb::TensorRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  if (t.grad().defined()) {
+    NoGradGuard no_grad;
+    TD_RETURN_IF_ERROR(ops::zero_(t.grad()));
+  }
+  Info(req.id(), t, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::SetGrad(const pb::SetGradRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  Tensor g;
+  if (req.grad() != 0) {
+    TD_ASSIGN_OR_RETURN(g, session_.Get(req.grad()));
+  }
+  TD_RETURN_IF_ERROR(t.set_grad(g));
+  Info(req.id(), t, resp);
+  return absl::OkStatus();
+}
+
+namespace {
+absl::StatusOr<std::vector<Tensor>> Resolve(Session& s, const google::protobuf::RepeatedField<uint64_t>& ids,
+                                            bool zero_is_none) {
+  std::vector<Tensor> out;
+  for (uint64_t id : ids) {
+    if (id == 0 && zero_is_none) {
+      out.emplace_back();
+      continue;
+    }
+    TD_ASSIGN_OR_RETURN(Tensor t, s.Get(id));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+}  // namespace
+
+absl::Status CommandRunner::Backward(const pb::BackwardRequest& req, pb::BackwardResponse*) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> tensors, Resolve(session_, req.tensors(), false));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> grads, Resolve(session_, req.grad_tensors(), true));
+  BackwardOptions opts;
+  if (req.has_retain_graph()) opts.retain_graph = req.retain_graph();
+  opts.create_graph = req.create_graph();
+  TD_ASSIGN_OR_RETURN(opts.inputs, Resolve(session_, req.inputs(), false));
+  return tensord::Backward(tensors, grads, opts);
+}
+
+absl::Status CommandRunner::Grad(const pb::GradRequest& req, pb::GradResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, Resolve(session_, req.outputs(), false));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, Resolve(session_, req.inputs(), false));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> grad_outputs, Resolve(session_, req.grad_outputs(), true));
+  TD_RETURN_IF_ERROR(CheckIds(req.results(), inputs.size()));
+  GradOptions opts;
+  if (req.has_retain_graph()) opts.retain_graph = req.retain_graph();
+  opts.create_graph = req.create_graph();
+  opts.allow_unused = req.allow_unused();
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> grads, tensord::Grad(outputs, inputs, grad_outputs, opts));
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const bool defined = grads[i].defined();
+    resp->add_defined(defined);
+    pb::TensorInfo* info = resp->add_grads();
+    if (!defined) continue;
+    const uint64_t want = i < static_cast<size_t>(req.results_size()) ? req.results(static_cast<int>(i)) : 0;
+    FillInfo(session_.Put(want, grads[i]), grads[i], info);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::SetGradMode(const pb::SetGradModeRequest& req, pb::GradModeResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  session_.context().set_grad_enabled(req.enabled());
+  resp->set_enabled(req.enabled());
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::GetGraph(const pb::GetGraphRequest& req, pb::GraphResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  Edge root = GradientEdge(t);
+  if (!root.valid()) {
+    resp->set_root(-1);
+    return absl::OkStatus();
+  }
+  absl::flat_hash_map<const Node*, int> index;
+  std::vector<const Node*> order{root.function.get()};
+  index[root.function.get()] = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    for (const Edge& e : order[i]->next_edges()) {
+      if (e.valid() && index.emplace(e.function.get(), static_cast<int>(order.size())).second) {
+        order.push_back(e.function.get());
+      }
+    }
+  }
+  resp->set_root(0);
+  resp->set_root_output(root.input_nr);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Node* n = order[i];
+    pb::GraphNode* out = resp->add_nodes();
+    out->set_index(static_cast<int>(i));
+    out->set_name(n->name());
+    for (const Edge& e : n->next_edges()) {
+      pb::GraphNode::Edge* pe = out->add_next();
+      pe->set_node(e.valid() ? index[e.function.get()] : -1);
+      pe->set_input_nr(e.input_nr);
+    }
+    for (const SavedTensorInfo& s : n->SavedTensors()) {
+      pb::GraphNode::Saved* ps = out->add_saved();
+      ps->set_name(s.name);
+      ps->set_dtype(ToProto(s.meta.dtype));
+      for (int64_t d : s.meta.shape) ps->add_shape(d);
+      ps->set_freed(s.freed);
+    }
+    if (auto var = n->variable()) {
+      out->set_variable(session_.FindHandle(var.get()));
+      for (int64_t d : var->shape) out->add_variable_shape(d);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::Run(const pb::Command& c, pb::CommandResult* r) {
+  r->set_tag(c.tag());
+  absl::Status s;
+  switch (c.command_case()) {
+    case pb::Command::kCreateTensor:
+      s = CreateTensor(c.create_tensor(), r->mutable_tensors());
+      break;
+    case pb::Command::kFactory:
+      s = Factory(c.factory(), r->mutable_tensors());
+      break;
+    case pb::Command::kApplyOp:
+      s = ApplyOp(c.apply_op(), r->mutable_tensors());
+      break;
+    case pb::Command::kSetRequiresGrad:
+      s = SetRequiresGrad(c.set_requires_grad(), r->mutable_tensors());
+      break;
+    case pb::Command::kDetach:
+      s = Detach(c.detach(), r->mutable_tensors());
+      break;
+    case pb::Command::kData:
+      s = Data(c.data(), r->mutable_tensors());
+      break;
+    case pb::Command::kRetainGrad:
+      s = RetainGrad(c.retain_grad(), r->mutable_tensors());
+      break;
+    case pb::Command::kRelease:
+      s = Release(c.release(), r->mutable_release());
+      break;
+    case pb::Command::kGetTensor:
+      s = GetTensor(c.get_tensor(), r->mutable_tensor());
+      break;
+    case pb::Command::kGetInfo:
+      s = GetInfo(c.get_info(), r->mutable_tensors());
+      break;
+    case pb::Command::kZeroGrad:
+      s = ZeroGrad(c.zero_grad(), r->mutable_tensors());
+      break;
+    case pb::Command::kSetGrad:
+      s = SetGrad(c.set_grad(), r->mutable_tensors());
+      break;
+    case pb::Command::kBackward:
+      s = Backward(c.backward(), r->mutable_backward());
+      break;
+    case pb::Command::kGrad:
+      s = Grad(c.grad(), r->mutable_grad());
+      break;
+    case pb::Command::kSetGradMode:
+      s = SetGradMode(c.set_grad_mode(), r->mutable_grad_mode());
+      break;
+    case pb::Command::kGetGraph:
+      s = GetGraph(c.get_graph(), r->mutable_graph());
+      break;
+    case pb::Command::COMMAND_NOT_SET:
+      s = absl::InvalidArgumentError("empty command");
+      break;
+  }
+  stats_.commands.fetch_add(1, std::memory_order_relaxed);
+  session_.commands.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) {
+    r->clear_result();
+    r->set_code(static_cast<int>(ToGrpcStatus(s).error_code()));
+    r->set_message(std::string(s.message()));
+  }
+  return s;
+}
+
+void DescribeSession(Session& session, pb::SessionInfo* out) {
+  out->set_session_id(session.id());
+  for (const auto& [k, v] : session.labels()) (*out->mutable_labels())[k] = v;
+  out->set_created_unix_ms(absl::ToUnixMillis(session.created()));
+  out->set_last_used_unix_ms(absl::ToUnixMillis(session.last_used()));
+  out->set_ttl_seconds(absl::ToInt64Seconds(session.ttl()));
+  out->set_tensors(session.num_tensors());
+  out->set_bytes(session.context().memory().used());
+  out->set_peak_bytes(session.context().memory().peak());
+  out->set_max_bytes(session.context().memory().limit());
+  out->set_grad_enabled(session.context().grad_enabled());
+  out->set_commands(session.commands.load(std::memory_order_relaxed));
+}
+
+}  // namespace tensord::server

@@ -1,0 +1,74 @@
+#include "server/executor.h"
+
+namespace tensord::server {
+namespace {
+// Tasks a worker runs from one strand before letting other sessions in.
+constexpr int kBurst = 32;
+}  // namespace
+
+Executor::Executor(int threads) {
+  if (threads < 1) threads = 1;
+  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+Executor::~Executor() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& t : workers_) t.join();
+}
+
+void Executor::Submit(const std::shared_ptr<Strand>& strand, std::function<void()> task) {
+  {
+    absl::MutexLock lock(&strand->mu_);
+    strand->tasks_.push_back(std::move(task));
+    if (strand->scheduled_) return;
+    strand->scheduled_ = true;
+  }
+  absl::MutexLock lock(&mu_);
+  ready_.push_back(strand);
+}
+
+void Executor::WorkerLoop() {
+  while (true) {
+    std::shared_ptr<Strand> strand;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Executor* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+            return e->stopping_ || !e->ready_.empty();
+          },
+          this));
+      if (ready_.empty()) return;  // stopping and drained
+      strand = ready_.front();
+      ready_.pop_front();
+    }
+    bool more = false;
+    for (int i = 0; i < kBurst; ++i) {
+      std::function<void()> task;
+      {
+        absl::MutexLock lock(&strand->mu_);
+        if (strand->tasks_.empty()) {
+          strand->scheduled_ = false;
+          break;
+        }
+        task = std::move(strand->tasks_.front());
+        strand->tasks_.pop_front();
+      }
+      task();
+      task = nullptr;  // release what the task captured before touching the strand again
+      if (i == kBurst - 1) {
+        absl::MutexLock lock(&strand->mu_);
+        more = !strand->tasks_.empty();
+        if (!more) strand->scheduled_ = false;
+      }
+    }
+    if (more) {
+      absl::MutexLock lock(&mu_);
+      ready_.push_back(strand);
+    }
+  }
+}
+
+}  // namespace tensord::server

@@ -1,0 +1,49 @@
+// A bounded pool of engine workers with per-session ordering. Each session owns a Strand: tasks
+// of one strand run one at a time, in submission order; different strands run in parallel.
+// gRPC's own threads only enqueue, so a slow op never blocks them.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+
+namespace tensord::server {
+
+class Strand {
+ public:
+  Strand() = default;
+  Strand(const Strand&) = delete;
+  Strand& operator=(const Strand&) = delete;
+
+ private:
+  friend class Executor;
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool scheduled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class Executor {
+ public:
+  explicit Executor(int threads);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Runs `task` on a worker after every task submitted earlier to `strand`.
+  void Submit(const std::shared_ptr<Strand>& strand, std::function<void()> task);
+  int threads() const { return static_cast<int>(workers_.size()); }
+
+ private:
+  void WorkerLoop();
+
+  absl::Mutex mu_;
+  std::deque<std::shared_ptr<Strand>> ready_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace tensord::server

@@ -1,0 +1,91 @@
+#include "server/server.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace tensord::server {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TensordServer::TensordServer(ServerOptions options)
+    : options_(std::move(options)),
+      sessions_(options_),
+      service_(options_, sessions_, executor_, stats_),
+      executor_(options_.workers) {}
+
+absl::StatusOr<std::unique_ptr<TensordServer>> TensordServer::Start(ServerOptions options) {
+  std::unique_ptr<TensordServer> s(new TensordServer(std::move(options)));
+  const ServerOptions& o = s->options_;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+      return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
+    }
+    auto cert = ReadFile(o.tls_cert_file);
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile(o.tls_key_file);
+    if (!key.ok()) return key.status();
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    creds = grpc::SslServerCredentials(ssl);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  builder.AddListeningPort(o.listen, creds, &s->port_);
+  builder.RegisterService(&s->service_);
+  builder.SetMaxReceiveMessageSize(o.max_message_bytes);
+  builder.SetMaxSendMessageSize(o.max_message_bytes);
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen));
+  }
+  s->server_->GetHealthCheckService()->SetServingStatus(true);
+  s->reaper_ = std::thread([ptr = s.get()] { ptr->ReapLoop(); });
+  return s;
+}
+
+TensordServer::~TensordServer() { Shutdown(absl::ZeroDuration()); }
+
+void TensordServer::ReapLoop() {
+  while (!stop_reaper_.WaitForNotificationWithTimeout(options_.reap_interval)) {
+    for (const std::string& id : sessions_.Reap(absl::Now())) {
+      spdlog::info("session {} expired (idle past its TTL)", id);
+    }
+  }
+}
+
+void TensordServer::Wait() { server_->Wait(); }
+
+void TensordServer::Shutdown(absl::Duration drain) {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(drain));
+  stop_reaper_.Notify();
+  if (reaper_.joinable()) reaper_.join();
+  sessions_.CloseAll();
+}
+
+}  // namespace tensord::server

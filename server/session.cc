@@ -1,0 +1,180 @@
+#include "server/session.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace tensord::server {
+
+Session::Session(std::string id, std::string owner, const ContextOptions& context_options,
+                 absl::Duration ttl, std::map<std::string, std::string> labels)
+    : id_(std::move(id)),
+      owner_(std::move(owner)),
+      context_(context_options),
+      ttl_(ttl),
+      labels_(std::move(labels)),
+      created_(absl::Now()),
+      last_used_ns_(absl::ToUnixNanos(created_)) {}
+
+absl::StatusOr<Tensor> Session::Get(uint64_t id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = handles_.find(id);
+  if (it == handles_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown tensor handle ", id, " in session ", id_));
+  }
+  return it->second;
+}
+
+absl::Status Session::CheckFree(uint64_t id) const {
+  if (id == 0) return absl::OkStatus();
+  if (id >= kServerIdBit) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor id ", id, " is not a client id (ids must be below 2^62)"));
+  }
+  absl::MutexLock lock(&mu_);
+  if (handles_.contains(id)) {
+    return absl::AlreadyExistsError(absl::StrCat("tensor id ", id, " is already in use in session ", id_,
+                                                 "; release it first"));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t Session::Put(uint64_t id, Tensor t) {
+  absl::MutexLock lock(&mu_);
+  if (id == 0) id = next_server_id_++;
+  handles_[id] = std::move(t);
+  return id;
+}
+
+bool Session::Release(uint64_t id) {
+  Tensor dropped;  // destroyed outside the lock
+  absl::MutexLock lock(&mu_);
+  auto it = handles_.find(id);
+  if (it == handles_.end()) return false;
+  dropped = std::move(it->second);
+  handles_.erase(it);
+  return true;
+}
+
+uint64_t Session::FindHandle(const TensorImpl* impl) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, t] : handles_)
+    if (t.impl() == impl) return id;
+  return 0;
+}
+
+int64_t Session::num_tensors() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(handles_.size());
+}
+
+void Session::Touch() { last_used_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed); }
+
+absl::Time Session::last_used() const {
+  return absl::FromUnixNanos(last_used_ns_.load(std::memory_order_relaxed));
+}
+
+void Session::Close() {
+  closed_.store(true, std::memory_order_release);
+  absl::flat_hash_map<uint64_t, Tensor> dropped;
+  absl::MutexLock lock(&mu_);
+  dropped.swap(handles_);
+}
+
+std::string NewSessionId(const std::string& replica) {
+  std::random_device rd;  // /dev/urandom
+  std::string hex;
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&hex, absl::StrFormat("%08x", rd()));
+  return replica.empty() ? hex : absl::StrCat(replica, ".", hex);
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionManager::Create(const CreateParams& params,
+                                                                const std::string& owner) {
+  absl::Duration ttl = params.ttl <= absl::ZeroDuration() ? options_.default_ttl : params.ttl;
+  ttl = std::min(ttl, options_.max_ttl);
+  ContextOptions copts;
+  copts.seed = params.seed != 0 ? params.seed : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  copts.memory_limit_bytes = options_.max_session_bytes;
+  copts.default_dtype = params.default_dtype;
+  auto session = std::make_shared<Session>(NewSessionId(options_.replica), owner, copts, ttl, params.labels);
+  absl::MutexLock lock(&mu_);
+  if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
+    return absl::ResourceExhaustedError(absl::StrCat("the server already holds its maximum of ",
+                                                     options_.max_sessions, " sessions"));
+  }
+  sessions_[session->id()] = session;
+  return session;
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionManager::Get(const std::string& id,
+                                                             const std::string& owner) const {
+  if (id.empty()) return absl::InvalidArgumentError("session_id is required");
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || it->second->owner() != owner || it->second->closed()) {
+    return absl::NotFoundError(absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionManager::Close(const std::string& id,
+                                                               const std::string& owner) {
+  std::shared_ptr<Session> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second->owner() != owner) {
+      return absl::NotFoundError(absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
+    }
+    session = it->second;
+    sessions_.erase(it);
+  }
+  session->Close();
+  return session;
+}
+
+std::vector<std::shared_ptr<Session>> SessionManager::List(const std::string& owner) const {
+  std::vector<std::shared_ptr<Session>> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, s] : sessions_)
+    if (owner.empty() || s->owner() == owner) out.push_back(s);
+  return out;
+}
+
+std::vector<std::string> SessionManager::Reap(absl::Time now) {
+  std::vector<std::shared_ptr<Session>> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      if (it->second->Expired(now)) {
+        expired.push_back(it->second);
+        sessions_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  std::vector<std::string> ids;
+  for (auto& s : expired) {
+    s->Close();
+    ids.push_back(s->id());
+  }
+  expired_.fetch_add(static_cast<int64_t>(ids.size()), std::memory_order_relaxed);
+  return ids;
+}
+
+void SessionManager::CloseAll() {
+  absl::flat_hash_map<std::string, std::shared_ptr<Session>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    all.swap(sessions_);
+  }
+  for (auto& [id, s] : all) s->Close();
+}
+
+int64_t SessionManager::size() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(sessions_.size());
+}
+
+}  // namespace tensord::server

@@ -1,0 +1,111 @@
+// Sessions: an engine context, a table of tensor handles, a strand, and a time to live.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/context.h"
+#include "engine/tensor.h"
+#include "server/executor.h"
+#include "server/options.h"
+
+namespace tensord::server {
+
+// Ids the server assigns have this bit set; clients choose ids below it.
+inline constexpr uint64_t kServerIdBit = uint64_t{1} << 62;
+
+class Session {
+ public:
+  Session(std::string id, std::string owner, const ContextOptions& context_options,
+          absl::Duration ttl, std::map<std::string, std::string> labels);
+
+  const std::string& id() const { return id_; }
+  const std::string& owner() const { return owner_; }
+  Context& context() { return context_; }
+  const std::shared_ptr<Strand>& strand() const { return strand_; }
+  const std::map<std::string, std::string>& labels() const { return labels_; }
+  absl::Duration ttl() const { return ttl_; }
+  absl::Time created() const { return created_; }
+
+  // Handles. NOT_FOUND for an unknown id.
+  absl::StatusOr<Tensor> Get(uint64_t id) const;
+  // ALREADY_EXISTS if `id` is taken, INVALID_ARGUMENT if it is not a client id (0 is fine: the
+  // server will pick one).
+  absl::Status CheckFree(uint64_t id) const;
+  // Binds `t` to `id` (0: a fresh server id) and returns the id.
+  uint64_t Put(uint64_t id, Tensor t);
+  bool Release(uint64_t id);
+  // The handle bound to this tensor object, or 0.
+  uint64_t FindHandle(const TensorImpl* impl) const;
+  int64_t num_tensors() const;
+
+  void Touch();
+  absl::Time last_used() const;
+  bool Expired(absl::Time now) const { return now - last_used() > ttl_; }
+  // Marks the session closed and drops every handle (memory is freed as soon as running
+  // commands let go of their tensors).
+  void Close();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+  std::atomic<uint64_t> commands{0};
+
+ private:
+  const std::string id_;
+  const std::string owner_;
+  Context context_;
+  const absl::Duration ttl_;
+  const std::map<std::string, std::string> labels_;
+  const absl::Time created_;
+  std::shared_ptr<Strand> strand_ = std::make_shared<Strand>();
+  std::atomic<bool> closed_{false};
+  std::atomic<int64_t> last_used_ns_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, Tensor> handles_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_server_id_ ABSL_GUARDED_BY(mu_) = kServerIdBit + 1;
+};
+
+class SessionManager {
+ public:
+  explicit SessionManager(const ServerOptions& options) : options_(options) {}
+
+  struct CreateParams {
+    absl::Duration ttl = absl::ZeroDuration();  // zero: the default
+    uint64_t seed = 0;
+    DType default_dtype = DType::kFloat32;
+    std::map<std::string, std::string> labels;
+  };
+  absl::StatusOr<std::shared_ptr<Session>> Create(const CreateParams& params, const std::string& owner);
+  // NOT_FOUND for unknown, closed or expired sessions and for sessions of another owner (so a
+  // token cannot probe which sessions exist).
+  absl::StatusOr<std::shared_ptr<Session>> Get(const std::string& id, const std::string& owner) const;
+  absl::StatusOr<std::shared_ptr<Session>> Close(const std::string& id, const std::string& owner);
+  std::vector<std::shared_ptr<Session>> List(const std::string& owner) const;
+  // Closes sessions idle past their TTL; returns their ids.
+  std::vector<std::string> Reap(absl::Time now);
+  // Closes everything (shutdown).
+  void CloseAll();
+
+  int64_t size() const;
+  int64_t expired_total() const { return expired_.load(std::memory_order_relaxed); }
+
+ private:
+  const ServerOptions& options_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> expired_{0};
+};
+
+// 128 random bits from the OS, hex-encoded, prefixed with the replica name when there is one
+// ("<replica>.<hex>") so that a proxy or operator can tell which replica owns a session.
+std::string NewSessionId(const std::string& replica);
+
+}  // namespace tensord::server
