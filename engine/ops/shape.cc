@@ -104,6 +104,19 @@ ListOr ViewForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
                              x.storage_offset())};
 }
 
+// Outputs that share storage but are not views, as PyTorch's _unsafe_view and squeeze_ on a
+// fresh result: in-place ops on them are ordinary in-place ops.
+Tensor Unviewed(Tensor t) {
+  t.impl()->is_view = false;
+  t.impl()->view_base.reset();
+  return t;
+}
+
+ListOr UnsafeViewForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  TD_ASSIGN_OR_RETURN(TensorList out, ViewForward(a, m));
+  return TensorList{Unviewed(out[0])};
+}
+
 MetaOr InferReshape(const OpArgs& a) {
   TD_ASSIGN_OR_RETURN(Shape s, InferSize(a.attrs.Ints("size"), a.inputs[0].numel()));
   return One(s, a.inputs[0].dtype());
@@ -224,6 +237,11 @@ ListOr SqueezeForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   for (size_t d = 0; d < drop.size(); ++d)
     if (!drop[d]) st.push_back(x.strides()[d]);
   return TensorList{MakeView(x, m[0].shape, st, x.storage_offset())};
+}
+
+ListOr MatmulSqueezeForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  TD_ASSIGN_OR_RETURN(TensorList out, SqueezeForward(a, m));
+  return TensorList{Unviewed(out[0])};
 }
 
 MetaOr InferExpand(const OpArgs& a) {
@@ -604,8 +622,9 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
                   OpKind::kComposite, InferReshape, ReshapeForward, nullptr, {size}));
   t.push_back(Def("_reshape_alias", "ReshapeAliasBackward0", "reshape's view case", OpKind::kView,
                   InferView, ViewForward, ReshapeGradTo, {size}));
-  t.push_back(Def("_unsafe_view", "UnsafeViewBackward0", "reshape's copy case: view of a fresh tensor",
-                  OpKind::kView, InferView, ViewForward, ReshapeGradTo, {size}));
+  t.push_back(Def("_unsafe_view", "UnsafeViewBackward0",
+                  "reshape's copy case: a fresh tensor reshaped (shares storage, not a view)",
+                  OpKind::kKernel, InferView, UnsafeViewForward, ReshapeGradTo, {size}));
   t.push_back(Def("transpose", "TransposeBackward0", "swaps two dims (view)", OpKind::kView,
                   InferTranspose, TransposeForward, TransposeBackward,
                   {{"dim0", AttrType::kInt, {}, true, "first dim"},
@@ -619,8 +638,9 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
   t.push_back(Def("squeeze_dim", "SqueezeBackward1", "removes dim if it has size 1 (view)",
                   OpKind::kView, InferSqueeze, SqueezeForward, ReshapeGradTo, {dim}));
   t.push_back(Def("_matmul_squeeze", "SqueezeBackward3",
-                  "squeeze(dim) as matmul's 1-D @ 2-D case applies it (PyTorch's squeeze_)",
-                  OpKind::kView, InferSqueeze, SqueezeForward, ReshapeGradTo, {dim}));
+                  "squeeze(dim) as matmul's 1-D @ 2-D case applies it (PyTorch's squeeze_ on a fresh "
+                  "result: shares storage, not a view)",
+                  OpKind::kKernel, InferSqueeze, MatmulSqueezeForward, ReshapeGradTo, {dim}));
   t.push_back(Def("expand", "ExpandBackward0", "broadcasts size-1 dims to `size` (view; -1 keeps)",
                   OpKind::kView, InferExpand, ExpandForward, ExpandBackward, {size}));
   {

@@ -200,6 +200,19 @@ TEST_F(Autograd, InplaceResultThatCannotBeCast_FailsAndChangesNothing) {
                        StrEq("output with shape [3] doesn't match the broadcast shape [2, 3]")));
 }
 
+TEST_F(Autograd, InplaceOnMatmulOrReshapeCopyResult_IsAllowedAsInPyTorch) {
+  // _unsafe_view and squeeze_ results share storage with a fresh tensor but are not views.
+  Tensor w = Must(factory::from_values({1, 2, 3, 4, 5, 6}, {2, 3}, RequiresGrad()));
+  Tensor x = Must(factory::ones({4, 2}));
+  Tensor y = Must(ops::matmul(Must(ops::view(x, {2, 2, 2})), w));  // batched: UnsafeViewBackward0
+  ASSERT_OK(ops::add_(y, Scalar(1)));
+  EXPECT_EQ(y.grad_fn()->name(), "AddBackward0");
+  Tensor v = Must(ops::matmul(Must(factory::ones({2})), w));  // 1-D @ 2-D: SqueezeBackward3
+  ASSERT_OK(ops::mul_(v, Scalar(2)));
+  ASSERT_OK(Backward(Must(ops::sum(v))));
+  EXPECT_THAT(Values(w.grad()), ElementsAre(2, 2, 2, 2, 2, 2));
+}
+
 TEST_F(Autograd, DetachSharesVersionCounter_DataDoesNot) {
   Tensor x = Must(factory::ones({2}, RequiresGrad()));
   Tensor y = Must(ops::exp(x));
