@@ -4,12 +4,12 @@ ASAN_DIR  ?= build-asan
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test asan format format-check clean help
+.PHONY: all deps configure build run demo test asan format format-check clean help
 
 all: build
 
 help:
-	@echo "make run          install dependencies, build, start the engine demo / server"
+	@echo "make run          install dependencies, build, start tensord on 127.0.0.1:50051 (ARGS='--flag=...')"
 	@echo "make test         install dependencies, build, run every test (ctest)"
 	@echo "make asan         the same tests under AddressSanitizer + UBSan"
 	@echo "make format       clang-format the sources; make format-check verifies"
@@ -25,7 +25,11 @@ configure: deps $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The server in the foreground with its embedded defaults (127.0.0.1:50051); ARGS adds flags.
 run: build
+	$(BUILD_DIR)/server/tensord $(ARGS)
+
+demo: build
 	$(BUILD_DIR)/engine/tensord-engine-demo
 
 test: build

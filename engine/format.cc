@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/context.h"
 #include "engine/node.h"
+#include "engine/format.h"
 #include "engine/tensor.h"
 
 namespace tensord {
@@ -192,39 +193,41 @@ std::string AddSuffixes(const std::string& tensor_str, const std::vector<std::st
 
 }  // namespace
 
-std::string Tensor::ToString() const {
-  if (!defined()) return "None";
+std::string FormatTensor(const Tensor& t, absl::string_view grad_fn, bool requires_grad,
+                         DType default_dtype) {
+  if (!t.defined()) return "None";
   const std::string prefix = "tensor(";
   const int indent = static_cast<int>(prefix.size());
   std::vector<std::string> suffixes;
   std::string body;
-  const DType default_dtype = Context::Current().default_dtype();
-  if (numel() == 0) {
-    if (dim() != 1) {
-      std::string size = absl::StrJoin(shape(), ", ");
-      if (dim() == 1) size += ",";
-      suffixes.push_back(absl::StrCat("size=(", size, ")"));
-    }
-    if (dtype() != default_dtype) suffixes.push_back(absl::StrCat("dtype=", TorchDTypeName(dtype())));
+  if (t.numel() == 0) {
+    if (t.dim() != 1) suffixes.push_back(absl::StrCat("size=(", absl::StrJoin(t.shape(), ", "), ")"));
+    if (t.dtype() != default_dtype) suffixes.push_back(absl::StrCat("dtype=", TorchDTypeName(t.dtype())));
     body = "[]";
   } else {
-    if (dtype() != default_dtype && dtype() != DType::kInt64 && dtype() != DType::kBool) {
-      suffixes.push_back(absl::StrCat("dtype=", TorchDTypeName(dtype())));
+    if (t.dtype() != default_dtype && t.dtype() != DType::kInt64 && t.dtype() != DType::kBool) {
+      suffixes.push_back(absl::StrCat("dtype=", TorchDTypeName(t.dtype())));
     }
-    const bool summarize = numel() > kThreshold;
+    const bool summarize = t.numel() > kThreshold;
     std::vector<Element> shown;
-    Collect(*this, 0, 0, summarize, shown);
-    Formatter f(dtype(), shown);
-    body = TensorStr(*this, 0, 0, indent, summarize, f);
+    Collect(t, 0, 0, summarize, shown);
+    Formatter f(t.dtype(), shown);
+    body = TensorStr(t, 0, 0, indent, summarize, f);
   }
-  if (grad_fn()) {
-    std::string name = grad_fn()->name();
+  if (!grad_fn.empty()) {
+    std::string name(grad_fn);
     if (const size_t p = name.rfind("::"); p != std::string::npos) name = name.substr(p + 2);
     suffixes.push_back(absl::StrCat("grad_fn=<", name, ">"));
-  } else if (requires_grad()) {
+  } else if (requires_grad) {
     suffixes.push_back("requires_grad=True");
   }
   return AddSuffixes(prefix + body, suffixes, indent);
+}
+
+std::string Tensor::ToString() const {
+  if (!defined()) return "None";
+  return FormatTensor(*this, grad_fn() ? grad_fn()->name() : "", requires_grad(),
+                      Context::Current().default_dtype());
 }
 
 }  // namespace tensord

@@ -107,6 +107,8 @@ struct OpDef {
   BackwardFn backward = nullptr;
   uint32_t save_inputs = 0;  // bit i: input i is saved for backward
   bool save_outputs = false;
+  // Number of outputs; -1: decided by the inputs (unbind).
+  int num_outputs = 1;
   // How many leading outputs are differentiable (max's indices are not); -1: all.
   int differentiable_outputs = -1;
   // The name of the in-place variant ("add_"), if it has one.

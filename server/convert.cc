@@ -183,6 +183,7 @@ void ToProto(const OpDef& def, pb::OpInfo* out) {
   out->set_doc(std::string(def.doc));
   out->set_kind(def.kind == OpKind::kView ? "view" : def.kind == OpKind::kComposite ? "composite" : "kernel");
   out->set_differentiable_outputs(def.differentiable_outputs);
+  out->set_num_outputs(def.num_outputs);
 }
 
 }  // namespace tensord::server

@@ -243,6 +243,7 @@ void RegisterReductionOps(std::vector<OpDef>& t) {
                         MaxMinDimBackward);
     d.attrs = {dim, keepdim};
     d.save_outputs = true;
+    d.num_outputs = 2;
     d.differentiable_outputs = 1;
     t.push_back(d);
   }

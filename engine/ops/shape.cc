@@ -667,8 +667,12 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
                    {"start", AttrType::kInt, {}, true, "start"},
                    {"end", AttrType::kInt, {}, true, "end"},
                    {"step", AttrType::kInt, {}, true, "step"}}));
-  t.push_back(Def("unbind", "UnbindBackward0", "the slices along dim, as views (iteration)",
-                  OpKind::kView, InferUnbind, UnbindForward, UnbindBackward, {dim0}));
+  {
+    OpDef d = Def("unbind", "UnbindBackward0", "the slices along dim, as views (iteration)",
+                  OpKind::kView, InferUnbind, UnbindForward, UnbindBackward, {dim0});
+    d.num_outputs = -1;
+    t.push_back(d);
+  }
   {
     OpDef d = Def("cat", "CatBackward0", "concatenation along dim", OpKind::kKernel, InferCat,
                   CatForward, CatBackward, {dim0});

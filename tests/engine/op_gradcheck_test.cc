@@ -90,6 +90,10 @@ TEST_P(OpForward, LeavesInputsUntouched_AndMarksRequiresGradByDifferentiability)
   std::vector<uint32_t> versions;
   for (const Tensor& t : p.inputs) versions.push_back(t.version());
   ASSERT_OK_AND_ASSIGN(std::vector<Tensor> outs, p.fn(p.inputs));
+  const OpDef* def = Must(FindOp(sample.op));
+  if (def->num_outputs >= 0) {
+    EXPECT_EQ(outs.size(), static_cast<size_t>(def->num_outputs)) << sample.op;
+  }
   for (size_t i = 0; i < p.inputs.size(); ++i) EXPECT_EQ(p.inputs[i].version(), versions[i]);
   for (const Tensor& o : outs) {
     if (Differentiable(*Must(FindOp(sample.op))) && IsFloating(o.dtype())) {
