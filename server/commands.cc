@@ -169,6 +169,12 @@ absl::Status CommandRunner::CreateTensor(const pb::CreateTensorRequest& req, pb:
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   TD_RETURN_IF_ERROR(session_.CheckFree(req.id()));
   TD_ASSIGN_OR_RETURN(Tensor t, FromProto(req.data(), options_, req.requires_grad()));
+  if (req.wrapped_number()) {
+    if (t.dim() != 0 || t.requires_grad()) {
+      return absl::InvalidArgumentError("a wrapped number must be a 0-dim tensor without requires_grad");
+    }
+    t.impl()->wrapped_number = true;
+  }
   Info(session_.Put(req.id(), t), t, resp);
   return absl::OkStatus();
 }
@@ -297,6 +303,15 @@ absl::Status CommandRunner::SetGrad(const pb::SetGradRequest& req, pb::TensorsRe
   }
   TD_RETURN_IF_ERROR(t.set_grad(g));
   Info(req.id(), t, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::BindGrad(const pb::AliasRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  TD_RETURN_IF_ERROR(session_.CheckFree(req.out()));
+  Tensor g = t.grad();
+  if (g.defined()) Info(session_.Put(req.out(), g), g, resp);
   return absl::OkStatus();
 }
 
@@ -452,6 +467,9 @@ absl::Status CommandRunner::Run(const pb::Command& c, pb::CommandResult* r) {
       break;
     case pb::Command::kGetGraph:
       s = GetGraph(c.get_graph(), r->mutable_graph());
+      break;
+    case pb::Command::kBindGrad:
+      s = BindGrad(c.bind_grad(), r->mutable_tensors());
       break;
     case pb::Command::COMMAND_NOT_SET:
       s = absl::InvalidArgumentError("empty command");

@@ -35,6 +35,7 @@ class CommandRunner {
   absl::Status GetInfo(const pb::TensorRequest& req, pb::TensorsResponse* resp);
   absl::Status ZeroGrad(const pb::TensorRequest& req, pb::TensorsResponse* resp);
   absl::Status SetGrad(const pb::SetGradRequest& req, pb::TensorsResponse* resp);
+  absl::Status BindGrad(const pb::AliasRequest& req, pb::TensorsResponse* resp);
   absl::Status Backward(const pb::BackwardRequest& req, pb::BackwardResponse* resp);
   absl::Status Grad(const pb::GradRequest& req, pb::GradResponse* resp);
   absl::Status SetGradMode(const pb::SetGradModeRequest& req, pb::GradModeResponse* resp);

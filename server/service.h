@@ -55,6 +55,8 @@ class TensordService final : public pb::Tensord::CallbackService {
                                      pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* SetGrad(grpc::CallbackServerContext* ctx, const pb::SetGradRequest* req,
                                     pb::TensorsResponse* resp) override;
+  grpc::ServerUnaryReactor* BindGrad(grpc::CallbackServerContext* ctx, const pb::AliasRequest* req,
+                                     pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* Backward(grpc::CallbackServerContext* ctx, const pb::BackwardRequest* req,
                                      pb::BackwardResponse* resp) override;
   grpc::ServerUnaryReactor* Grad(grpc::CallbackServerContext* ctx, const pb::GradRequest* req,

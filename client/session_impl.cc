@@ -1,0 +1,218 @@
+#include "client/session_impl.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
+namespace tensord::client::detail {
+
+Handle::~Handle() {
+  if (session) session->ReleaseLater(id);
+}
+
+SessionImpl::SessionImpl(const ConnectOptions& o, std::shared_ptr<grpc::Channel> ch)
+    : options(o), channel(std::move(ch)), stub(pb::Tensord::NewStub(channel)) {}
+
+std::unique_ptr<grpc::ClientContext> SessionImpl::Context(bool with_deadline) const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!session_id.empty()) ctx->AddMetadata("x-tensord-session", session_id);
+  if (!options.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options.token);
+  if (with_deadline) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(static_cast<int64_t>(options.deadline_seconds * 1000)));
+  }
+  return ctx;
+}
+
+void SessionImpl::Open() {
+  pb::CreateSessionRequest req;
+  req.set_seed(options.seed);
+  req.set_ttl_seconds(options.ttl_seconds);
+  pb::CreateSessionResponse resp;
+  grpc::Status s = stub->CreateSession(Context(true).get(), req, &resp);
+  if (!s.ok()) throw Error(s.error_code(), s.error_message(), "CreateSession");
+  session_id = resp.session_id();
+  if (!options.pipelined) return;
+  stream_ctx_ = Context(false);
+  stream_ = stub->Stream(stream_ctx_.get());
+  pb::StreamRequest hello;
+  hello.set_session_id(session_id);
+  if (!stream_->Write(hello)) {
+    grpc::Status st = stream_->Finish();
+    throw Error(st.ok() ? grpc::StatusCode::UNAVAILABLE : st.error_code(),
+                st.ok() ? "the stream closed at once" : st.error_message(), "Stream");
+  }
+  reader_ = std::thread([this] { ReaderLoop(); });
+}
+
+SessionImpl::~SessionImpl() {
+  try {
+    Close();
+  } catch (...) {  // never throw from a destructor; the server reclaims the session on TTL
+  }
+}
+
+void SessionImpl::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  if (stream_) {
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      stream_->WritesDone();
+    }
+    if (reader_.joinable()) reader_.join();
+    stream_->Finish();
+  }
+  if (!session_id.empty()) {
+    pb::SessionRequest req;
+    req.set_session_id(session_id);
+    pb::SessionInfo info;
+    stub->CloseSession(Context(true).get(), req, &info);
+  }
+}
+
+void SessionImpl::ReaderLoop() {
+  pb::CommandResult result;
+  while (stream_->Read(&result)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (in_flight_.empty()) continue;  // cannot happen with an ordered stream
+    std::shared_ptr<Pending> p = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    p->result = std::move(result);
+    p->ready = true;
+    if (p->result.code() != 0 && !p->ignore_errors && !first_error_) {
+      first_error_.emplace(p->result.code(), p->result.message(), p->what);
+    }
+    cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  FailAllLocked("the stream to the server ended");
+}
+
+void SessionImpl::FailAllLocked(const std::string& why) {
+  broken_ = true;
+  for (auto& p : in_flight_) {
+    p->result.set_code(grpc::StatusCode::UNAVAILABLE);
+    p->result.set_message(why);
+    p->ready = true;
+    if (!first_error_ && !p->ignore_errors) first_error_.emplace(grpc::StatusCode::UNAVAILABLE, why, p->what);
+  }
+  in_flight_.clear();
+  cv_.notify_all();
+}
+
+uint64_t SessionImpl::NewId() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_id_++;
+}
+
+void SessionImpl::ReleaseLater(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!closed_) to_release_.push_back(id);
+}
+
+Tensor SessionImpl::MakeTensor(uint64_t id, std::shared_ptr<Pending> created, int index) {
+  return Tensor(std::make_shared<Handle>(shared_from_this(), id, std::move(created), index));
+}
+
+std::shared_ptr<Pending> SessionImpl::Send(pb::Command command, std::string what) {
+  std::vector<uint64_t> releases;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) throw Error(grpc::StatusCode::FAILED_PRECONDITION, "the session is closed", what);
+    releases.swap(to_release_);
+  }
+  auto p = std::make_shared<Pending>();
+  p->what = std::move(what);
+  if (!options.pipelined) {
+    pb::ExecuteRequest req;
+    req.set_session_id(session_id);
+    if (!releases.empty()) {
+      pb::Command* rel = req.add_commands();
+      for (uint64_t id : releases) rel->mutable_release()->add_ids(id);
+    }
+    *req.add_commands() = std::move(command);
+    pb::ExecuteResponse resp;
+    grpc::Status s = stub->Execute(Context(true).get(), req, &resp);
+    ++commands_sent;
+    ++round_trips;
+    if (!s.ok()) throw Error(s.error_code(), s.error_message(), p->what);
+    p->result = resp.results(resp.results_size() - 1);
+    p->ready = true;
+    if (resp.failed_index() == req.commands_size() - 1) throw Error(p->result.code(), p->result.message(), p->what);
+    return p;
+  }
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  std::vector<pb::StreamRequest> msgs;
+  if (!releases.empty()) {
+    pb::StreamRequest rel;
+    for (uint64_t id : releases) rel.mutable_command()->mutable_release()->add_ids(id);
+    msgs.push_back(std::move(rel));
+  }
+  pb::StreamRequest req;
+  *req.mutable_command() = std::move(command);
+  msgs.push_back(std::move(req));
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const bool is_release = i + 1 < msgs.size();
+    std::shared_ptr<Pending> slot = is_release ? std::make_shared<Pending>() : p;
+    if (is_release) {
+      slot->ignore_errors = true;
+      slot->what = "release";
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (broken_) throw Error(grpc::StatusCode::UNAVAILABLE, "the stream to the server ended", p->what);
+      in_flight_.push_back(slot);
+    }
+    ++commands_sent;
+    grpc::WriteOptions wo;
+    if (!stream_->Write(msgs[i], wo)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      FailAllLocked("the stream to the server ended");
+      throw Error(grpc::StatusCode::UNAVAILABLE, "the stream to the server ended", p->what);
+    }
+  }
+  return p;
+}
+
+const pb::CommandResult& SessionImpl::Wait(const std::shared_ptr<Pending>& p) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!p->ready) {
+    ++round_trips;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<int64_t>(options.deadline_seconds * 1000));
+    if (!cv_.wait_until(lock, deadline, [&] { return p->ready; })) {
+      throw Error(grpc::StatusCode::DEADLINE_EXCEEDED,
+                  absl::StrCat("no answer within ", options.deadline_seconds, " s"), p->what);
+    }
+  }
+  if (first_error_) {
+    Error e = *std::move(first_error_);
+    first_error_.reset();
+    throw e;
+  }
+  if (p->result.code() != 0 && !p->ignore_errors) throw Error(p->result.code(), p->result.message(), p->what);
+  return p->result;
+}
+
+void SessionImpl::Flush() {
+  std::shared_ptr<Pending> last;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!in_flight_.empty()) last = in_flight_.back();
+    if (!last) {
+      if (first_error_) {
+        Error e = *std::move(first_error_);
+        first_error_.reset();
+        throw e;
+      }
+      return;
+    }
+  }
+  Wait(last);
+}
+
+}  // namespace tensord::client::detail
