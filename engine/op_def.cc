@@ -138,6 +138,10 @@ const std::vector<OpDef>& OpTable() {
     RegisterLinalgOps(*ops);
     RegisterShapeOps(*ops);
     RegisterLossOps(*ops);
+    RegisterMorePointwiseOps(*ops);
+    RegisterMoreReductionOps(*ops);
+    RegisterMoreShapeOps(*ops);
+    RegisterNNOps(*ops);
     return ops;
   }();
   return *table;

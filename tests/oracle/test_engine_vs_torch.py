@@ -118,6 +118,25 @@ TORCH_OPS = {
 
 # ---- reading the dump -------------------------------------------------------------------------
 
+# The ops added after the core set map in tests/oracle/torch_ops_<area>.py, each with its own
+# TORCH_OPS dict; they are merged here.
+def _merge_area_mappings():
+    import glob
+    import importlib
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    for path in sorted(glob.glob(os.path.join(here, "torch_ops_*.py"))):
+        module = importlib.import_module(os.path.basename(path)[:-3])
+        overlap = TORCH_OPS.keys() & module.TORCH_OPS.keys()
+        assert not overlap, f"{path} maps ops mapped elsewhere too: {sorted(overlap)}"
+        TORCH_OPS.update(module.TORCH_OPS)
+
+
+_merge_area_mappings()
+
+
 def _load_cases():
     path = os.environ.get(DUMP_ENV)
     if not path:

@@ -1,4 +1,5 @@
 #include "tests/support/op_samples.h"
+#include "tests/support/op_samples_parts.h"
 
 #include <random>
 
@@ -8,34 +9,6 @@
 
 namespace tensord::testing {
 namespace {
-
-InputSpec In(Shape shape, Domain domain = Domain::kAny) {
-  InputSpec s;
-  s.shape = std::move(shape);
-  s.domain = domain;
-  return s;
-}
-InputSpec Nc(Shape shape, Domain domain = Domain::kAny) {
-  InputSpec s = In(std::move(shape), domain);
-  s.noncontiguous = true;
-  return s;
-}
-InputSpec Mask(Shape shape, std::vector<double> values) {
-  InputSpec s = In(std::move(shape), Domain::kFixed);
-  s.floating = false;
-  s.dtype = DType::kBool;
-  s.values = std::move(values);
-  s.differentiable = false;
-  return s;
-}
-InputSpec NoGrad(InputSpec s) {
-  s.differentiable = false;
-  return s;
-}
-
-OpSample S(std::string op, std::string label, std::vector<InputSpec> inputs, Attrs attrs = {}) {
-  return {std::move(op), std::move(label), std::move(inputs), std::move(attrs)};
-}
 
 std::vector<OpSample> BuildSamples() {
   std::vector<OpSample> v;
@@ -163,6 +136,11 @@ std::vector<OpSample> BuildSamples() {
     v.push_back(S("mse_loss", r, {In({3, 4}), In({3, 4})}, Attrs{{"reduction", std::string(r)}}));
   }
   v.push_back(S("mse_loss", "broadcast_target", {In({3, 4}), In({4})}));
+  // The ops added after the core set keep their samples next to each other by area.
+  AddPointwiseSamples(v);
+  AddReductionSamples(v);
+  AddShapeSamples(v);
+  AddNNSamples(v);
   for (const char* r : {"mean", "sum", "none"}) {
     v.push_back(S("binary_cross_entropy_with_logits", r, {In({3, 4}), In({3, 4}, Domain::kPositive)},
                   Attrs{{"reduction", std::string(r)}}));

@@ -1,0 +1,8 @@
+// Samples of the shape ops added after the core set.
+#include "tests/support/op_samples_parts.h"
+
+namespace tensord::testing {
+
+void AddShapeSamples(std::vector<OpSample>& v) { (void)v; }
+
+}  // namespace tensord::testing
