@@ -21,13 +21,26 @@ class Storage {
   void* data() const { return data_; }
   int64_t nbytes() const { return nbytes_; }
 
- private:
-  Storage(void* data, int64_t nbytes, std::shared_ptr<MemoryAccount> account)
+  // Only Allocate() constructs (through make_shared, hence public with a private tag).
+  struct PrivateTag {
+   private:
+    friend class Storage;
+    PrivateTag() = default;
+  };
+  Storage(PrivateTag, void* data, int64_t nbytes, std::shared_ptr<MemoryAccount> account)
       : data_(data), nbytes_(nbytes), account_(std::move(account)) {}
+
+ private:
   void* data_;
   int64_t nbytes_;
   std::shared_ptr<MemoryAccount> account_;
 };
+
+// Freed buffers of 1 MiB and more are cached for reuse (bounded: 256 MiB by default). These give
+// the cached memory back to the system, report it, or change the bound (0 disables caching).
+int64_t ReleaseCachedStorage();
+int64_t CachedStorageBytes();
+void SetStorageCacheLimit(int64_t bytes);
 
 // PyTorch's version counter: shared by a tensor, its views and detach(), but not by .data.
 // Every in-place write bumps it; saved tensors remember the value they were saved at.

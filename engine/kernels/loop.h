@@ -6,24 +6,38 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "engine/tensor.h"
 
 namespace tensord::kernels {
 
+// Dims inside kernels live on the stack: no allocation per call for ranks up to 6.
+using DimVec = absl::InlinedVector<int64_t, 6>;
+
 // Element strides of `t` broadcast to `out_shape` (0 on broadcast dimensions).
 Shape BroadcastStrides(const Tensor& t, const Shape& out_shape);
 
+inline DimVec BroadcastStridesInline(const Tensor& t, const Shape& out_shape) {
+  const size_t nd = out_shape.size();
+  const size_t td = t.shape().size();
+  DimVec strides(nd, 0);
+  for (size_t i = 0; i < td; ++i) {
+    const size_t d = nd - td + i;
+    strides[d] = (t.shape()[i] == 1 && out_shape[d] != 1) ? 0 : t.strides()[i];
+  }
+  return strides;
+}
+
 // Calls inner(char* ptrs[N], const int64_t byte_strides[N], int64_t n) for each innermost run.
 // `strides[k]` are element strides of operand k over `shape`; `item[k]` its element size.
-template <size_t N, typename Inner>
-void StridedLoop(const Shape& shape, std::array<char*, N> ptrs,
-                 const std::array<Shape, N>& strides, const std::array<int64_t, N>& item,
-                 Inner&& inner) {
+template <size_t N, typename StridesT = Shape, typename Inner>
+void StridedLoop(const Shape& shape, std::array<char*, N> ptrs, const std::array<StridesT, N>& strides,
+                 const std::array<int64_t, N>& item, Inner&& inner) {
   for (int64_t s : shape)
     if (s == 0) return;
   // Drop size-1 dims and coalesce dims that are contiguous for every operand.
-  Shape dims;
-  std::array<Shape, N> st;
+  DimVec dims;
+  std::array<DimVec, N> st;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 1) continue;
     if (!dims.empty()) {
@@ -54,7 +68,7 @@ void StridedLoop(const Shape& shape, std::array<char*, N> ptrs,
     inner(ptrs.data(), inner_strides.data(), n);
     return;
   }
-  std::vector<int64_t> counter(nd - 1, 0);
+  DimVec counter(nd - 1, 0);
   while (true) {
     inner(ptrs.data(), inner_strides.data(), n);
     int64_t d = static_cast<int64_t>(nd) - 2;
@@ -73,8 +87,8 @@ void StridedLoop(const Shape& shape, std::array<char*, N> ptrs,
 template <typename O, typename A, typename F>
 void Map(const Tensor& out, const Tensor& a, F f) {
   const Shape& shape = out.shape();
-  StridedLoop<2>(shape, {out.raw_data(), a.raw_data()},
-                 {out.strides(), BroadcastStrides(a, shape)},
+  StridedLoop<2, DimVec>(shape, {out.raw_data(), a.raw_data()},
+                 {DimVec(out.strides().begin(), out.strides().end()), BroadcastStridesInline(a, shape)},
                  {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A))},
                  [&](char** p, const int64_t* s, int64_t n) {
                    if (s[0] == sizeof(O) && s[1] == sizeof(A)) {
@@ -93,9 +107,10 @@ void Map(const Tensor& out, const Tensor& a, F f) {
 template <typename O, typename A, typename B, typename F>
 void Map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   const Shape& shape = out.shape();
-  StridedLoop<3>(
+  StridedLoop<3, DimVec>(
       shape, {out.raw_data(), a.raw_data(), b.raw_data()},
-      {out.strides(), BroadcastStrides(a, shape), BroadcastStrides(b, shape)},
+      {DimVec(out.strides().begin(), out.strides().end()), BroadcastStridesInline(a, shape),
+       BroadcastStridesInline(b, shape)},
       {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A)),
        static_cast<int64_t>(sizeof(B))},
       [&](char** p, const int64_t* s, int64_t n) {
@@ -122,9 +137,9 @@ void Map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
 template <typename O, typename A, typename B, typename C, typename F>
 void Map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
   const Shape& shape = out.shape();
-  StridedLoop<4>(shape, {out.raw_data(), a.raw_data(), b.raw_data(), c.raw_data()},
-                 {out.strides(), BroadcastStrides(a, shape), BroadcastStrides(b, shape),
-                  BroadcastStrides(c, shape)},
+  StridedLoop<4, DimVec>(shape, {out.raw_data(), a.raw_data(), b.raw_data(), c.raw_data()},
+                 {DimVec(out.strides().begin(), out.strides().end()), BroadcastStridesInline(a, shape),
+                  BroadcastStridesInline(b, shape), BroadcastStridesInline(c, shape)},
                  {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A)),
                   static_cast<int64_t>(sizeof(B)), static_cast<int64_t>(sizeof(C))},
                  [&](char** p, const int64_t* s, int64_t n) {
