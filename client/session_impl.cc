@@ -1,6 +1,7 @@
 #include "client/session_impl.h"
 
 #include <chrono>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 
@@ -28,8 +29,16 @@ void SessionImpl::Open() {
   pb::CreateSessionRequest req;
   req.set_seed(options.seed);
   req.set_ttl_seconds(options.ttl_seconds);
+  // The client picks the session id (128 random bits) and routes CreateSession with it, so that
+  // a proxy hashing x-tensord-session sends this call and every later one to the same replica.
+  std::random_device rd;
+  std::string proposed;
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&proposed, absl::Hex(rd(), absl::kZeroPad8));
+  req.set_session_id(proposed);
+  session_id = proposed;  // Context() adds the header from here on
   pb::CreateSessionResponse resp;
   grpc::Status s = stub->CreateSession(Context(true).get(), req, &resp);
+  if (!s.ok()) session_id.clear();
   if (!s.ok()) throw Error(s.error_code(), s.error_message(), "CreateSession");
   session_id = resp.session_id();
   if (!options.pipelined) return;

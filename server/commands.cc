@@ -204,6 +204,19 @@ absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsRe
   if (!inplace) TD_RETURN_IF_ERROR(CheckIds(req.outputs(), static_cast<size_t>(req.outputs_size())));
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> outs, Apply(req.op(), std::move(inputs), attrs));
   stats_.ops.fetch_add(1, std::memory_order_relaxed);
+  // The server's limits hold for results too (a view such as expand allocates nothing, but what
+  // comes after it would pay for every element). Nothing is bound when they are exceeded.
+  for (const Tensor& o : outs) {
+    if (o.dim() > options_.max_rank) {
+      return absl::InvalidArgumentError(absl::StrCat(req.op(), " would create a tensor of rank ", o.dim(),
+                                                     ", which exceeds the server's limit of ", options_.max_rank));
+    }
+    if (o.numel() > options_.max_tensor_elements) {
+      return absl::InvalidArgumentError(absl::StrCat(req.op(), " would create a tensor of ", o.numel(),
+                                                     " elements, which exceeds the server's limit of ",
+                                                     options_.max_tensor_elements, " elements"));
+    }
+  }
   if (inplace) {
     Info(req.inputs(0), outs[0], resp);
     return absl::OkStatus();
@@ -265,10 +278,11 @@ absl::Status CommandRunner::Release(const pb::ReleaseRequest& req, pb::ReleaseRe
 absl::Status CommandRunner::GetTensor(const pb::GetTensorRequest& req, pb::GetTensorResponse* resp) {
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
-  if (t.nbytes() > options_.max_message_bytes - 1024) {
+  const int64_t bytes = t.nbytes() + (req.include_grad() && t.grad().defined() ? t.grad().nbytes() : 0);
+  if (bytes > options_.max_message_bytes - 1024) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "tensor ", req.id(), " has ", t.nbytes(), " bytes, more than fits in one message (",
-        options_.max_message_bytes, "); use Download"));
+        "tensor ", req.id(), req.include_grad() ? " and its grad have " : " has ", bytes,
+        " bytes, more than fits in one message (", options_.max_message_bytes, "); use Download"));
   }
   FillInfo(req.id(), t, resp->mutable_info());
   ToProto(t, resp->mutable_value());

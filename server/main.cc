@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -9,6 +10,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -57,6 +59,19 @@ absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
   return tokens;
 }
 
+// --help: the usage line and this binary's flags (absl's own --help exits 1).
+void PrintHelp() {
+  std::cout << "tensord: " << absl::ProgramUsageMessage() << "\n\nFlags:\n";
+  std::vector<absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), "server/main.cc")) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(), [](auto* a, auto* b) { return a->Name() < b->Name(); });
+  for (const absl::CommandLineFlag* f : flags) {
+    std::cout << "  --" << f->Name() << " (default: " << f->DefaultValue() << ")\n      " << f->Help() << "\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,8 +80,15 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
-      "tensord: a gRPC tensor service with PyTorch's autograd semantics.\n"
+      "a gRPC tensor service with PyTorch's autograd semantics.\n"
       "Usage: tensord [--listen=127.0.0.1:50051] [flags]");
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "-help" || arg == "--helpfull") {
+      PrintHelp();
+      return 0;
+    }
+  }
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 

@@ -8,6 +8,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "engine/storage.h"
 #include "spdlog/spdlog.h"
 
 namespace tensord::server {
@@ -81,11 +82,18 @@ void TensordServer::Shutdown(absl::Duration drain) {
     if (shut_down_) return;
     shut_down_ = true;
   }
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(drain));
+  if (server_ != nullptr) {
+    // Refuse new calls, let the ones in flight finish (up to `drain`), then stop at once: gRPC's
+    // own deadline would also wait for idle client connections to go away.
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    service_.StartDraining();
+    service_.WaitForCalls(drain);
+    server_->Shutdown(std::chrono::system_clock::now());
+  }
   stop_reaper_.Notify();
   if (reaper_.joinable()) reaper_.join();
   sessions_.CloseAll();
+  ReleaseCachedStorage();
 }
 
 }  // namespace tensord::server

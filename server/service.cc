@@ -38,7 +38,36 @@ TensordService::TensordService(const ServerOptions& options, SessionManager& ses
                                Executor& executor, ServerStats& stats)
     : options_(options), sessions_(sessions), executor_(executor), stats_(stats) {}
 
+void TensordService::CallStarted() {
+  absl::MutexLock lock(&calls_mu_);
+  ++calls_in_flight_;
+}
+
+void TensordService::CallEnded() {
+  absl::MutexLock lock(&calls_mu_);
+  --calls_in_flight_;
+}
+
+void TensordService::StartDraining() {
+  absl::MutexLock lock(&calls_mu_);
+  draining_ = true;
+}
+
+void TensordService::WaitForCalls(absl::Duration timeout) {
+  absl::MutexLock lock(&calls_mu_);
+  calls_mu_.AwaitWithTimeout(absl::Condition(
+                                 +[](int64_t* n) { return *n == 0; }, &calls_in_flight_),
+                             timeout);
+}
+
+absl::Status TensordService::Admit() const {
+  absl::MutexLock lock(&calls_mu_);
+  if (draining_) return absl::UnavailableError("the server is shutting down");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> TensordService::Authenticate(grpc::CallbackServerContext* ctx) const {
+  TD_RETURN_IF_ERROR(Admit());
   if (options_.tokens.empty()) return std::string();
   const std::string header = Metadata(ctx, "authorization");
   if (header.empty()) return absl::UnauthenticatedError("missing bearer token (authorization: Bearer <token>)");
@@ -69,7 +98,8 @@ grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext*
   if (!session.ok()) return FinishNow(ctx, session.status());
   auto* reactor = ctx->DefaultReactor();
   std::shared_ptr<Session> s = *std::move(session);
-  executor_.Submit(s->strand(), [this, ctx, req, resp, reactor, s, fn] {
+  auto token = std::make_shared<CallToken>(this);
+  executor_.Submit(s->strand(), [this, ctx, req, resp, reactor, s, fn, token] {
     absl::Status status;
     if (ctx->IsCancelled()) {
       status = absl::CancelledError("the call was cancelled (or its deadline passed) before it ran");
@@ -109,6 +139,12 @@ grpc::ServerUnaryReactor* TensordService::CreateSession(grpc::CallbackServerCont
     params.default_dtype = *d;
   }
   params.labels.insert(req->labels().begin(), req->labels().end());
+  params.id = req->session_id();
+  const std::string header = Metadata(ctx, kSessionHeader);
+  if (!header.empty() && !params.id.empty() && header != params.id) {
+    return FinishNow(ctx, absl::InvalidArgumentError(absl::StrCat(
+        "CreateSession's ", kSessionHeader, " header must equal the proposed session_id (it routes the call)")));
+  }
   auto session = sessions_.Create(params, *owner);
   if (!session.ok()) return FinishNow(ctx, session.status());
   resp->set_session_id((*session)->id());
@@ -193,7 +229,9 @@ grpc::ServerUnaryReactor* TensordService::ListOps(grpc::CallbackServerContext* c
 
 grpc::ServerUnaryReactor* TensordService::Execute(grpc::CallbackServerContext* ctx, const pb::ExecuteRequest* req,
                                                   pb::ExecuteResponse* resp) {
-  return OnSession(ctx, req, resp, [ctx](CommandRunner& runner, const pb::ExecuteRequest& q, pb::ExecuteResponse* p) {
+  const int64_t max_bytes = options_.max_message_bytes - 1024;
+  return OnSession(ctx, req, resp, [ctx, max_bytes](CommandRunner& runner, const pb::ExecuteRequest& q,
+                                                    pb::ExecuteResponse* p) {
     p->set_failed_index(-1);
     for (int i = 0; i < q.commands_size(); ++i) {
       if (ctx->IsCancelled()) {
@@ -205,6 +243,16 @@ grpc::ServerUnaryReactor* TensordService::Execute(grpc::CallbackServerContext* c
         break;
       }
       if (!runner.Run(q.commands(i), p->add_results()).ok()) {
+        p->set_failed_index(i);
+        break;
+      }
+      // A reply gRPC could not send would lose every result: stop at the command that overflows.
+      if (p->ByteSizeLong() > static_cast<size_t>(max_bytes)) {
+        pb::CommandResult* r = p->mutable_results(i);
+        r->clear_result();
+        r->set_code(grpc::StatusCode::FAILED_PRECONDITION);
+        r->set_message(absl::StrCat("the batch's results exceed the ", max_bytes,
+                                    "-byte message limit at this command; use Download for large tensors"));
         p->set_failed_index(i);
         break;
       }
@@ -221,7 +269,8 @@ namespace {
 // strand in arrival order, and writes the results back in the same order.
 class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb::CommandResult> {
  public:
-  StreamReactor(TensordService* service, grpc::CallbackServerContext* ctx) : service_(service), ctx_(ctx) {
+  StreamReactor(TensordService* service, grpc::CallbackServerContext* ctx)
+      : service_(service), ctx_(ctx), token_(service) {
     StartRead(&request_);
   }
 
@@ -342,6 +391,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb
 
   TensordService* service_;
   grpc::CallbackServerContext* ctx_;
+  TensordService::CallToken token_;
   pb::StreamRequest request_;
   std::shared_ptr<Session> session_;
 
@@ -363,7 +413,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb
 class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
  public:
   UploadReactor(TensordService* service, grpc::CallbackServerContext* ctx, pb::TensorsResponse* resp)
-      : service_(service), ctx_(ctx), resp_(resp) {
+      : service_(service), ctx_(ctx), resp_(resp), token_(service) {
     StartRead(&chunk_);
   }
 
@@ -374,6 +424,7 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
     }
     absl::Status s = Consume();
     if (!s.ok()) {
+      tensor_ = Tensor();  // give the bytes back before the client hears of the failure
       Finish(ToGrpcStatus(s));
       return;
     }
@@ -409,8 +460,10 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
       return;
     }
     if (received_ != tensor_.nbytes()) {
+      const int64_t expected = tensor_.nbytes();
+      tensor_ = Tensor();
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("upload ended after ", received_, " of ", tensor_.nbytes(), " bytes")));
+                          absl::StrCat("upload ended after ", received_, " of ", expected, " bytes")));
       return;
     }
     if (tensor_.dtype() == DType::kBool) {
@@ -433,6 +486,7 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
   TensordService* service_;
   grpc::CallbackServerContext* ctx_;
   pb::TensorsResponse* resp_;
+  TensordService::CallToken token_;
   pb::UploadChunk chunk_;
   std::shared_ptr<Session> session_;
   Tensor tensor_;
@@ -444,7 +498,7 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
 class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk> {
  public:
   DownloadReactor(TensordService* service, grpc::CallbackServerContext* ctx, const pb::DownloadRequest* req)
-      : service_(service) {
+      : service_(service), token_(service) {
     auto session = service->ResolveSession(ctx, req->session_id());
     if (!session.ok()) {
       Finish(ToGrpcStatus(session.status()));
@@ -510,6 +564,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk>
   }
 
   TensordService* service_;
+  TensordService::CallToken token_;
   pb::TensorInfo info_;
   Tensor snapshot_;
   pb::DownloadChunk chunk_;
@@ -561,6 +616,8 @@ grpc::ServerUnaryReactor* TensordService::ServerInfo(grpc::CallbackServerContext
 
 grpc::ServerUnaryReactor* TensordService::Echo(grpc::CallbackServerContext* ctx, const pb::EchoRequest* req,
                                                pb::EchoResponse* resp) {
+  auto owner = Authenticate(ctx);
+  if (!owner.ok()) return FinishNow(ctx, owner.status());
   resp->set_payload(req->payload());
   return FinishNow(ctx, absl::OkStatus());
 }

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/commands.h"
 #include "server/executor.h"
 #include "server/options.h"
@@ -83,6 +85,24 @@ class TensordService final : public pb::Tensord::CallbackService {
   // The caller's identity (its token), or UNAUTHENTICATED.
   absl::StatusOr<std::string> Authenticate(grpc::CallbackServerContext* ctx) const;
 
+  // Drain: new calls get UNAVAILABLE; WaitForCalls returns when none is in flight (or after
+  // `timeout`).
+  void StartDraining();
+  void WaitForCalls(absl::Duration timeout);
+  // Every call that does work holds one of these for its lifetime.
+  class CallToken {
+   public:
+    explicit CallToken(TensordService* s) : s_(s) { s_->CallStarted(); }
+    ~CallToken() { s_->CallEnded(); }
+    CallToken(const CallToken&) = delete;
+    CallToken& operator=(const CallToken&) = delete;
+
+   private:
+    TensordService* s_;
+  };
+  // UNAVAILABLE while draining.
+  absl::Status Admit() const;
+
   const ServerOptions& options() const { return options_; }
   Executor& executor() { return executor_; }
   ServerStats& stats() { return stats_; }
@@ -92,8 +112,14 @@ class TensordService final : public pb::Tensord::CallbackService {
   template <typename Req, typename Resp, typename Fn>
   grpc::ServerUnaryReactor* OnSession(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp, Fn fn);
 
+  void CallStarted();
+  void CallEnded();
+
   const ServerOptions& options_;
   SessionManager& sessions_;
+  mutable absl::Mutex calls_mu_;
+  int64_t calls_in_flight_ ABSL_GUARDED_BY(calls_mu_) = 0;
+  bool draining_ ABSL_GUARDED_BY(calls_mu_) = false;
   Executor& executor_;
   ServerStats& stats_;
 };

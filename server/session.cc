@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -96,8 +97,20 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Create(const CreatePara
   copts.seed = params.seed != 0 ? params.seed : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
   copts.memory_limit_bytes = options_.max_session_bytes;
   copts.default_dtype = params.default_dtype;
-  auto session = std::make_shared<Session>(NewSessionId(options_.replica), owner, copts, ttl, params.labels);
+  if (!params.id.empty()) {
+    bool ok = params.id.size() >= 16 && params.id.size() <= 128;
+    for (char c : params.id) ok &= absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          "a proposed session_id must be 16-128 characters of [A-Za-z0-9._-] (use >= 128 random bits)");
+    }
+  }
+  auto session = std::make_shared<Session>(params.id.empty() ? NewSessionId(options_.replica) : params.id, owner,
+                                           copts, ttl, params.labels);
   absl::MutexLock lock(&mu_);
+  if (sessions_.contains(session->id())) {
+    return absl::AlreadyExistsError(absl::StrCat("session id '", session->id(), "' is already in use"));
+  }
   if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
     return absl::ResourceExhaustedError(absl::StrCat("the server already holds its maximum of ",
                                                      options_.max_sessions, " sessions"));
@@ -111,7 +124,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Get(const std::string& 
   if (id.empty()) return absl::InvalidArgumentError("session_id is required");
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(id);
-  if (it == sessions_.end() || it->second->owner() != owner || it->second->closed()) {
+  if (it == sessions_.end() || it->second->owner() != owner || it->second->closed() ||
+      it->second->Expired(absl::Now())) {
     return absl::NotFoundError(absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
   }
   return it->second;

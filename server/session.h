@@ -82,6 +82,7 @@ class SessionManager {
     uint64_t seed = 0;
     DType default_dtype = DType::kFloat32;
     std::map<std::string, std::string> labels;
+    std::string id;  // client-proposed id; empty: the server picks one
   };
   absl::StatusOr<std::shared_ptr<Session>> Create(const CreateParams& params, const std::string& owner);
   // NOT_FOUND for unknown, closed or expired sessions and for sessions of another owner (so a

@@ -1,8 +1,605 @@
-// The op table's neural-network ops: linear, activations' friends and losses.
+// The op table's neural-network ops: outer, addmm, linear and the classification losses
+// (nll_loss, cross_entropy, binary_cross_entropy), with the internal _nll_loss_backward that
+// makes nll_loss twice differentiable.
+//
+// linear, outer and cross_entropy are composites, as in PyTorch 1.13, so their results carry the
+// node of the op they end in (AddmmBackward0, MulBackward0, NllLossBackward0, ...).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "absl/strings/str_cat.h"
+#include "engine/dispatch.h"
+#include "engine/kernels/loop.h"
+#include "engine/ops.h"
+#include "engine/ops/op_util.h"
 #include "engine/ops/registry.h"
+#include "engine/status_macros.h"
 
 namespace tensord {
+namespace {
 
-void RegisterNNOps(std::vector<OpDef>& t) { (void)t; }
+using TensorList = std::vector<Tensor>;
+using ListOr = absl::StatusOr<TensorList>;
+using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
+
+MetaOr One(Shape s, DType d) { return std::vector<TensorMeta>{{std::move(s), d}}; }
+
+absl::StatusOr<Tensor> Call1(absl::string_view name, std::vector<Tensor> inputs,
+                             const Attrs& attrs = {}) {
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
+  return Apply1(*def, std::move(inputs), attrs);
+}
+
+// Another op's shape rule, for composites that check what the ops they call would check.
+MetaOr InferOf(absl::string_view name, std::vector<Tensor> inputs, const Attrs& attrs = {}) {
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
+  TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(*def, attrs));
+  return def->infer(OpArgs{inputs, resolved});
+}
+
+absl::string_view ScalarTypeName(DType t) {
+  switch (t) {
+    case DType::kFloat32:
+      return "Float";
+    case DType::kFloat64:
+      return "Double";
+    case DType::kInt64:
+      return "Long";
+    case DType::kBool:
+      return "Bool";
+  }
+  return "?";
+}
+
+absl::Status NotImplementedFor(absl::string_view kernel, DType t) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", kernel, "\" not implemented for '", ScalarTypeName(t), "'"));
+}
+
+absl::Status CheckReduction(const std::string& r) {
+  if (r == "mean" || r == "sum" || r == "none") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(r, " is not a valid value for reduction"));
+}
+
+std::string TorchSize(const Shape& s) { return absl::StrCat("torch.Size(", ShapeToString(s), ")"); }
+
+// PyTorch's infer_size: like op_util::BroadcastShapes, but it reports the mismatch found first
+// from the right, as PyTorch does (op_util's reports the leftmost).
+absl::StatusOr<Shape> BroadcastShapesTorch(const Shape& a, const Shape& b) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = n; i-- > 0;) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("The size of tensor a (", da, ") must match the size of tensor b (", db,
+                       ") at non-singleton dimension ", i));
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// A scalar attribute as a Scalar (keeps int vs float).
+Scalar ScalarAttr(const Attrs& attrs, absl::string_view name) {
+  if (attrs.IsIntegral(name)) return Scalar(attrs.Int(name));
+  return Scalar(attrs.Double(name));
+}
+
+// t() of a <= 2-D tensor as metadata only (for shape rules).
+absl::StatusOr<Tensor> TransposedView(const Tensor& w) {
+  if (w.dim() > 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("t() expects a tensor with <= 2 dimensions, but self is ", w.dim(), "D"));
+  }
+  Shape s = w.shape(), st = w.strides();
+  std::reverse(s.begin(), s.end());
+  std::reverse(st.begin(), st.end());
+  return MakeView(w, s, st, w.storage_offset());
+}
+
+// ---- outer ---------------------------------------------------------------------------------
+
+MetaOr InferOuter(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  if (x.dim() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("outer: Expected 1-D argument self, but got ", x.dim(), "-D"));
+  }
+  if (y.dim() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("outer: Expected 1-D argument vec2, but got ", y.dim(), "-D"));
+  }
+  return One({x.size(0), y.size(0)}, op_util::ResultType(a.inputs));
+}
+
+// PyTorch 1.13: self.reshape({n, 1}) * vec2.
+ListOr OuterForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor col, ops::reshape(x, {x.size(0), 1}));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(col, y));
+  return TensorList{r};
+}
+
+// ---- addmm ---------------------------------------------------------------------------------
+
+MetaOr InferAddmm(const OpArgs& a) {
+  const Tensor &self = a.inputs[0], &m1 = a.inputs[1], &m2 = a.inputs[2];
+  if (m1.dim() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("mat1 must be a matrix, got ", m1.dim(), "-D tensor"));
+  }
+  if (m2.dim() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("mat2 must be a matrix, got ", m2.dim(), "-D tensor"));
+  }
+  if (self.dtype() != m2.dtype()) {
+    return absl::InvalidArgumentError("self and mat2 must have the same dtype");
+  }
+  if (m1.dtype() != m2.dtype()) {
+    return absl::InvalidArgumentError("mat1 and mat2 must have the same dtype");
+  }
+  if (m1.size(1) != m2.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (",
+                                                   m1.size(0), "x", m1.size(1), " and ", m2.size(0),
+                                                   "x", m2.size(1), ")"));
+  }
+  const Shape out{m1.size(0), m2.size(1)};
+  // self broadcasts to the result (expand's errors).
+  TD_RETURN_IF_ERROR(InferOf("expand", {self}, Attrs{{"size", out}}).status());
+  if (m1.dtype() == DType::kBool) return NotImplementedFor("addmm_impl_cpu_", DType::kBool);
+  return One(out, m1.dtype());
+}
+
+// beta * self + alpha * (mat1 @ mat2); self is not read when beta is 0.
+ListOr AddmmForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &self = a.inputs[0], &m1 = a.inputs[1], &m2 = a.inputs[2];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  kernels::MatMul2D(out, m1, m2);
+  const double alpha = a.attrs.Double("alpha"), beta = a.attrs.Double("beta");
+  DispatchDType(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, bool>) {
+      if (beta == 0) {
+        if (alpha != 1) {
+          kernels::Map<T, T>(out, out, [alpha](T p) { return static_cast<T>(alpha * p); });
+        }
+      } else if (alpha == 1 && beta == 1) {
+        kernels::Map2<T, T, T>(out, out, self, [](T p, T s) { return static_cast<T>(p + s); });
+      } else {
+        kernels::Map2<T, T, T>(out, out, self, [alpha, beta](T p, T s) {
+          return static_cast<T>(alpha * p + beta * s);
+        });
+      }
+    }
+  });
+  return TensorList{out};
+}
+
+absl::StatusOr<Tensor> MaybeMultiply(const Tensor& t, Scalar s) {
+  if (s.value == 1) return t;
+  return ops::mul(t, s);
+}
+
+ListOr AddmmBackward(const BackwardArgs& b) {
+  const Tensor& g = b.grads[0];
+  const Scalar alpha = ScalarAttr(b.attrs, "alpha"), beta = ScalarAttr(b.attrs, "beta");
+  TensorList out(3);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(Tensor gs, MaybeMultiply(g, beta));
+    TD_ASSIGN_OR_RETURN(out[0], ops::sum_to(gs, b.input_meta[0].shape));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(Tensor m2t, ops::t(b.inputs[2]));
+    TD_ASSIGN_OR_RETURN(Tensor p, ops::mm(g, m2t));
+    TD_ASSIGN_OR_RETURN(out[1], MaybeMultiply(p, alpha));
+  }
+  if (b.needs_input_grad[2]) {
+    TD_ASSIGN_OR_RETURN(Tensor m1t, ops::t(b.inputs[1]));
+    TD_ASSIGN_OR_RETURN(Tensor p, ops::mm(m1t, g));
+    TD_ASSIGN_OR_RETURN(out[2], MaybeMultiply(p, alpha));
+  }
+  return out;
+}
+
+// ---- linear --------------------------------------------------------------------------------
+
+MetaOr InferLinear(const OpArgs& a) {
+  if (a.inputs.size() != 2 && a.inputs.size() != 3) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "linear() takes 2 or 3 tensor inputs (input, weight[, bias]) but ", a.inputs.size(),
+        " were given"));
+  }
+  const Tensor &x = a.inputs[0], &w = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor wt, TransposedView(w));
+  if (a.inputs.size() == 3 && x.dim() == 2) return InferOf("addmm", {a.inputs[2], x, wt});
+  TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, InferOf("matmul", {x, wt}));
+  if (a.inputs.size() == 3) {
+    const Tensor& bias = a.inputs[2];
+    if (x.dim() == 3 && x.is_contiguous()) {
+      const Tensor x2 = MakeView(x, {x.size(0) * x.size(1), x.size(2)}, {x.size(2), 1}, x.storage_offset());
+      TD_RETURN_IF_ERROR(InferOf("addmm", {bias, x2, wt}).status());
+    } else {
+      TD_ASSIGN_OR_RETURN(Shape s, BroadcastShapesTorch(metas[0].shape, bias.shape()));
+      if (s != metas[0].shape) {
+        return absl::InvalidArgumentError(absl::StrCat("output with shape ",
+                                                       ShapeToString(metas[0].shape),
+                                                       " doesn't match the broadcast shape ",
+                                                       ShapeToString(s)));
+      }
+    }
+  }
+  return metas;
+}
+
+// at::linear in PyTorch 1.13: addmm for 2-D input with bias, addmm on the flattened input then
+// view for contiguous 3-D input with bias, else matmul(input, weight.t()) then add_(bias).
+ListOr LinearForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor &x = a.inputs[0], &w = a.inputs[1];
+  const bool has_bias = a.inputs.size() == 3;
+  TD_ASSIGN_OR_RETURN(Tensor wt, ops::t(w));
+  if (has_bias && x.dim() == 2) {
+    TD_ASSIGN_OR_RETURN(Tensor r, Call1("addmm", {a.inputs[2], x, wt}));
+    return TensorList{r};
+  }
+  if (has_bias && x.dim() == 3 && x.is_contiguous()) {
+    TD_ASSIGN_OR_RETURN(Tensor x2, ops::view(x, {x.size(0) * x.size(1), x.size(2)}));
+    TD_ASSIGN_OR_RETURN(Tensor p, Call1("addmm", {a.inputs[2], x2, wt}));
+    TD_ASSIGN_OR_RETURN(Tensor r, ops::view(p, {x.size(0), x.size(1), p.size(1)}));
+    return TensorList{r};
+  }
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::matmul(x, wt));
+  if (has_bias) TD_RETURN_IF_ERROR(ops::add_(r, a.inputs[2]));
+  return TensorList{r};
+}
+
+// ---- nll_loss ------------------------------------------------------------------------------
+
+// Shape checks of F.nll_loss (nll_loss_nd, then the 1-D/2-D kernel's), up to the dtypes.
+absl::Status CheckNllShapes(const Shape& input, const Shape& target) {
+  if (input.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("Expected 1 or more dimensions (got 0)"));
+  }
+  if (input.size() != 1) {
+    // PyTorch reads target.sizes()[0] even for a 0-d target (and finds 0 there).
+    const int64_t target_batch = target.empty() ? 0 : target[0];
+    if (input[0] != target_batch) {
+      return absl::InvalidArgumentError(absl::StrCat("Expected input batch_size (", input[0],
+                                                     ") to match target batch_size (", target_batch,
+                                                     ")."));
+    }
+  }
+  if (input.size() > 2) {
+    return absl::UnimplementedError(absl::StrCat(
+        "nll_loss: tensord supports 1-D (C) and 2-D (N, C) input, got ", input.size(),
+        "-D (PyTorch runs nll_loss2d for K-dimensional input)"));
+  }
+  if (target.size() > 1) {
+    return absl::InvalidArgumentError("0D or 1D target tensor expected, multi-target not supported");
+  }
+  const bool no_batch_dim = input.size() == 1 && target.empty();
+  if (!no_batch_dim && (target.empty() || input[0] != target[0])) {
+    return absl::InvalidArgumentError(absl::StrCat("size mismatch (got input: ", ShapeToString(input),
+                                                   ", target: ", ShapeToString(target), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNllTargets(const Tensor& target, int64_t n_classes, int64_t ignore_index) {
+  if (target.dtype() != DType::kInt64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected scalar type Long but found ", ScalarTypeName(target.dtype())));
+  }
+  for (const int64_t t : target.ToVector<int64_t>()) {
+    if (t == ignore_index) continue;
+    if (t < 0 || t >= n_classes) {
+      return absl::OutOfRangeError(absl::StrCat("Target ", t, " is out of bounds."));
+    }
+  }
+  return absl::OkStatus();
+}
+
+MetaOr InferNll(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &target = a.inputs[1];
+  const std::string& reduction = a.attrs.String("reduction");
+  TD_RETURN_IF_ERROR(CheckReduction(reduction));
+  TD_RETURN_IF_ERROR(CheckNllShapes(x.shape(), target.shape()));
+  if (!IsFloating(x.dtype())) return NotImplementedFor("nll_loss_out_frame", x.dtype());
+  TD_RETURN_IF_ERROR(CheckNllTargets(target, x.shape().back(), a.attrs.Int("ignore_index")));
+  Shape s = reduction == "none" && x.dim() == 2 ? Shape{x.size(0)} : Shape{};
+  return One(s, x.dtype());
+}
+
+// Rows of a 1-D (C) or 2-D (N, C) input: n rows of C classes, with their element strides.
+struct NllLayout {
+  int64_t rows, row_stride, class_stride, target_stride;
+};
+
+NllLayout LayoutOf(const Shape& input, const Shape& input_strides, const Tensor& target) {
+  if (input.size() == 1) return {1, 0, input_strides[0], 0};
+  return {input[0], input_strides[0], input_strides[1], target.strides()[0]};
+}
+
+ListOr NllForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &target = a.inputs[1];
+  const std::string& reduction = a.attrs.String("reduction");
+  const int64_t ignore = a.attrs.Int("ignore_index");
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  const NllLayout l = LayoutOf(x.shape(), x.strides(), target);
+  const int64_t* tp = target.data_ptr<int64_t>();
+  DispatchDType(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* xp = x.data_ptr<T>();
+      double total = 0, weight = 0;
+      for (int64_t i = 0; i < l.rows; ++i) {
+        const int64_t t = tp[i * l.target_stride];
+        const T v = t == ignore ? T(0) : static_cast<T>(-xp[i * l.row_stride + t * l.class_stride]);
+        if (reduction == "none") {
+          out.data_ptr<T>()[i] = v;
+        } else if (t != ignore) {
+          total += static_cast<double>(v);
+          weight += 1;
+        }
+      }
+      if (reduction == "sum") *out.data_ptr<T>() = static_cast<T>(total);
+      if (reduction == "mean") *out.data_ptr<T>() = static_cast<T>(total / weight);
+    }
+  });
+  return TensorList{out};
+}
+
+Attrs NllAttrs(const Attrs& attrs, const Shape& input_size) {
+  return Attrs{{"input_size", input_size},
+               {"reduction", attrs.String("reduction")},
+               {"ignore_index", attrs.Int("ignore_index")}};
+}
+
+ListOr NllBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("_nll_loss_backward", {b.grads[0], b.inputs[1]},
+                                      NllAttrs(b.attrs, b.input_meta[0].shape)));
+  return TensorList{g, Tensor()};
+}
+
+// _nll_loss_backward(grad_output, target): the gradient of nll_loss with respect to its input
+// (-grad at each row's target class, / the number of counted targets for 'mean').
+MetaOr InferNllBack(const OpArgs& a) {
+  const Tensor &g = a.inputs[0], &target = a.inputs[1];
+  const Shape& size = a.attrs.Ints("input_size");
+  const std::string& reduction = a.attrs.String("reduction");
+  TD_RETURN_IF_ERROR(CheckReduction(reduction));
+  for (const int64_t d : size) {
+    if (d < 0) return absl::InvalidArgumentError("_nll_loss_backward(): negative input_size");
+  }
+  TD_RETURN_IF_ERROR(CheckNllShapes(size, target.shape()));
+  if (!IsFloating(g.dtype())) return NotImplementedFor("nll_loss_backward_out_frame", g.dtype());
+  TD_RETURN_IF_ERROR(CheckNllTargets(target, size.back(), a.attrs.Int("ignore_index")));
+  const Shape expect = reduction == "none" && size.size() == 2 ? Shape{size[0]} : Shape{};
+  if (g.shape() != expect) {
+    return absl::InvalidArgumentError(absl::StrCat("_nll_loss_backward(): grad_output of shape ",
+                                                   ShapeToString(g.shape()), " does not match ",
+                                                   ShapeToString(expect)));
+  }
+  return One(size, g.dtype());
+}
+
+ListOr NllBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &g = a.inputs[0], &target = a.inputs[1];
+  const std::string& reduction = a.attrs.String("reduction");
+  const int64_t ignore = a.attrs.Int("ignore_index");
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
+  const NllLayout l = LayoutOf(m[0].shape, out.strides(), target);
+  const int64_t* tp = target.data_ptr<int64_t>();
+  int64_t counted = 0;
+  for (int64_t i = 0; i < l.rows; ++i) counted += tp[i * l.target_stride] != ignore;
+  DispatchDType(g.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      T* op = out.data_ptr<T>();
+      const T* gp = g.data_ptr<T>();
+      const int64_t gs = reduction == "none" && g.dim() == 1 ? g.strides()[0] : 0;
+      for (int64_t i = 0; i < l.rows; ++i) {
+        const int64_t t = tp[i * l.target_stride];
+        if (t == ignore) continue;
+        T v = gp[i * gs];
+        if (reduction == "mean") v = static_cast<T>(v / static_cast<T>(counted));
+        op[i * l.row_stride + t * l.class_stride] = -v;
+      }
+    }
+  });
+  return TensorList{out};
+}
+
+ListOr NllBackBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(
+      Tensor g, Call1("nll_loss", {b.grads[0], b.inputs[1]},
+                      Attrs{{"reduction", b.attrs.String("reduction")},
+                            {"ignore_index", b.attrs.Int("ignore_index")}}));
+  return TensorList{g, Tensor()};
+}
+
+// ---- cross_entropy -------------------------------------------------------------------------
+
+MetaOr InferCrossEntropy(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &target = a.inputs[1];
+  TD_RETURN_IF_ERROR(CheckReduction(a.attrs.String("reduction")));
+  if (x.shape() == target.shape()) {
+    if (!IsFloating(target.dtype())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Expected floating point type for target with class probabilities, got ",
+          ScalarTypeName(target.dtype())));
+    }
+    return absl::UnimplementedError(
+        "cross_entropy with class-probability targets (target shaped like input) is not "
+        "supported by tensord; pass class indices");
+  }
+  const int64_t class_dim = x.dim() == 1 ? 0 : 1;
+  TD_RETURN_IF_ERROR(op_util::WrapDim(class_dim, x.dim()).status());
+  if (!IsFloating(x.dtype())) {
+    return NotImplementedFor(class_dim == x.dim() - 1 ? "log_softmax_lastdim_kernel_impl"
+                                                      : "log_softmax_kernel_impl",
+                             x.dtype());
+  }
+  return InferOf("nll_loss", {x, target},
+                 Attrs{{"reduction", a.attrs.String("reduction")},
+                       {"ignore_index", a.attrs.Int("ignore_index")}});
+}
+
+// log_softmax along dim: the table's log_softmax when it has one, else the same function from
+// elementary ops (x - m - log(sum(exp(x - m))), m the detached max; exact gradients).
+absl::StatusOr<Tensor> LogSoftmax(const Tensor& x, int64_t dim) {
+  if (absl::StatusOr<const OpDef*> def = FindOp("log_softmax"); def.ok()) {
+    return Apply1(**def, {x}, Attrs{{"dim", dim}});
+  }
+  TD_ASSIGN_OR_RETURN(auto max, ops::max(x, dim, /*keepdim=*/true));
+  TD_ASSIGN_OR_RETURN(Tensor shifted, ops::sub(x, max.first.detach()));
+  TD_ASSIGN_OR_RETURN(Tensor e, ops::exp(shifted));
+  TD_ASSIGN_OR_RETURN(Tensor s, ops::sum(e, {dim}, /*keepdim=*/true));
+  TD_ASSIGN_OR_RETURN(Tensor lse, ops::log(s));
+  return ops::sub(shifted, lse);
+}
+
+// PyTorch 1.13 (class indices, no label smoothing): nll_loss(log_softmax(input, class_dim)).
+ListOr CrossEntropyForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor &x = a.inputs[0], &target = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor ls, LogSoftmax(x, x.dim() == 1 ? 0 : 1));
+  TD_ASSIGN_OR_RETURN(Tensor r, Call1("nll_loss", {ls, target},
+                                      Attrs{{"reduction", a.attrs.String("reduction")},
+                                            {"ignore_index", a.attrs.Int("ignore_index")}}));
+  return TensorList{r};
+}
+
+// ---- binary_cross_entropy ------------------------------------------------------------------
+
+MetaOr InferBce(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &target = a.inputs[1];
+  const std::string& reduction = a.attrs.String("reduction");
+  TD_RETURN_IF_ERROR(CheckReduction(reduction));
+  if (x.shape() != target.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Using a target size (", TorchSize(target.shape()), ") that is different to the input size (",
+        TorchSize(x.shape()), ") is deprecated. Please ensure they have the same size."));
+  }
+  if (x.dtype() != target.dtype()) {
+    return absl::InvalidArgumentError(absl::StrCat("Found dtype ", ScalarTypeName(target.dtype()),
+                                                   " but expected ", ScalarTypeName(x.dtype())));
+  }
+  if (!IsFloating(x.dtype())) return NotImplementedFor("binary_cross_entropy", x.dtype());
+  for (const double v : x.ToVector<double>()) {
+    if (!(v >= 0 && v <= 1)) {
+      return absl::InvalidArgumentError("all elements of input should be between 0 and 1");
+    }
+  }
+  return One(reduction == "none" ? x.shape() : Shape{}, x.dtype());
+}
+
+// (target - 1) * max(log(1 - input), -100) - target * max(log(input), -100), reduced.
+ListOr BceForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &target = a.inputs[1];
+  const std::string& reduction = a.attrs.String("reduction");
+  TD_ASSIGN_OR_RETURN(Tensor loss, op_util::Alloc({x.shape(), x.dtype()}));
+  DispatchDType(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      kernels::Map2<T, T, T>(loss, x, target, [](T in, T t) {
+        const T log1m = std::max(static_cast<T>(std::log1p(-in)), T(-100));
+        const T log_in = std::max(static_cast<T>(std::log(in)), T(-100));
+        return static_cast<T>((t - T(1)) * log1m - t * log_in);
+      });
+    }
+  });
+  if (reduction == "none") return TensorList{loss};
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  const std::vector<double> values = loss.ToVector<double>();
+  double total = 0;
+  for (const double v : values) total += v;
+  if (reduction == "mean") total /= static_cast<double>(values.size());
+  WriteFromDouble(out.raw_data(), out.dtype(), total);
+  return TensorList{out};
+}
+
+// input: grad * (input - target) / max((1 - input) * input, 1e-12); target: -grad * logit(input);
+// both / numel for 'mean'. Written with table ops, so they are differentiable again.
+ListOr BceBackward(const BackwardArgs& b) {
+  const Tensor &x = b.inputs[0], &t = b.inputs[1];
+  Tensor g = b.grads[0];
+  if (b.attrs.String("reduction") == "mean") {
+    TD_ASSIGN_OR_RETURN(g, ops::div(g, Scalar(static_cast<double>(x.numel()))));
+  }
+  TD_ASSIGN_OR_RETURN(Tensor neg_x, ops::neg(x));
+  TD_ASSIGN_OR_RETURN(Tensor one_minus_x, ops::add(neg_x, Scalar(1.0)));
+  TensorList out(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(Tensor d, ops::sub(x, t));
+    TD_ASSIGN_OR_RETURN(Tensor num, ops::mul(g, d));
+    TD_ASSIGN_OR_RETURN(Tensor den, ops::mul(one_minus_x, x));
+    TD_ASSIGN_OR_RETURN(den, ops::clamp(den, Scalar(1e-12), std::nullopt));
+    TD_ASSIGN_OR_RETURN(out[0], ops::div(num, den));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(Tensor ratio, ops::div(x, one_minus_x));
+    TD_ASSIGN_OR_RETURN(Tensor logit, ops::log(ratio));
+    TD_ASSIGN_OR_RETURN(Tensor neg_logit, ops::neg(logit));
+    TD_ASSIGN_OR_RETURN(out[1], ops::mul(neg_logit, g));
+  }
+  return out;
+}
+
+// ---- the table -----------------------------------------------------------------------------
+
+OpDef Def(absl::string_view name, int num_inputs, absl::string_view grad_fn, absl::string_view doc,
+          OpKind kind, InferFn infer, ForwardFn forward, BackwardFn backward,
+          std::vector<AttrSpec> attrs = {}, uint32_t save_inputs = 0) {
+  OpDef d;
+  d.name = name;
+  d.num_inputs = num_inputs;
+  d.grad_fn = grad_fn;
+  d.doc = doc;
+  d.kind = kind;
+  d.infer = infer;
+  d.forward = forward;
+  d.backward = backward;
+  d.attrs = std::move(attrs);
+  d.save_inputs = save_inputs;
+  return d;
+}
+
+}  // namespace
+
+void RegisterNNOps(std::vector<OpDef>& t) {
+  const AttrSpec reduction{"reduction", AttrType::kString, std::string("mean"), false,
+                           "'mean' | 'sum' | 'none'"};
+  const AttrSpec ignore_index{"ignore_index", AttrType::kInt, int64_t{-100}, false,
+                              "target value that is skipped (no loss, no gradient)"};
+  t.push_back(Def("outer", 2, "", "outer product of two 1-D tensors (self.reshape(n, 1) * vec2)",
+                  OpKind::kComposite, InferOuter, OuterForward, nullptr));
+  t.push_back(Def("addmm", 3, "AddmmBackward0", "beta * self + alpha * (mat1 @ mat2)",
+                  OpKind::kKernel, InferAddmm, AddmmForward, AddmmBackward,
+                  {{"beta", AttrType::kScalar, int64_t{1}, false, "multiplier of self"},
+                   {"alpha", AttrType::kScalar, int64_t{1}, false, "multiplier of mat1 @ mat2"}},
+                  6u));
+  t.push_back(Def("linear", kVariadic, "",
+                  "input @ weight.t() + bias; inputs (input, weight) or (input, weight, bias)",
+                  OpKind::kComposite, InferLinear, LinearForward, nullptr));
+  t.push_back(Def("nll_loss", 2, "NllLossBackward0",
+                  "negative log likelihood of log-probabilities input (C or N x C) at class "
+                  "indices target (int64)",
+                  OpKind::kKernel, InferNll, NllForward, NllBackward, {reduction, ignore_index}, 2u));
+  t.push_back(Def("_nll_loss_backward", 2, "NllLossBackwardBackward0",
+                  "gradient of nll_loss with respect to its input, from (grad_output, target)",
+                  OpKind::kKernel, InferNllBack, NllBackForward, NllBackBackward,
+                  {{"input_size", AttrType::kInts, {}, true, "shape of nll_loss's input"}, reduction,
+                   ignore_index},
+                  2u));
+  t.push_back(Def("cross_entropy", 2, "",
+                  "nll_loss(log_softmax(input, class dim), target) for class-index targets",
+                  OpKind::kComposite, InferCrossEntropy, CrossEntropyForward, nullptr,
+                  {reduction, ignore_index}));
+  t.push_back(Def("binary_cross_entropy", 2, "BinaryCrossEntropyBackward0",
+                  "-(target * log(input) + (1 - target) * log(1 - input)), input in [0, 1] (logs "
+                  "clamped at -100)",
+                  OpKind::kKernel, InferBce, BceForward, BceBackward, {reduction}, 3u));
+}
 
 }  // namespace tensord

@@ -55,7 +55,8 @@ DType ToFloating(DType t) { return IsFloating(t) ? t : Context::Current().defaul
 absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
   const size_t n = std::max(a.size(), b.size());
   Shape out(n);
-  for (size_t i = 0; i < n; ++i) {
+  // From the right, as PyTorch does, so the error names the same dimension.
+  for (size_t i = n; i-- > 0;) {
     const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1) {

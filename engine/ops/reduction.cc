@@ -19,7 +19,7 @@ using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
 DType SumDType(DType t) { return IsFloating(t) ? t : DType::kInt64; }
 
 // Reduced dims as a sorted mask; an empty list means every dim, as in PyTorch 1.13.
-absl::StatusOr<std::vector<bool>> ReducedDims(absl::string_view op, int64_t ndim,
+absl::StatusOr<std::vector<bool>> ReducedDims(absl::string_view /*op*/, int64_t ndim,
                                               const std::vector<int64_t>& dims) {
   std::vector<bool> mask(static_cast<size_t>(ndim), dims.empty());
   for (int64_t d : dims) {
@@ -27,7 +27,7 @@ absl::StatusOr<std::vector<bool>> ReducedDims(absl::string_view op, int64_t ndim
     if (ndim == 0) continue;
     if (mask[static_cast<size_t>(w)]) {
       return absl::InvalidArgumentError(
-          absl::StrCat(op, "(): dim ", w, " appears multiple times in the list of dims"));
+          absl::StrCat("dim ", w, " appears multiple times in the list of dims"));
     }
     mask[static_cast<size_t>(w)] = true;
   }

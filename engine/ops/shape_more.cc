@@ -1,8 +1,1014 @@
-// The op table's more shape and indexing ops.
+// The op table's more shape and indexing ops: flatten, permute, repeat, stack, split, chunk,
+// narrow, index_select, gather, scatter, masked_fill, masked_select, and the internal ops their
+// backward rules use (so that double backward works: each has a backward of its own).
+//
+// Index tensors are int64 inputs that never require grad. Every index value is checked in the
+// shape rule, before anything is allocated or read through it.
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/dispatch.h"
+#include "engine/kernels/loop.h"
+#include "engine/ops.h"
+#include "engine/ops/op_util.h"
 #include "engine/ops/registry.h"
+#include "engine/status_macros.h"
 
 namespace tensord {
+namespace {
 
-void RegisterMoreShapeOps(std::vector<OpDef>& t) { (void)t; }
+using TensorList = std::vector<Tensor>;
+using ListOr = absl::StatusOr<TensorList>;
+using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
+
+MetaOr One(Shape s, DType d) { return std::vector<TensorMeta>{{std::move(s), d}}; }
+
+// Runs a table op by name (used by composites and backward rules: they record the graph).
+absl::StatusOr<TensorList> Call(absl::string_view name, std::vector<Tensor> inputs,
+                                const Attrs& attrs = {}) {
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
+  return Apply(*def, std::move(inputs), attrs);
+}
+absl::StatusOr<Tensor> Call1(absl::string_view name, std::vector<Tensor> inputs,
+                             const Attrs& attrs = {}) {
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
+  return Apply1(*def, std::move(inputs), attrs);
+}
+
+absl::string_view ScalarTypeName(DType t) {
+  switch (t) {
+    case DType::kFloat32:
+      return "Float";
+    case DType::kFloat64:
+      return "Double";
+    case DType::kInt64:
+      return "Long";
+    case DType::kBool:
+      return "Bool";
+  }
+  return "?";
+}
+
+// PyTorch's infer_size: like op_util::BroadcastShapes, but it reports the mismatch found first
+// from the right, as PyTorch does (op_util's reports the leftmost).
+absl::StatusOr<Shape> BroadcastShapesTorch(const Shape& a, const Shape& b) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = n; i-- > 0;) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("The size of tensor a (", da, ") must match the size of tensor b (", db,
+                       ") at non-singleton dimension ", i));
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// ---- element-level helpers -----------------------------------------------------------------
+
+// Calls f(idx) for every multi-index of `shape` in row-major order (once for a 0-d shape).
+template <typename F>
+void ForEachIndex(const Shape& shape, F&& f) {
+  if (NumElements(shape) == 0) return;
+  std::vector<int64_t> idx(shape.size(), 0);
+  while (true) {
+    f(idx);
+    int64_t d = static_cast<int64_t>(shape.size()) - 1;
+    for (; d >= 0; --d) {
+      const auto k = static_cast<size_t>(d);
+      if (++idx[k] < shape[k]) break;
+      idx[k] = 0;
+    }
+    if (d < 0) break;
+  }
+}
+
+int64_t Dot(const std::vector<int64_t>& idx, const Shape& strides) {
+  int64_t off = 0;
+  for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * strides[d];
+  return off;
+}
+
+char* ElemPtr(const Tensor& t, int64_t elem_offset) {
+  return t.raw_data() + elem_offset * static_cast<int64_t>(ItemSize(t.dtype()));
+}
+
+// PyTorch's scatter/gather treat a 0-d tensor as 1-d of size 1 (ensure_nonempty_dim/size).
+Shape NonemptyShape(const Tensor& t) { return t.dim() == 0 ? Shape{1} : t.shape(); }
+Shape NonemptyStrides(const Tensor& t) { return t.dim() == 0 ? Shape{0} : t.strides(); }
+int64_t NonemptySize(const Shape& s, int64_t d) {
+  return s.empty() ? 1 : s[static_cast<size_t>(d)];
+}
+
+Tensor SelectView(const Tensor& x, int64_t dim, int64_t index) {
+  Shape s = x.shape(), st = x.strides();
+  const int64_t offset = x.storage_offset() + index * st[static_cast<size_t>(dim)];
+  s.erase(s.begin() + dim);
+  st.erase(st.begin() + dim);
+  return MakeView(x, s, st, offset);
+}
+
+Tensor NarrowView(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  Shape s = x.shape();
+  const auto d = static_cast<size_t>(dim);
+  s[d] = length;
+  return MakeView(x, s, x.strides(), x.storage_offset() + start * x.strides()[d]);
+}
+
+// dst[i] += src[i] (same shape; floating or int64).
+absl::Status AddInto(const Tensor& dst, const Tensor& src) {
+  if (dst.dtype() == DType::kBool) {
+    return absl::InvalidArgumentError("\"index_add_cpu_\" not implemented for 'Bool'");
+  }
+  DispatchDType(dst.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, bool>) {
+      kernels::Map2<T, T, T>(dst, dst, src, [](T a, T b) { return static_cast<T>(a + b); });
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status CheckIndexDType(const Tensor& index, absl::string_view op) {
+  if (index.dtype() != DType::kInt64) {
+    return absl::InvalidArgumentError(absl::StrCat(op, "(): Expected dtype int64 for index"));
+  }
+  return absl::OkStatus();
+}
+
+// Every value of `index` in [0, size), else PyTorch's scatter/gather error.
+absl::Status CheckIndexValues(const Tensor& index, int64_t dim, int64_t size) {
+  for (const int64_t v : index.ToVector<int64_t>()) {
+    if (v < 0 || v >= size) {
+      return absl::OutOfRangeError(absl::StrCat("index ", v, " is out of bounds for dimension ", dim,
+                                                " with size ", size));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---- flatten -------------------------------------------------------------------------------
+
+struct FlattenDims {
+  int64_t start, end;
+};
+
+absl::StatusOr<FlattenDims> ResolveFlatten(const Tensor& x, const Attrs& attrs) {
+  TD_ASSIGN_OR_RETURN(int64_t s, op_util::WrapDim(attrs.Int("start_dim"), x.dim()));
+  TD_ASSIGN_OR_RETURN(int64_t e, op_util::WrapDim(attrs.Int("end_dim"), x.dim()));
+  if (s > e) {
+    return absl::InvalidArgumentError(
+        "flatten() has invalid args: start_dim cannot come after end_dim");
+  }
+  return FlattenDims{s, e};
+}
+
+MetaOr InferFlatten(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  TD_ASSIGN_OR_RETURN(FlattenDims f, ResolveFlatten(x, a.attrs));
+  if (x.dim() == 0) return One({1}, x.dtype());
+  Shape out;
+  int64_t n = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d < f.start || d > f.end) {
+      out.push_back(x.size(d));
+    } else {
+      n *= x.size(d);
+      if (d == f.end) out.push_back(n);
+    }
+  }
+  return One(out, x.dtype());
+}
+
+// PyTorch's flatten: reshape({1}) for 0-d, self itself when start == end, else reshape.
+ListOr FlattenForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor& x = a.inputs[0];
+  const FlattenDims f = *ResolveFlatten(x, a.attrs);
+  if (x.dim() != 0 && f.start == f.end) return TensorList{x};
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::reshape(x, m[0].shape));
+  return TensorList{r};
+}
+
+// ---- permute -------------------------------------------------------------------------------
+
+absl::StatusOr<std::vector<int64_t>> ResolvePermutation(const Tensor& x, const Attrs& attrs) {
+  const std::vector<int64_t>& dims = attrs.Ints("dims");
+  if (static_cast<int64_t>(dims.size()) != x.dim()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+        "of the desired ordering of dimensions i.e. input.dim() = ",
+        x.dim(), " is not equal to len(dims) = ", dims.size()));
+  }
+  std::vector<int64_t> perm;
+  std::vector<bool> seen(dims.size(), false);
+  for (const int64_t d : dims) {
+    TD_ASSIGN_OR_RETURN(int64_t w, op_util::WrapDim(d, x.dim()));
+    if (seen[static_cast<size_t>(w)]) {
+      return absl::InvalidArgumentError("permute(): duplicate dims are not allowed.");
+    }
+    seen[static_cast<size_t>(w)] = true;
+    perm.push_back(w);
+  }
+  return perm;
+}
+
+MetaOr InferPermute(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  TD_ASSIGN_OR_RETURN(std::vector<int64_t> perm, ResolvePermutation(x, a.attrs));
+  Shape s;
+  for (const int64_t d : perm) s.push_back(x.size(d));
+  return One(s, x.dtype());
+}
+
+ListOr PermuteForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor& x = a.inputs[0];
+  const std::vector<int64_t> perm = *ResolvePermutation(x, a.attrs);
+  Shape st;
+  for (const int64_t d : perm) st.push_back(x.strides()[static_cast<size_t>(d)]);
+  return TensorList{MakeView(x, m[0].shape, st, x.storage_offset())};
+}
+
+ListOr PermuteBackward(const BackwardArgs& b) {
+  const std::vector<int64_t>& dims = b.attrs.Ints("dims");
+  const auto n = static_cast<int64_t>(dims.size());
+  std::vector<int64_t> inverse(dims.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t d = dims[static_cast<size_t>(i)] < 0 ? dims[static_cast<size_t>(i)] + n
+                                                        : dims[static_cast<size_t>(i)];
+    inverse[static_cast<size_t>(d)] = i;
+  }
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("permute", {b.grads[0]}, Attrs{{"dims", inverse}}));
+  return TensorList{g};
+}
+
+// ---- repeat --------------------------------------------------------------------------------
+
+MetaOr InferRepeat(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  const std::vector<int64_t>& repeats = a.attrs.Ints("repeats");
+  if (static_cast<int64_t>(repeats.size()) < x.dim()) {
+    return absl::InvalidArgumentError(
+        "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+        "tensor");
+  }
+  const size_t lead = repeats.size() - x.shape().size();
+  Shape target(repeats.size());
+  for (size_t i = 0; i < repeats.size(); ++i) {
+    const int64_t have = i < lead ? 1 : x.shape()[i - lead];
+    target[i] = have * repeats[i];
+  }
+  for (const int64_t s : target) {
+    if (s < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Trying to create tensor with negative dimension ", s, ": ", ShapeToString(target)));
+    }
+  }
+  return One(target, x.dtype());
+}
+
+// Views out as [r0, s0, r1, s1, ...] and copies self (stride 0 over the r_i) into it.
+ListOr RepeatForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor& x = a.inputs[0];
+  const std::vector<int64_t>& repeats = a.attrs.Ints("repeats");
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  if (out.numel() == 0) return TensorList{out};
+  const size_t lead = repeats.size() - x.shape().size();
+  Shape shape, out_st, src_st;
+  for (size_t i = 0; i < repeats.size(); ++i) {
+    const int64_t s = i < lead ? 1 : x.shape()[i - lead];
+    const int64_t xs = i < lead ? 0 : x.strides()[i - lead];
+    shape.insert(shape.end(), {repeats[i], s});
+    out_st.insert(out_st.end(), {s * out.strides()[i], out.strides()[i]});
+    src_st.insert(src_st.end(), {0, xs});
+  }
+  kernels::CopyInto(MakeView(out, shape, out_st, 0), MakeView(x, shape, src_st, x.storage_offset()));
+  return TensorList{out};
+}
+
+// PyTorch's repeat_backward: sum the leading new dims, then each repeated dim's tiles.
+ListOr RepeatBackward(const BackwardArgs& b) {
+  const std::vector<int64_t>& repeats = b.attrs.Ints("repeats");
+  const Shape& input_shape = b.input_meta[0].shape;
+  for (const int64_t r : repeats) {
+    if (r == 0) {
+      TD_ASSIGN_OR_RETURN(Tensor z, op_util::Zeros({input_shape, b.grads[0].dtype()}));
+      return TensorList{z};
+    }
+  }
+  Tensor g = b.grads[0];
+  const size_t lead = repeats.size() - input_shape.size();
+  if (lead > 0) {
+    std::vector<int64_t> dims;
+    for (size_t i = 0; i < lead; ++i) dims.push_back(static_cast<int64_t>(i));
+    TD_ASSIGN_OR_RETURN(g, ops::sum(g, dims, /*keepdim=*/false));
+  }
+  Shape grad_size;
+  std::vector<int64_t> sum_dims;
+  for (size_t d = 0; d < input_shape.size(); ++d) {
+    const int64_t r = repeats[d + lead];
+    if (r == 1) {
+      grad_size.push_back(input_shape[d]);
+      continue;
+    }
+    grad_size.push_back(r);
+    sum_dims.push_back(static_cast<int64_t>(grad_size.size()) - 1);
+    grad_size.push_back(input_shape[d]);
+  }
+  if (!sum_dims.empty()) {
+    TD_ASSIGN_OR_RETURN(g, ops::reshape(g, grad_size));
+    TD_ASSIGN_OR_RETURN(g, ops::sum(g, sum_dims, /*keepdim=*/false));
+  }
+  return TensorList{g};
+}
+
+// ---- stack ---------------------------------------------------------------------------------
+
+MetaOr InferStack(const OpArgs& a) {
+  if (a.inputs.empty()) return absl::InvalidArgumentError("stack expects a non-empty TensorList");
+  const Tensor& ref = a.inputs[0];
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), ref.dim() + 1));
+  for (size_t i = 1; i < a.inputs.size(); ++i) {
+    if (a.inputs[i].shape() != ref.shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stack expects each tensor to be equal size, but got ", ShapeToString(ref.shape()),
+          " at entry 0 and ", ShapeToString(a.inputs[i].shape()), " at entry ", i));
+    }
+  }
+  Shape s = ref.shape();
+  s.insert(s.begin() + dim, static_cast<int64_t>(a.inputs.size()));
+  return One(s, op_util::ResultType(a.inputs));
+}
+
+ListOr StackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), a.inputs[0].dim() + 1);
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    kernels::CopyInto(SelectView(out, dim, static_cast<int64_t>(i)), a.inputs[i]);
+  }
+  return TensorList{out};
+}
+
+ListOr StackBackward(const BackwardArgs& b) {
+  const auto ndim = static_cast<int64_t>(b.input_meta[0].shape.size());
+  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim + 1);
+  return ops::unbind(b.grads[0], dim);
+}
+
+// ---- split / chunk / narrow ----------------------------------------------------------------
+
+struct Piece {
+  int64_t start, length;
+};
+
+absl::StatusOr<std::vector<Piece>> SplitPieces(const Shape& shape, int64_t split_size, int64_t& dim) {
+  if (shape.empty()) {
+    return absl::InvalidArgumentError("split expects at least a 1-dimensional tensor");
+  }
+  if (split_size < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "split expects split_size be non-negative, but got split_size=", split_size));
+  }
+  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(dim, static_cast<int64_t>(shape.size())));
+  const int64_t dim_size = shape[static_cast<size_t>(dim)];
+  if (split_size == 0 && dim_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "split_size can only be 0 if dimension size is 0, but got dimension size of ", dim_size));
+  }
+  const int64_t n = split_size == 0 ? 1 : std::max<int64_t>((dim_size + split_size - 1) / split_size, 1);
+  std::vector<Piece> pieces;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t start = i * split_size;
+    pieces.push_back({start, std::min(split_size, dim_size - start)});
+  }
+  return pieces;
+}
+
+MetaOr InferSplit(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
+  std::vector<TensorMeta> metas;
+  for (const Piece& p : pieces) {
+    Shape s = x.shape();
+    s[static_cast<size_t>(dim)] = p.length;
+    metas.push_back({s, x.dtype()});
+  }
+  return metas;
+}
+
+ListOr SplitForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
+  TensorList out;
+  for (const Piece& p : pieces) out.push_back(NarrowView(x, dim, p.start, p.length));
+  return out;
+}
+
+ListOr SplitBackward(const BackwardArgs& b) {
+  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"),
+                                        static_cast<int64_t>(b.input_meta[0].shape.size()));
+  TD_ASSIGN_OR_RETURN(Tensor g, ops::cat(b.grads, dim));
+  return TensorList{g};
+}
+
+absl::StatusOr<int64_t> ChunkSplitSize(const Tensor& x, const Attrs& attrs, int64_t& dim) {
+  if (x.dim() == 0) {
+    return absl::InvalidArgumentError("chunk expects at least a 1-dimensional tensor");
+  }
+  const int64_t chunks = attrs.Int("chunks");
+  if (chunks <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk expects `chunks` to be greater than 0, got: ", chunks));
+  }
+  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(attrs.Int("dim"), x.dim()));
+  return (x.size(dim) + chunks - 1) / chunks;
+}
+
+MetaOr InferChunk(const OpArgs& a) {
+  int64_t dim = 0;
+  TD_ASSIGN_OR_RETURN(int64_t split_size, ChunkSplitSize(a.inputs[0], a.attrs, dim));
+  Attrs attrs{{"split_size", split_size}, {"dim", dim}};
+  return InferSplit(OpArgs{a.inputs, attrs});
+}
+
+// chunk is split with split_size = ceil(size / chunks) (so it may return fewer chunks).
+ListOr ChunkForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  int64_t dim = 0;
+  TD_ASSIGN_OR_RETURN(int64_t split_size, ChunkSplitSize(a.inputs[0], a.attrs, dim));
+  return Call("split", {a.inputs[0]}, Attrs{{"split_size", split_size}, {"dim", dim}});
+}
+
+struct NarrowRange {
+  int64_t dim, start, length;
+};
+
+absl::StatusOr<NarrowRange> ResolveNarrow(const Tensor& x, const Attrs& attrs) {
+  if (x.dim() == 0) {
+    return absl::InvalidArgumentError("narrow() cannot be applied to a 0-dim tensor.");
+  }
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(attrs.Int("dim"), x.dim()));
+  const int64_t size = x.size(dim);
+  int64_t start = attrs.Int("start");
+  const int64_t length = attrs.Int("length");
+  if (start != size) {
+    TD_ASSIGN_OR_RETURN(start, op_util::WrapDim(start, size));
+  }
+  if (length < 0 || start > size - length) {
+    return absl::InvalidArgumentError(absl::StrCat("start (", start, ") + length (", length,
+                                                   ") exceeds dimension size (", size, ")."));
+  }
+  return NarrowRange{dim, start, length};
+}
+
+MetaOr InferNarrow(const OpArgs& a) {
+  TD_ASSIGN_OR_RETURN(NarrowRange r, ResolveNarrow(a.inputs[0], a.attrs));
+  Shape s = a.inputs[0].shape();
+  s[static_cast<size_t>(r.dim)] = r.length;
+  return One(s, a.inputs[0].dtype());
+}
+
+ListOr NarrowForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const NarrowRange r = *ResolveNarrow(a.inputs[0], a.attrs);
+  TD_ASSIGN_OR_RETURN(Tensor s, ops::slice(a.inputs[0], r.dim, r.start, r.start + r.length, 1));
+  return TensorList{s};
+}
+
+// ---- index_select --------------------------------------------------------------------------
+
+// Checks index (a vector of int64 within [0, size)) as index_select does.
+absl::Status CheckSelectIndex(const Tensor& index, int64_t size) {
+  if (index.dim() > 1) {
+    return absl::OutOfRangeError("index_select(): Index is supposed to be a vector");
+  }
+  if (index.dtype() != DType::kInt64) {
+    return absl::InvalidArgumentError("index_select(): Expected dtype int32 or int64 for index");
+  }
+  for (const int64_t v : index.ToVector<int64_t>()) {
+    if (v < 0 || v >= size) return absl::OutOfRangeError("index out of range in self");
+  }
+  return absl::OkStatus();
+}
+
+MetaOr InferIndexSelect(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &index = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
+  TD_RETURN_IF_ERROR(CheckSelectIndex(index, x.dim() == 0 ? 1 : x.size(dim)));
+  Shape s = x.shape();
+  if (x.dim() > 0) s[static_cast<size_t>(dim)] = index.numel();
+  return One(s, x.dtype());
+}
+
+ListOr IndexSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &index = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  if (x.dim() == 0) {
+    kernels::CopyInto(out, x);
+    return TensorList{out};
+  }
+  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
+  const std::vector<int64_t> idx = index.ToVector<int64_t>();
+  for (size_t j = 0; j < idx.size(); ++j) {
+    kernels::CopyInto(SelectView(out, dim, static_cast<int64_t>(j)), SelectView(x, dim, idx[j]));
+  }
+  return TensorList{out};
+}
+
+ListOr IndexSelectBackward(const BackwardArgs& b) {
+  const auto ndim = static_cast<int64_t>(b.input_meta[0].shape.size());
+  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim);
+  TD_ASSIGN_OR_RETURN(
+      Tensor g, Call1("_index_select_backward", {b.grads[0], b.inputs[1]},
+                      Attrs{{"input_size", b.input_meta[0].shape}, {"dim", dim}}));
+  return TensorList{g, Tensor()};
+}
+
+// _index_select_backward(grad, index): zeros of input_size with grad's slices added at index
+// along dim (PyTorch's index_select_backward, a zeros().index_add_()).
+MetaOr InferIndexSelectBack(const OpArgs& a) {
+  const Tensor &g = a.inputs[0], &index = a.inputs[1];
+  const Shape& size = a.attrs.Ints("input_size");
+  for (const int64_t d : size) {
+    if (d < 0) return absl::InvalidArgumentError("_index_select_backward(): negative input_size");
+  }
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(size.size())));
+  TD_RETURN_IF_ERROR(CheckSelectIndex(index, NonemptySize(size, dim)));
+  Shape expect = size;
+  if (!size.empty()) expect[static_cast<size_t>(dim)] = index.numel();
+  if (g.shape() != expect) {
+    return absl::InvalidArgumentError(absl::StrCat("_index_select_backward(): grad of shape ",
+                                                   ShapeToString(g.shape()), " does not match ",
+                                                   ShapeToString(expect)));
+  }
+  if (!IsFloating(g.dtype())) {
+    return absl::InvalidArgumentError("_index_select_backward(): grad must be floating");
+  }
+  return One(size, g.dtype());
+}
+
+ListOr IndexSelectBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &g = a.inputs[0], &index = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
+  if (m[0].shape.empty()) {
+    kernels::CopyInto(out, g);
+    return TensorList{out};
+  }
+  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
+  const std::vector<int64_t> idx = index.ToVector<int64_t>();
+  for (size_t j = 0; j < idx.size(); ++j) {
+    TD_RETURN_IF_ERROR(AddInto(SelectView(out, dim, idx[j]), SelectView(g, dim, static_cast<int64_t>(j))));
+  }
+  return TensorList{out};
+}
+
+ListOr IndexSelectBackBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("index_select", {b.grads[0], b.inputs[1]},
+                                      Attrs{{"dim", b.attrs.Int("dim")}}));
+  return TensorList{g, Tensor()};
+}
+
+// ---- gather / scatter ----------------------------------------------------------------------
+
+// gather's shape rule (gather_shape_check): same rank, index no larger than self off `dim`.
+absl::Status GatherShapeCheck(const Shape& self, int64_t dim, const Tensor& index) {
+  const auto self_dims = static_cast<int64_t>(std::max<size_t>(self.size(), 1));
+  if (self_dims != std::max<int64_t>(index.dim(), 1)) {
+    return absl::InvalidArgumentError(
+        "Index tensor must have the same number of dimensions as input tensor");
+  }
+  for (int64_t d = 0; d < self_dims; ++d) {
+    if (d != dim && NonemptySize(index.shape(), d) > NonemptySize(self, d)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Size does not match at dimension ", d, " expected index ", ShapeToString(index.shape()),
+          " to be smaller than self ", ShapeToString(self), " apart from dimension ", dim));
+    }
+  }
+  return absl::OkStatus();
+}
+
+MetaOr InferGather(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &index = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
+  TD_RETURN_IF_ERROR(CheckIndexDType(index, "gather"));
+  if (index.numel() > 0) {
+    TD_RETURN_IF_ERROR(GatherShapeCheck(x.shape(), dim, index));
+    TD_RETURN_IF_ERROR(CheckIndexValues(index, dim, NonemptySize(x.shape(), dim)));
+  }
+  return One(index.shape(), x.dtype());
+}
+
+// For every position p of index: f(offset of p in `a`, offset of p with dim -> index[p] in `b`).
+template <typename F>
+void ForEachIndexed(const Tensor& index, int64_t dim, const Shape& a_strides,
+                    const Shape& b_strides, F&& f) {
+  const Shape ist = NonemptyStrides(index);
+  const char* ip = index.raw_data();
+  ForEachIndex(NonemptyShape(index), [&](std::vector<int64_t>& p) {
+    const int64_t v = *reinterpret_cast<const int64_t*>(ip + Dot(p, ist) * 8);
+    const int64_t a_off = Dot(p, a_strides);
+    const int64_t keep = p[static_cast<size_t>(dim)];
+    p[static_cast<size_t>(dim)] = v;
+    const int64_t b_off = Dot(p, b_strides);
+    p[static_cast<size_t>(dim)] = keep;
+    f(a_off, b_off);
+  });
+}
+
+ListOr GatherForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &index = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  if (out.numel() == 0) return TensorList{out};
+  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
+  const auto item = static_cast<size_t>(ItemSize(x.dtype()));
+  ForEachIndexed(index, dim, NonemptyStrides(out), NonemptyStrides(x),
+                 [&](int64_t out_off, int64_t x_off) {
+                   std::memcpy(ElemPtr(out, out_off), ElemPtr(x, x_off), item);
+                 });
+  return TensorList{out};
+}
+
+ListOr GatherBackward(const BackwardArgs& b) {
+  const auto ndim = static_cast<int64_t>(b.input_meta[0].shape.size());
+  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim);
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("_gather_backward", {b.grads[0], b.inputs[1]},
+                                      Attrs{{"input_size", b.input_meta[0].shape}, {"dim", dim}}));
+  return TensorList{g, Tensor()};
+}
+
+// _gather_backward(grad, index): zeros of input_size with grad scatter-added at index along
+// dim (PyTorch's gather_backward, a zeros().scatter_add()).
+MetaOr InferGatherBack(const OpArgs& a) {
+  const Tensor &g = a.inputs[0], &index = a.inputs[1];
+  const Shape& size = a.attrs.Ints("input_size");
+  for (const int64_t d : size) {
+    if (d < 0) return absl::InvalidArgumentError("_gather_backward(): negative input_size");
+  }
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(size.size())));
+  TD_RETURN_IF_ERROR(CheckIndexDType(index, "_gather_backward"));
+  if (g.shape() != index.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat("_gather_backward(): grad of shape ",
+                                                   ShapeToString(g.shape()), " does not match index ",
+                                                   ShapeToString(index.shape())));
+  }
+  if (!IsFloating(g.dtype())) {
+    return absl::InvalidArgumentError("_gather_backward(): grad must be floating");
+  }
+  if (index.numel() > 0) {
+    TD_RETURN_IF_ERROR(GatherShapeCheck(size, dim, index));
+    TD_RETURN_IF_ERROR(CheckIndexValues(index, dim, NonemptySize(size, dim)));
+  }
+  return One(size, g.dtype());
+}
+
+ListOr GatherBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &g = a.inputs[0], &index = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
+  if (index.numel() == 0) return TensorList{out};
+  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
+  DispatchDType(g.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      ForEachIndexed(index, dim, NonemptyStrides(g), NonemptyStrides(out),
+                     [&](int64_t g_off, int64_t out_off) {
+                       *reinterpret_cast<T*>(ElemPtr(out, out_off)) +=
+                           *reinterpret_cast<const T*>(ElemPtr(g, g_off));
+                     });
+    }
+  });
+  return TensorList{out};
+}
+
+ListOr GatherBackBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("gather", {b.grads[0], b.inputs[1]},
+                                      Attrs{{"dim", b.attrs.Int("dim")}}));
+  return TensorList{g, Tensor()};
+}
+
+MetaOr InferScatter(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &index = a.inputs[1], &src = a.inputs[2];
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
+  TD_RETURN_IF_ERROR(CheckIndexDType(index, "scatter"));
+  if (x.dtype() != src.dtype()) {
+    return absl::InvalidArgumentError("scatter(): Expected self.dtype to be equal to src.dtype");
+  }
+  if (index.numel() > 0) {
+    const int64_t dims = std::max<int64_t>(x.dim(), 1);
+    if (dims != std::max<int64_t>(index.dim(), 1)) {
+      return absl::InvalidArgumentError(
+          "Index tensor must have the same number of dimensions as self tensor");
+    }
+    bool wrong = false;
+    for (int64_t d = 0; d < dims && !wrong; ++d) {
+      if (d != dim && NonemptySize(index.shape(), d) > NonemptySize(x.shape(), d)) wrong = true;
+    }
+    for (int64_t d = 0; d < dims && !wrong; ++d) {
+      if (d >= std::max<int64_t>(src.dim(), 1)) {
+        // PyTorch reads src.size(d) here: an IndexError.
+        TD_RETURN_IF_ERROR(op_util::WrapDim(d, src.dim()).status());
+      }
+      if (NonemptySize(index.shape(), d) > NonemptySize(src.shape(), d)) wrong = true;
+    }
+    if (wrong) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Expected index ", ShapeToString(index.shape()), " to be smaller than self ",
+          ShapeToString(x.shape()), " apart from dimension ", dim,
+          " and to be smaller size than src ", ShapeToString(src.shape())));
+    }
+    if (dims != std::max<int64_t>(src.dim(), 1)) {
+      return absl::InvalidArgumentError(
+          "Index tensor must have the same number of dimensions as src tensor");
+    }
+    TD_RETURN_IF_ERROR(CheckIndexValues(index, dim, NonemptySize(x.shape(), dim)));
+  }
+  return One(x.shape(), x.dtype());
+}
+
+ListOr ScatterForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor &x = a.inputs[0], &index = a.inputs[1], &src = a.inputs[2];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::RawClone(x));
+  if (index.numel() == 0) return TensorList{out};
+  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
+  const auto item = static_cast<size_t>(ItemSize(x.dtype()));
+  ForEachIndexed(index, dim, NonemptyStrides(src), NonemptyStrides(out),
+                 [&](int64_t src_off, int64_t out_off) {
+                   std::memcpy(ElemPtr(out, out_off), ElemPtr(src, src_off), item);
+                 });
+  return TensorList{out};
+}
+
+// self: grad with the scattered positions zeroed (grad.scatter(dim, index, 0)); src:
+// grad.gather(dim, index). Where src is larger than index PyTorch's validate_outputs rejects
+// the gather's shape; here it is padded with zeros (those src elements are not used).
+ListOr ScatterBackward(const BackwardArgs& b) {
+  const Tensor& g = b.grads[0];
+  const Tensor& index = b.inputs[1];
+  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"),
+                                        static_cast<int64_t>(b.input_meta[0].shape.size()));
+  const Attrs attrs{{"dim", dim}};
+  TensorList out(3);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(Tensor zeros, op_util::Zeros({index.shape(), g.dtype()}));
+    TD_ASSIGN_OR_RETURN(out[0], Call1("scatter", {g, index, zeros}, attrs));
+  }
+  if (b.needs_input_grad[2]) {
+    TD_ASSIGN_OR_RETURN(Tensor s, Call1("gather", {g, index}, attrs));
+    const Shape& src_shape = b.input_meta[2].shape;
+    for (size_t d = 0; d < src_shape.size() && s.shape() != src_shape; ++d) {
+      if (s.shape()[d] == src_shape[d]) continue;
+      Shape size = s.shape();
+      size[d] = src_shape[d];
+      TD_ASSIGN_OR_RETURN(
+          s, Call1("_slice_backward", {s},
+                   Attrs{{"input_size", size}, {"dim", static_cast<int64_t>(d)}, {"start", int64_t{0}},
+                         {"end", s.shape()[d]}, {"step", int64_t{1}}}));
+    }
+    out[2] = s;
+  }
+  return out;
+}
+
+// ---- masked_fill / masked_select -----------------------------------------------------------
+
+// The value as self's dtype, or PyTorch's overflow error.
+absl::Status CheckFillValue(DType dtype, const Attrs& attrs) {
+  if (attrs.IsIntegral("value")) return absl::OkStatus();
+  const double v = attrs.Double("value");
+  if (dtype == DType::kInt64 && !(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) {
+    return absl::InvalidArgumentError("value cannot be converted to type int64_t without overflow");
+  }
+  if (dtype == DType::kFloat32 && std::isfinite(v) && std::fabs(v) > FLT_MAX) {
+    return absl::InvalidArgumentError("value cannot be converted to type float without overflow");
+  }
+  return absl::OkStatus();
+}
+
+MetaOr InferMaskedFill(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &mask = a.inputs[1];
+  if (mask.dtype() != DType::kBool) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "masked_fill_ only supports boolean masks, but got mask with dtype ", ScalarTypeName(mask.dtype())));
+  }
+  TD_ASSIGN_OR_RETURN(Shape s, BroadcastShapesTorch(mask.shape(), x.shape()));
+  TD_RETURN_IF_ERROR(CheckFillValue(x.dtype(), a.attrs));
+  return One(s, x.dtype());
+}
+
+ListOr MaskedFillForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &mask = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  kernels::CopyInto(out, x);
+  const bool integral = a.attrs.IsIntegral("value");
+  DispatchDType(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T v;
+    if constexpr (std::is_same_v<T, bool>) {
+      v = a.attrs.Double("value") != 0;
+    } else if constexpr (std::is_same_v<T, int64_t>) {
+      v = integral ? a.attrs.Int("value") : static_cast<int64_t>(a.attrs.Double("value"));
+    } else {
+      v = static_cast<T>(integral ? static_cast<double>(a.attrs.Int("value")) : a.attrs.Double("value"));
+    }
+    kernels::Map2<T, T, bool>(out, out, mask, [v](T x, bool keep) { return keep ? v : x; });
+  });
+  return TensorList{out};
+}
+
+ListOr MaskedFillBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("masked_fill", {b.grads[0], b.inputs[1]},
+                                      Attrs{{"value", int64_t{0}}}));
+  TD_ASSIGN_OR_RETURN(g, ops::sum_to(g, b.input_meta[0].shape));
+  return TensorList{g, Tensor()};
+}
+
+absl::StatusOr<int64_t> CountTrue(const Tensor& mask, const Shape& shape) {
+  const Shape st = kernels::BroadcastStrides(mask, shape);
+  const char* p = mask.raw_data();
+  int64_t n = 0;
+  ForEachIndex(shape, [&](const std::vector<int64_t>& idx) { n += p[Dot(idx, st)] != 0; });
+  return n;
+}
+
+MetaOr InferMaskedSelect(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &mask = a.inputs[1];
+  if (mask.dtype() != DType::kBool) {
+    return absl::InvalidArgumentError("masked_select: expected BoolTensor or ByteTensor for mask");
+  }
+  TD_ASSIGN_OR_RETURN(Shape s, BroadcastShapesTorch(mask.shape(), x.shape()));
+  TD_ASSIGN_OR_RETURN(int64_t n, CountTrue(mask, s));
+  return One({n}, x.dtype());
+}
+
+ListOr MaskedSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &x = a.inputs[0], &mask = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  const Shape shape = *BroadcastShapesTorch(mask.shape(), x.shape());
+  const Shape mst = kernels::BroadcastStrides(mask, shape);
+  const Shape xst = kernels::BroadcastStrides(x, shape);
+  const auto item = static_cast<size_t>(ItemSize(x.dtype()));
+  const char* mp = mask.raw_data();
+  int64_t k = 0;
+  const int64_t n = out.numel();
+  ForEachIndex(shape, [&](const std::vector<int64_t>& idx) {
+    if (mp[Dot(idx, mst)] != 0 && k < n) {
+      std::memcpy(ElemPtr(out, k * out.strides()[0]), ElemPtr(x, Dot(idx, xst)), item);
+      ++k;
+    }
+  });
+  return TensorList{out};
+}
+
+ListOr MaskedSelectBackward(const BackwardArgs& b) {
+  const Tensor& mask = b.inputs[1];
+  TD_ASSIGN_OR_RETURN(Shape size, BroadcastShapesTorch(mask.shape(), b.input_meta[0].shape));
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("_masked_select_backward", {b.grads[0], mask},
+                                      Attrs{{"input_size", size}}));
+  TD_ASSIGN_OR_RETURN(g, ops::sum_to(g, b.input_meta[0].shape));
+  return TensorList{g, Tensor()};
+}
+
+// _masked_select_backward(grad, mask): zeros of input_size with grad's values written, in
+// order, where mask (broadcast to input_size) is true (zeros().masked_scatter(mask, grad)).
+MetaOr InferMaskedSelectBack(const OpArgs& a) {
+  const Tensor &g = a.inputs[0], &mask = a.inputs[1];
+  const Shape& size = a.attrs.Ints("input_size");
+  for (const int64_t d : size) {
+    if (d < 0) return absl::InvalidArgumentError("_masked_select_backward(): negative input_size");
+  }
+  if (mask.dtype() != DType::kBool) {
+    return absl::InvalidArgumentError("_masked_select_backward(): mask must be bool");
+  }
+  if (!op_util::IsExpandableTo(mask.shape(), size)) {
+    return absl::InvalidArgumentError(absl::StrCat("_masked_select_backward(): mask of shape ",
+                                                   ShapeToString(mask.shape()),
+                                                   " does not broadcast to ", ShapeToString(size)));
+  }
+  TD_ASSIGN_OR_RETURN(int64_t n, CountTrue(mask, size));
+  if (g.shape() != Shape{n}) {
+    return absl::InvalidArgumentError(absl::StrCat("_masked_select_backward(): grad of shape ",
+                                                   ShapeToString(g.shape()), " does not match [",
+                                                   n, "]"));
+  }
+  if (!IsFloating(g.dtype())) {
+    return absl::InvalidArgumentError("_masked_select_backward(): grad must be floating");
+  }
+  return One(size, g.dtype());
+}
+
+ListOr MaskedSelectBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &g = a.inputs[0], &mask = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
+  const Shape mst = kernels::BroadcastStrides(mask, m[0].shape);
+  const auto item = static_cast<size_t>(ItemSize(g.dtype()));
+  const char* mp = mask.raw_data();
+  int64_t k = 0;
+  const int64_t n = g.numel();
+  ForEachIndex(m[0].shape, [&](const std::vector<int64_t>& idx) {
+    if (mp[Dot(idx, mst)] != 0 && k < n) {
+      std::memcpy(ElemPtr(out, Dot(idx, out.strides())), ElemPtr(g, k * g.strides()[0]), item);
+      ++k;
+    }
+  });
+  return TensorList{out};
+}
+
+ListOr MaskedSelectBackBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("masked_select", {b.grads[0], b.inputs[1]}));
+  return TensorList{g, Tensor()};
+}
+
+// ---- the table -----------------------------------------------------------------------------
+
+OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
+          InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs = {},
+          int num_inputs = 1, uint32_t save_inputs = 0) {
+  OpDef d;
+  d.name = name;
+  d.grad_fn = grad_fn;
+  d.doc = doc;
+  d.kind = kind;
+  d.infer = infer;
+  d.forward = forward;
+  d.backward = backward;
+  d.attrs = std::move(attrs);
+  d.num_inputs = num_inputs;
+  d.save_inputs = save_inputs;
+  return d;
+}
+
+}  // namespace
+
+void RegisterMoreShapeOps(std::vector<OpDef>& t) {
+  const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
+  const AttrSpec dim0{"dim", AttrType::kInt, int64_t{0}, false, "the dim"};
+  const AttrSpec input_size{"input_size", AttrType::kInts, {}, true, "shape of the forward input"};
+  constexpr uint32_t kIndex = 2u;  // input 1 (index or mask) is saved
+
+  t.push_back(Def("flatten", "", "dims start_dim..end_dim merged into one (a view when possible)",
+                  OpKind::kComposite, InferFlatten, FlattenForward, nullptr,
+                  {{"start_dim", AttrType::kInt, int64_t{0}, false, "first dim to flatten"},
+                   {"end_dim", AttrType::kInt, int64_t{-1}, false, "last dim to flatten"}}));
+  t.push_back(Def("permute", "PermuteBackward0", "the dims reordered (view)", OpKind::kView,
+                  InferPermute, PermuteForward, PermuteBackward,
+                  {{"dims", AttrType::kInts, {}, true, "the new order of the dims"}}));
+  t.push_back(Def("repeat", "RepeatBackward0", "self tiled repeats[i] times along each dim",
+                  OpKind::kKernel, InferRepeat, RepeatForward, RepeatBackward,
+                  {{"repeats", AttrType::kInts, {}, true, "times to repeat each dim (may add dims)"}}));
+  t.push_back(Def("stack", "StackBackward0", "the tensors joined along a new dim", OpKind::kKernel,
+                  InferStack, StackForward, StackBackward, {dim0}, kVariadic));
+  {
+    OpDef d = Def("split", "SplitBackward0", "pieces of split_size along dim (views; the last may be smaller)",
+                  OpKind::kView, InferSplit, SplitForward, SplitBackward,
+                  {{"split_size", AttrType::kInt, {}, true, "size of each piece"}, dim0});
+    d.num_outputs = -1;
+    t.push_back(d);
+  }
+  {
+    OpDef d = Def("chunk", "", "split into `chunks` pieces of ceil(size / chunks) along dim (views)",
+                  OpKind::kComposite, InferChunk, ChunkForward, nullptr,
+                  {{"chunks", AttrType::kInt, {}, true, "number of pieces (at most)"}, dim0});
+    d.num_outputs = -1;
+    t.push_back(d);
+  }
+  t.push_back(Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
+                  OpKind::kComposite, InferNarrow, NarrowForward, nullptr,
+                  {dim, {"start", AttrType::kInt, {}, true, "first index (negative counts from the end)"},
+                   {"length", AttrType::kInt, {}, true, "number of elements"}}));
+  t.push_back(Def("index_select", "IndexSelectBackward0",
+                  "the entries of self at index (int64 vector) along dim", OpKind::kKernel,
+                  InferIndexSelect, IndexSelectForward, IndexSelectBackward, {dim}, 2, kIndex));
+  t.push_back(Def("_index_select_backward", "IndexAddBackward0",
+                  "gradient of index_select: zeros(input_size).index_add_(dim, index, grad)",
+                  OpKind::kKernel, InferIndexSelectBack, IndexSelectBackForward,
+                  IndexSelectBackBackward, {input_size, dim}, 2, kIndex));
+  t.push_back(Def("gather", "GatherBackward0", "out[i][j] = self[i][index[i][j]] (for dim 1)",
+                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {dim}, 2, kIndex));
+  t.push_back(Def("_gather_backward", "ScatterAddBackward0",
+                  "gradient of gather: zeros(input_size).scatter_add(dim, index, grad)",
+                  OpKind::kKernel, InferGatherBack, GatherBackForward, GatherBackBackward,
+                  {input_size, dim}, 2, kIndex));
+  t.push_back(Def("scatter", "ScatterBackward0",
+                  "a copy of self with out[i][index[i][j]] = src[i][j] (for dim 1)", OpKind::kKernel,
+                  InferScatter, ScatterForward, ScatterBackward, {dim}, 3, kIndex));
+  t.push_back(Def("masked_fill", "MaskedFillBackward0",
+                  "self (broadcast with mask) with value where mask is true", OpKind::kKernel,
+                  InferMaskedFill, MaskedFillForward, MaskedFillBackward,
+                  {{"value", AttrType::kScalar, {}, true, "the fill value"}}, 2, kIndex));
+  t.push_back(Def("masked_select", "MaskedSelectBackward0",
+                  "1-D tensor of the elements of self (broadcast with mask) where mask is true",
+                  OpKind::kKernel, InferMaskedSelect, MaskedSelectForward, MaskedSelectBackward, {},
+                  2, kIndex));
+  t.push_back(Def("_masked_select_backward", "MaskedScatterBackward0",
+                  "gradient of masked_select: zeros(input_size).masked_scatter(mask, grad)",
+                  OpKind::kKernel, InferMaskedSelectBack, MaskedSelectBackForward,
+                  MaskedSelectBackBackward, {input_size}, 2, kIndex));
+}
 
 }  // namespace tensord
