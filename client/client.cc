@@ -586,7 +586,7 @@ Tensor operator-(const Tensor& a, Scalar b) { return a.sub(b); }
 Tensor operator*(const Tensor& a, Scalar b) { return a.mul(b); }
 Tensor operator/(const Tensor& a, Scalar b) { return a.div(b); }
 Tensor operator+(Scalar a, const Tensor& b) { return b.session().scalar(a).add(b); }
-Tensor operator-(Scalar a, const Tensor& b) { return b.session().scalar(a).sub(b); }
+Tensor operator-(Scalar a, const Tensor& b) { return b.rsub(a); }
 Tensor operator*(Scalar a, const Tensor& b) { return b.session().scalar(a).mul(b); }
 Tensor operator/(Scalar a, const Tensor& b) { return b.session().scalar(a).div(b); }
 Tensor operator-(const Tensor& a) { return a.neg(); }

@@ -36,9 +36,20 @@ class OpNode : public Node {
       }
     }
     args.grads = std::move(grads);
-    args.needs_input_grad.reserve(next_edges_.size());
-    for (const Edge& e : next_edges_) args.needs_input_grad.push_back(e.valid());
-    return def_->backward(args);
+    // One entry per forward input; non-differentiable inputs have no edge.
+    args.needs_input_grad.assign(forward_input_meta_.size(), false);
+    for (size_t e = 0; e < next_edges_.size(); ++e) {
+      args.needs_input_grad[static_cast<size_t>(edge_input_[e])] = next_edges_[e].valid();
+    }
+    TD_ASSIGN_OR_RETURN(std::vector<Tensor> per_input, def_->backward(args));
+    if (def_->nondiff_inputs == 0) return per_input;
+    std::vector<Tensor> per_edge;
+    per_edge.reserve(next_edges_.size());
+    for (int i : edge_input_) {
+      per_edge.push_back(static_cast<size_t>(i) < per_input.size() ? std::move(per_input[static_cast<size_t>(i)])
+                                                                   : Tensor());
+    }
+    return per_edge;
   }
 
   void ReleaseSavedTensors() override {
@@ -66,6 +77,7 @@ class OpNode : public Node {
   std::vector<SavedVariable> saved_inputs_;
   std::vector<SavedVariable> saved_outputs_;
   std::vector<TensorMeta> forward_input_meta_;
+  std::vector<int> edge_input_;  // the forward input behind each next edge
 
   using Node::input_meta_;
   using Node::next_edges_;
@@ -202,7 +214,10 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   node->forward_input_meta_.reserve(inputs.size());
   node->saved_inputs_.resize(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    node->next_edges_.push_back(GradientEdge(inputs[i]));
+    if (i >= 32 || !((def.nondiff_inputs >> i) & 1u)) {
+      node->next_edges_.push_back(GradientEdge(inputs[i]));
+      node->edge_input_.push_back(static_cast<int>(i));
+    }
     node->forward_input_meta_.push_back(inputs[i].meta());
     if (i < 32 && (def.save_inputs >> i) & 1u) {
       node->saved_inputs_[i] = SavedVariable(inputs[i], /*is_output=*/false);

@@ -139,6 +139,7 @@ TensorOr linspace(double start, double end, int64_t steps, TensorOptions opts) {
   // Like PyTorch, fill the second half from the end so that the last value is exactly `end`.
   const int64_t half = steps / 2;
   Generate(t, [&](int64_t i) {
+    if (steps == 1) return start;
     return i < half ? start + step * static_cast<double>(i)
                     : end - step * static_cast<double>(steps - i - 1);
   });
@@ -190,7 +191,7 @@ TensorOr randint(int64_t low, int64_t high, const Shape& shape, TensorOptions op
 }
 
 TensorOr randperm(int64_t n, TensorOptions opts) {
-  if (n < 0) return absl::InvalidArgumentError(absl::StrCat("n must be non-negative, got", n));
+  if (n < 0) return absl::InvalidArgumentError(absl::StrCat("n must be non-negative, got", n));  // PyTorch's text
   const DType dtype = opts.dtype.value_or(DType::kInt64);
   TD_ASSIGN_OR_RETURN(Tensor t, Make({n}, dtype, opts.requires_grad));
   std::vector<int64_t> perm(static_cast<size_t>(n));

@@ -106,6 +106,9 @@ struct OpDef {
   ForwardFn forward = nullptr;
   BackwardFn backward = nullptr;
   uint32_t save_inputs = 0;  // bit i: input i is saved for backward
+  // bit i: input i is not differentiable (an index, a mask, a condition). Like PyTorch, the node
+  // gets no next edge for it (next_functions has no entry) and its gradient is never asked for.
+  uint32_t nondiff_inputs = 0;
   bool save_outputs = false;
   // Number of outputs; -1: decided by the inputs (unbind).
   int num_outputs = 1;

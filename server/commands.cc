@@ -97,6 +97,13 @@ absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& at
     TD_ASSIGN_OR_RETURN(double end, Number(attrs, name, "end"));
     TD_ASSIGN_OR_RETURN(double step, Number(attrs, name, "step", 1.0));
     if (step != 0) TD_RETURN_IF_ERROR(CheckCount(std::ceil((end - start) / step), limits));
+    if (!opts.dtype) {
+      // PyTorch infers int64 only when every given bound is an integer (arange(0., 3.) is float).
+      bool integral = true;
+      for (const char* k : {"start", "end", "step"})
+        if (attrs.Has(k) && !attrs.IsIntegral(k)) integral = false;
+      opts.dtype = integral ? DType::kInt64 : session.context().default_dtype();
+    }
     return factory::arange(start, end, step, opts.dtype, opts.requires_grad);
   }
   if (name == "linspace") {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/factory.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops/op_util.h"
@@ -50,7 +51,8 @@ absl::Status CheckShape(const google::protobuf::RepeatedField<int64_t>& shape,
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("negative dimension ", d, " in shape"));
+      return absl::InvalidArgumentError(absl::StrCat("Trying to create tensor with negative dimension ", d, ": [",
+                                                     absl::StrJoin(shape, ", "), "]"));
     }
     if (d != 0 && n > INT64_MAX / d) {
       return absl::InvalidArgumentError("the shape's element count overflows int64");

@@ -84,6 +84,15 @@ DType ScalarResultType(const Tensor& t, const Attrs& attrs, std::initializer_lis
   return out;
 }
 
+MetaOr InferRsub(const OpArgs& a) {
+  if (a.inputs[0].dtype() == DType::kBool) {
+    return absl::InvalidArgumentError(
+        "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+        "invert a mask, use the `~` or `logical_not()` operator instead.");
+  }
+  return std::vector<TensorMeta>{{a.inputs[0].shape(), ScalarResultType(a.inputs[0], a.attrs, {"other", "alpha"})}};
+}
+
 MetaOr InferPowScalar(const OpArgs& a) {
   const DType out = ScalarResultType(a.inputs[0], a.attrs, {"exponent"});
   if (!IsFloating(out) && a.attrs.Double("exponent") < 0) {
@@ -106,7 +115,9 @@ MetaOr InferWhere(const OpArgs& a) {
   if (a.inputs[0].dtype() != DType::kBool) {
     return absl::InvalidArgumentError(absl::StrCat(
         "where expected condition to be a boolean tensor, but got a tensor with dtype ",
-        DTypeName(a.inputs[0].dtype())));
+        a.inputs[0].dtype() == DType::kFloat32   ? "Float"
+        : a.inputs[0].dtype() == DType::kFloat64 ? "Double"
+                                                 : "Long"));
   }
   TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(a.inputs[0].shape(), a.inputs[1].shape()));
   TD_ASSIGN_OR_RETURN(s, op_util::BroadcastShapes(s, a.inputs[2].shape()));
@@ -316,6 +327,17 @@ TENSORD_UNARY_FN(SigmoidFn, T(1) / (T(1) + std::exp(-x)))
 TENSORD_UNARY_FN(ReluFn, x > T(0) ? x : T(0))
 #undef TENSORD_UNARY_FN
 
+struct RsubFn {
+  template <typename T>
+  static T Apply(T x, const Attrs& attrs) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return x;
+    } else {
+      return static_cast<T>(Cast<T>(attrs.Double("other")) - Cast<T>(attrs.Double("alpha")) * x);
+    }
+  }
+};
+
 struct ZeroFn {
   template <typename T>
   static T Apply(T, const Attrs&) {
@@ -496,6 +518,11 @@ ListOr PowScalarBackward(const BackwardArgs& b) {
   return TensorList{r};
 }
 
+ListOr RsubBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], Scalar(-b.attrs.Double("alpha"))));
+  return TensorList{r};
+}
+
 ListOr NegBackward(const BackwardArgs& b) {
   TD_ASSIGN_OR_RETURN(Tensor r, ops::neg(b.grads[0]));
   return TensorList{r};
@@ -664,6 +691,12 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
     d.inplace_name = "div_";
     t.push_back(d);
   }
+  {
+    OpDef d = Unary("rsub", "RsubBackward1", "other - alpha * self for a number other (Python's 2 - x)",
+                    InferRsub, UnaryForward<RsubFn>, RsubBackward, 0, false);
+    d.attrs = {{"other", AttrType::kScalar, {}, true, "the number self is subtracted from"}, alpha};
+    t.push_back(d);
+  }
   t.push_back(Binary("pow", "PowBackward1", "self ** exponent, both tensors (broadcasting)",
                      InferBinary, BinaryForward<PowFn>, PowBackward, kBoth, true));
   {
@@ -697,6 +730,7 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
     OpDef d = Unary("where", "WhereBackward0", "self where condition else other: where(condition, self, other)",
                     InferWhere, WhereForward, WhereBackward, kSelf, false);
     d.num_inputs = 3;
+    d.nondiff_inputs = 1u;  // the condition
     t.push_back(d);
   }
   {

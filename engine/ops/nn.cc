@@ -586,12 +586,14 @@ void RegisterNNOps(std::vector<OpDef>& t) {
                   "negative log likelihood of log-probabilities input (C or N x C) at class "
                   "indices target (int64)",
                   OpKind::kKernel, InferNll, NllForward, NllBackward, {reduction, ignore_index}, 2u));
+  t.back().nondiff_inputs = 2u;  // the target
   t.push_back(Def("_nll_loss_backward", 2, "NllLossBackwardBackward0",
                   "gradient of nll_loss with respect to its input, from (grad_output, target)",
                   OpKind::kKernel, InferNllBack, NllBackForward, NllBackBackward,
                   {{"input_size", AttrType::kInts, {}, true, "shape of nll_loss's input"}, reduction,
                    ignore_index},
                   2u));
+  t.back().nondiff_inputs = 2u;  // the target
   t.push_back(Def("cross_entropy", 2, "",
                   "nll_loss(log_softmax(input, class dim), target) for class-index targets",
                   OpKind::kComposite, InferCrossEntropy, CrossEntropyForward, nullptr,

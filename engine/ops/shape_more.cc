@@ -984,31 +984,39 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
   t.push_back(Def("index_select", "IndexSelectBackward0",
                   "the entries of self at index (int64 vector) along dim", OpKind::kKernel,
                   InferIndexSelect, IndexSelectForward, IndexSelectBackward, {dim}, 2, kIndex));
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_index_select_backward", "IndexAddBackward0",
                   "gradient of index_select: zeros(input_size).index_add_(dim, index, grad)",
                   OpKind::kKernel, InferIndexSelectBack, IndexSelectBackForward,
                   IndexSelectBackBackward, {input_size, dim}, 2, kIndex));
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("gather", "GatherBackward0", "out[i][j] = self[i][index[i][j]] (for dim 1)",
                   OpKind::kKernel, InferGather, GatherForward, GatherBackward, {dim}, 2, kIndex));
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_gather_backward", "ScatterAddBackward0",
                   "gradient of gather: zeros(input_size).scatter_add(dim, index, grad)",
                   OpKind::kKernel, InferGatherBack, GatherBackForward, GatherBackBackward,
                   {input_size, dim}, 2, kIndex));
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("scatter", "ScatterBackward0",
                   "a copy of self with out[i][index[i][j]] = src[i][j] (for dim 1)", OpKind::kKernel,
                   InferScatter, ScatterForward, ScatterBackward, {dim}, 3, kIndex));
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("masked_fill", "MaskedFillBackward0",
                   "self (broadcast with mask) with value where mask is true", OpKind::kKernel,
                   InferMaskedFill, MaskedFillForward, MaskedFillBackward,
                   {{"value", AttrType::kScalar, {}, true, "the fill value"}}, 2, kIndex));
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("masked_select", "MaskedSelectBackward0",
                   "1-D tensor of the elements of self (broadcast with mask) where mask is true",
                   OpKind::kKernel, InferMaskedSelect, MaskedSelectForward, MaskedSelectBackward, {},
                   2, kIndex));
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_masked_select_backward", "MaskedScatterBackward0",
                   "gradient of masked_select: zeros(input_size).masked_scatter(mask, grad)",
                   OpKind::kKernel, InferMaskedSelectBack, MaskedSelectBackForward,
                   MaskedSelectBackBackward, {input_size}, 2, kIndex));
+  t.back().nondiff_inputs = 2u;  // the index / mask
 }
 
 }  // namespace tensord

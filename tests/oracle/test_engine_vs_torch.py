@@ -43,6 +43,7 @@ TORCH_OPS = {
     "sub": lambda x, a: torch.sub(x[0], x[1], alpha=a["alpha"]),
     "mul": lambda x, a: torch.mul(x[0], x[1]),
     "div": lambda x, a: torch.div(x[0], x[1]),
+    "rsub": lambda x, a: torch.rsub(x[0], a["other"], alpha=a["alpha"]),
     "pow": lambda x, a: torch.pow(x[0], x[1]),
     "pow_scalar": lambda x, a: torch.pow(x[0], a["exponent"]),
     "neg": lambda x, a: torch.neg(x[0]),

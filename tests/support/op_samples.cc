@@ -23,6 +23,8 @@ std::vector<OpSample> BuildSamples() {
   }
   v.push_back(S("add", "alpha", {In({3, 4}), In({3, 4})}, Attrs{{"alpha", 2.5}}));
   v.push_back(S("sub", "alpha", {In({3, 4}), In({4})}, Attrs{{"alpha", -1.5}}));
+  v.push_back(S("rsub", "number_minus_tensor", {In({3, 4})}, Attrs{{"other", 2.0}}));
+  v.push_back(S("rsub", "alpha_nc", {Nc({4, 3})}, Attrs{{"other", int64_t{1}}, {"alpha", 3.0}}));
   v.push_back(S("pow", "same_shape", {In({3, 4}, Domain::kPositive), In({3, 4})}));
   v.push_back(S("pow", "broadcast", {In({2, 3}, Domain::kPositive), In({3})}));
   v.push_back(S("pow", "noncontiguous", {Nc({3, 2}, Domain::kPositive), In({3, 2})}));
