@@ -43,14 +43,7 @@ void SessionImpl::Open() {
   session_id = resp.session_id();
   if (!options.pipelined) return;
   stream_ctx_ = Context(false);
-  stream_ = stub->Stream(stream_ctx_.get());
-  pb::StreamRequest hello;
-  hello.set_session_id(session_id);
-  if (!stream_->Write(hello)) {
-    grpc::Status st = stream_->Finish();
-    throw Error(st.ok() ? grpc::StatusCode::UNAVAILABLE : st.error_code(),
-                st.ok() ? "the stream closed at once" : st.error_message(), "Stream");
-  }
+  stream_ = stub->StreamBatches(stream_ctx_.get());
   reader_ = std::thread([this] { ReaderLoop(); });
 }
 
@@ -70,6 +63,7 @@ void SessionImpl::Close() {
   if (stream_) {
     {
       std::lock_guard<std::mutex> lock(write_mu_);
+      SendBuffered();
       stream_->WritesDone();
     }
     if (reader_.joinable()) reader_.join();
@@ -84,21 +78,34 @@ void SessionImpl::Close() {
 }
 
 void SessionImpl::ReaderLoop() {
-  pb::CommandResult result;
-  while (stream_->Read(&result)) {
+  pb::ResultBatch batch;
+  while (stream_->Read(&batch)) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (in_flight_.empty()) continue;  // cannot happen with an ordered stream
-    std::shared_ptr<Pending> p = std::move(in_flight_.front());
-    in_flight_.pop_front();
-    p->result = std::move(result);
-    p->ready = true;
-    if (p->result.code() != 0 && !p->ignore_errors && !first_error_) {
-      first_error_.emplace(p->result.code(), p->result.message(), p->what);
+    for (pb::CommandResult& result : *batch.mutable_results()) {
+      if (in_flight_.empty()) break;  // cannot happen: the server answers every command in order
+      std::shared_ptr<Pending> p = std::move(in_flight_.front());
+      in_flight_.pop_front();
+      p->result = std::move(result);
+      p->ready = true;
+      if (p->result.code() != 0 && !p->ignore_errors && !first_error_) {
+        first_error_.emplace(p->result.code(), p->result.message(), p->what);
+      }
     }
     cv_.notify_all();
   }
   std::lock_guard<std::mutex> lock(mu_);
   FailAllLocked("the stream to the server ended");
+}
+
+void SessionImpl::SendBuffered() {
+  if (buffer_.commands_size() == 0) return;
+  buffer_.set_session_id(session_id);
+  const bool ok = stream_->Write(buffer_);
+  buffer_.Clear();
+  if (!ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FailAllLocked("the stream to the server ended");
+  }
 }
 
 void SessionImpl::FailAllLocked(const std::string& why) {
@@ -155,39 +162,33 @@ std::shared_ptr<Pending> SessionImpl::Send(pb::Command command, std::string what
     return p;
   }
   std::lock_guard<std::mutex> write_lock(write_mu_);
-  std::vector<pb::StreamRequest> msgs;
-  if (!releases.empty()) {
-    pb::StreamRequest rel;
-    for (uint64_t id : releases) rel.mutable_command()->mutable_release()->add_ids(id);
-    msgs.push_back(std::move(rel));
-  }
-  pb::StreamRequest req;
-  *req.mutable_command() = std::move(command);
-  msgs.push_back(std::move(req));
-  for (size_t i = 0; i < msgs.size(); ++i) {
-    const bool is_release = i + 1 < msgs.size();
-    std::shared_ptr<Pending> slot = is_release ? std::make_shared<Pending>() : p;
-    if (is_release) {
-      slot->ignore_errors = true;
-      slot->what = "release";
-    }
+  auto queue = [&](pb::Command c, std::shared_ptr<Pending> slot) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (broken_) throw Error(grpc::StatusCode::UNAVAILABLE, "the stream to the server ended", p->what);
-      in_flight_.push_back(slot);
+      in_flight_.push_back(std::move(slot));
     }
+    *buffer_.add_commands() = std::move(c);
     ++commands_sent;
-    grpc::WriteOptions wo;
-    if (!stream_->Write(msgs[i], wo)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      FailAllLocked("the stream to the server ended");
-      throw Error(grpc::StatusCode::UNAVAILABLE, "the stream to the server ended", p->what);
-    }
+  };
+  if (!releases.empty()) {
+    pb::Command rel;
+    for (uint64_t id : releases) rel.mutable_release()->add_ids(id);
+    auto slot = std::make_shared<Pending>();
+    slot->ignore_errors = true;
+    slot->what = "release";
+    queue(std::move(rel), std::move(slot));
   }
+  queue(std::move(command), p);
+  if (buffer_.commands_size() >= kMaxBuffered) SendBuffered();
   return p;
 }
 
 const pb::CommandResult& SessionImpl::Wait(const std::shared_ptr<Pending>& p) {
+  if (stream_) {
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    SendBuffered();
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (!p->ready) {
     ++round_trips;

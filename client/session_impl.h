@@ -69,7 +69,12 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   void FailAllLocked(const std::string& why);
 
   std::unique_ptr<grpc::ClientContext> stream_ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<pb::StreamRequest, pb::CommandResult>> stream_;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::CommandBatch, pb::ResultBatch>> stream_;
+  // Commands not sent yet: they go out as one message when the program waits for an answer (or
+  // when kMaxBuffered pile up).
+  pb::CommandBatch buffer_;  // guarded by write_mu_
+  static constexpr int kMaxBuffered = 512;
+  void SendBuffered();  // requires write_mu_
   std::thread reader_;
   std::mutex write_mu_;  // one writer at a time on the stream
 

@@ -50,8 +50,8 @@ class Context {
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  bool grad_enabled() const { return grad_enabled_; }
-  void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
+  bool grad_enabled() const { return grad_enabled_.load(std::memory_order_relaxed); }
+  void set_grad_enabled(bool enabled) { grad_enabled_.store(enabled, std::memory_order_relaxed); }
 
   std::mt19937_64& generator() { return generator_; }
   void manual_seed(uint64_t seed) { generator_.seed(seed); }
@@ -68,7 +68,7 @@ class Context {
   static Context& ProcessDefault();
 
  private:
-  bool grad_enabled_ = true;
+  std::atomic<bool> grad_enabled_{true};  // read by DescribeSession from other threads
   DType default_dtype_;
   std::mt19937_64 generator_;
   std::shared_ptr<MemoryAccount> memory_;

@@ -13,7 +13,7 @@ BUILD_PKGS=(
 # The oracle used by the tests: PyTorch 1.13 from Debian, and the Python bits.
 TEST_PKGS=(
   python3-torch libtorch-dev python3-pytest python3-grpcio python3-protobuf
-  python3-numpy openssl
+  python3-numpy openssl graphviz
 )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

@@ -30,6 +30,26 @@ void Executor::Submit(const std::shared_ptr<Strand>& strand, std::function<void(
   ready_.push_back(strand);
 }
 
+bool Executor::TryRunInline(const std::shared_ptr<Strand>& strand, const std::function<void()>& task) {
+  {
+    absl::MutexLock lock(&strand->mu_);
+    if (strand->scheduled_ || !strand->tasks_.empty()) return false;
+    strand->scheduled_ = true;  // claimed: later submissions queue behind this task
+  }
+  task();
+  bool more;
+  {
+    absl::MutexLock lock(&strand->mu_);
+    more = !strand->tasks_.empty();
+    if (!more) strand->scheduled_ = false;
+  }
+  if (more) {
+    absl::MutexLock lock(&mu_);
+    ready_.push_back(strand);
+  }
+  return true;
+}
+
 void Executor::WorkerLoop() {
   while (true) {
     std::shared_ptr<Strand> strand;

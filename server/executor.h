@@ -35,6 +35,10 @@ class Executor {
 
   // Runs `task` on a worker after every task submitted earlier to `strand`.
   void Submit(const std::shared_ptr<Strand>& strand, std::function<void()> task);
+  // Runs `task` on the calling thread if the strand is idle (nothing queued or running), keeping
+  // the strand's order; returns false (and does nothing) otherwise. For small commands this
+  // saves the hop to a worker; callers only use it for work that is known to be short.
+  bool TryRunInline(const std::shared_ptr<Strand>& strand, const std::function<void()>& task);
   int threads() const { return static_cast<int>(workers_.size()); }
 
  private:

@@ -1,12 +1,15 @@
 #include "server/service.h"
 
 #include <deque>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/context.h"
 #include "engine/factory.h"
+#include "engine/kernels/loop.h"
+#include "engine/storage.h"
 #include "engine/op_def.h"
 #include "engine/ops/op_util.h"
 #include "engine/status_macros.h"
@@ -31,6 +34,34 @@ std::string Metadata(grpc::CallbackServerContext* ctx, const char* key) {
   if (it == md.end()) return "";
   return std::string(it->second.data(), it->second.size());
 }
+
+// What may run on a gRPC thread: commands bounded by a small amount of work.
+constexpr int64_t kInlineElements = int64_t{1} << 14;
+
+int64_t Elements(Session& s, uint64_t id) {
+  auto t = s.Get(id);
+  return t.ok() ? t->numel() : 0;  // an unknown handle fails fast either way
+}
+
+template <typename Req>
+bool IsSmall(const Req&, Session&) {
+  return false;
+}
+bool IsSmall(const pb::ApplyOpRequest& r, Session& s) {
+  int64_t n = 0;
+  for (uint64_t id : r.inputs()) n += Elements(s, id);
+  return n <= kInlineElements;
+}
+bool IsSmall(const pb::CreateTensorRequest& r, Session&) {
+  return static_cast<int64_t>(r.data().data().size()) <= kInlineElements * 8;
+}
+bool IsSmall(const pb::GetTensorRequest& r, Session& s) { return Elements(s, r.id()) <= kInlineElements; }
+bool IsSmall(const pb::TensorRequest&, Session&) { return true; }
+bool IsSmall(const pb::ReleaseRequest&, Session&) { return true; }
+bool IsSmall(const pb::SetRequiresGradRequest&, Session&) { return true; }
+bool IsSmall(const pb::AliasRequest&, Session&) { return true; }
+bool IsSmall(const pb::SetGradRequest&, Session&) { return true; }
+bool IsSmall(const pb::SetGradModeRequest&, Session&) { return true; }
 
 }  // namespace
 
@@ -99,7 +130,7 @@ grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext*
   auto* reactor = ctx->DefaultReactor();
   std::shared_ptr<Session> s = *std::move(session);
   auto token = std::make_shared<CallToken>(this);
-  executor_.Submit(s->strand(), [this, ctx, req, resp, reactor, s, fn, token] {
+  auto task = [this, ctx, req, resp, reactor, s, fn, token] {
     absl::Status status;
     if (ctx->IsCancelled()) {
       status = absl::CancelledError("the call was cancelled (or its deadline passed) before it ran");
@@ -115,7 +146,11 @@ grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext*
     }
     if (!status.ok()) spdlog::debug("session {}: {}", s->id(), status.ToString());
     reactor->Finish(ToGrpcStatus(status));
-  });
+  };
+  // Small commands run right here when the session is idle: the hop to a worker thread would
+  // cost more than the command. Anything that may take long goes to the worker pool.
+  if (IsSmall(*req, *s) && executor_.TryRunInline(s->strand(), task)) return reactor;
+  executor_.Submit(s->strand(), std::move(task));
   return reactor;
 }
 
@@ -265,17 +300,46 @@ grpc::ServerUnaryReactor* TensordService::Execute(grpc::CallbackServerContext* c
 
 namespace {
 
-// Reads commands as fast as the client sends them (up to a bound), runs each on the session's
-// strand in arrival order, and writes the results back in the same order.
-class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb::CommandResult> {
+// How a pipelined stream's messages carry commands and results: one per message (Stream) or
+// many (StreamBatches).
+struct OneCommandPerMessage {
+  using Request = pb::StreamRequest;
+  using Response = pb::CommandResult;
+  static std::vector<pb::Command> Take(Request& r) {
+    std::vector<pb::Command> out;
+    if (r.has_command()) out.push_back(std::move(*r.mutable_command()));
+    return out;
+  }
+  static void Put(Response& out, pb::CommandResult&& r) { out = std::move(r); }
+};
+
+struct CommandsInBatches {
+  using Request = pb::CommandBatch;
+  using Response = pb::ResultBatch;
+  static std::vector<pb::Command> Take(Request& r) {
+    std::vector<pb::Command> out;
+    out.reserve(static_cast<size_t>(r.commands_size()));
+    for (pb::Command& c : *r.mutable_commands()) out.push_back(std::move(c));
+    return out;
+  }
+  static void Put(Response& out, pb::CommandResult&& r) { *out.add_results() = std::move(r); }
+};
+
+// Reads commands as fast as the client sends them (up to a bound), runs each message's commands
+// on the session's strand in arrival order, and writes the results back in the same order.
+template <typename Shape>
+class PipelineReactor final : public grpc::ServerBidiReactor<typename Shape::Request, typename Shape::Response> {
+  using Request = typename Shape::Request;
+  using Response = typename Shape::Response;
+
  public:
-  StreamReactor(TensordService* service, grpc::CallbackServerContext* ctx)
+  PipelineReactor(TensordService* service, grpc::CallbackServerContext* ctx)
       : service_(service), ctx_(ctx), token_(service) {
-    StartRead(&request_);
+    this->StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return Update([](StreamReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { r->reading_done_ = true; });
+    if (!ok) return Update([](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { r->reading_done_ = true; });
     grpc::Status error;
     if (!session_) {
       auto session = service_->ResolveSession(ctx_, request_.session_id());
@@ -288,14 +352,15 @@ class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb
       error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a stream serves one session");
     }
     if (!error.ok()) {
-      return Update([error](StreamReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+      return Update([error](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
         r->finish_status_ = error;
         r->reading_done_ = true;
       });
     }
-    if (request_.has_command()) Submit(std::move(*request_.mutable_command()));
+    std::vector<pb::Command> commands = Shape::Take(request_);
+    if (!commands.empty()) Submit(std::move(commands));
     request_.Clear();
-    Update([](StreamReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+    Update([](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
       if (r->in_flight_ < kMaxInFlight) {
         r->read_requested_ = true;
       } else {
@@ -305,7 +370,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb
   }
 
   void OnWriteDone(bool ok) override {
-    Update([ok](StreamReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+    Update([ok](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
       r->writes_.pop_front();
       r->writing_ = false;
       if (!ok) r->write_failed_ = true;
@@ -326,7 +391,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb
   // (gRPC may run a reaction inline).
   template <typename F>
   void Update(F change) {
-    const pb::CommandResult* to_write = nullptr;
+    const Response* to_write = nullptr;
     bool read = false, finish = false;
     grpc::Status status;
     {
@@ -350,41 +415,49 @@ class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb
         status = finish_status_;
       }
     }
-    if (to_write != nullptr) StartWrite(to_write);
-    if (read) StartRead(&request_);
-    if (finish) Finish(status);
+    if (to_write != nullptr) this->StartWrite(to_write);
+    if (read) this->StartRead(&request_);
+    if (finish) this->Finish(status);
   }
 
-  void Submit(pb::Command command) {
+  void Submit(std::vector<pb::Command> commands) {
     {
       absl::MutexLock lock(&mu_);
       ++in_flight_;
     }
     std::shared_ptr<Session> s = session_;
-    service_->executor().Submit(s->strand(), [this, s, command = std::move(command)] {
-      pb::CommandResult result;
+    service_->executor().Submit(s->strand(), [this, s, commands = std::move(commands)] {
+      Response response;
       bool cancelled;
       {
         absl::MutexLock lock(&mu_);
         cancelled = cancelled_;
       }
-      if (cancelled) {
-        result.set_tag(command.tag());
-        result.set_code(grpc::StatusCode::CANCELLED);
-        result.set_message("the stream was cancelled before this command ran");
-      } else if (s->closed()) {
-        result.set_tag(command.tag());
-        result.set_code(grpc::StatusCode::NOT_FOUND);
-        result.set_message(absl::StrCat("unknown session '", s->id(), "' (closed, expired or never created)"));
-      } else {
-        ContextGuard guard(s->context());
+      std::optional<ContextGuard> guard;
+      std::optional<CommandRunner> runner;
+      if (!cancelled && !s->closed()) {
+        guard.emplace(s->context());
         s->Touch();
-        CommandRunner runner(*s, service_->options(), service_->stats());
-        (void)runner.Run(command, &result);
+        runner.emplace(*s, service_->options(), service_->stats());
       }
-      Update([&result](StreamReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+      for (const pb::Command& command : commands) {
+        pb::CommandResult result;
+        if (cancelled) {
+          result.set_tag(command.tag());
+          result.set_code(grpc::StatusCode::CANCELLED);
+          result.set_message("the stream was cancelled before this command ran");
+        } else if (!runner) {
+          result.set_tag(command.tag());
+          result.set_code(grpc::StatusCode::NOT_FOUND);
+          result.set_message(absl::StrCat("unknown session '", s->id(), "' (closed, expired or never created)"));
+        } else {
+          (void)runner->Run(command, &result);
+        }
+        Shape::Put(response, std::move(result));
+      }
+      Update([&response](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
         --r->in_flight_;
-        if (!r->write_failed_) r->writes_.push_back(std::move(result));
+        if (!r->write_failed_) r->writes_.push_back(std::move(response));
       });
     });
   }
@@ -392,11 +465,11 @@ class StreamReactor final : public grpc::ServerBidiReactor<pb::StreamRequest, pb
   TensordService* service_;
   grpc::CallbackServerContext* ctx_;
   TensordService::CallToken token_;
-  pb::StreamRequest request_;
+  Request request_;
   std::shared_ptr<Session> session_;
 
   absl::Mutex mu_;
-  std::deque<pb::CommandResult> writes_ ABSL_GUARDED_BY(mu_);
+  std::deque<Response> writes_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
@@ -541,8 +614,12 @@ class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk>
       if (!t.grad().defined()) return absl::FailedPreconditionError(absl::StrCat("tensor ", id, " has no .grad"));
       src = t.grad();
     }
-    // A private contiguous copy, so later in-place ops cannot tear the transfer.
-    TD_ASSIGN_OR_RETURN(snapshot_, op_util::RawClone(src));
+    // A private contiguous copy, so later in-place ops cannot tear the transfer. It is transport
+    // memory, not the session's: it is not charged to the session's quota.
+    TD_ASSIGN_OR_RETURN(auto storage, Storage::Allocate(src.nbytes(), std::make_shared<MemoryAccount>()));
+    snapshot_ = Tensor(std::make_shared<TensorImpl>(std::move(storage), src.shape(), ContiguousStrides(src.shape()), 0,
+                                                    src.dtype(), std::make_shared<VersionCounter>()));
+    kernels::CopyInto(snapshot_, src);
     return absl::OkStatus();
   }
 
@@ -576,7 +653,12 @@ class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk>
 
 grpc::ServerBidiReactor<pb::StreamRequest, pb::CommandResult>* TensordService::Stream(
     grpc::CallbackServerContext* ctx) {
-  return new StreamReactor(this, ctx);
+  return new PipelineReactor<OneCommandPerMessage>(this, ctx);
+}
+
+grpc::ServerBidiReactor<pb::CommandBatch, pb::ResultBatch>* TensordService::StreamBatches(
+    grpc::CallbackServerContext* ctx) {
+  return new PipelineReactor<CommandsInBatches>(this, ctx);
 }
 
 grpc::ServerReadReactor<pb::UploadChunk>* TensordService::Upload(grpc::CallbackServerContext* ctx,

@@ -70,6 +70,7 @@ class TensordService final : public pb::Tensord::CallbackService {
   grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* ctx, const pb::ExecuteRequest* req,
                                     pb::ExecuteResponse* resp) override;
   grpc::ServerBidiReactor<pb::StreamRequest, pb::CommandResult>* Stream(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<pb::CommandBatch, pb::ResultBatch>* StreamBatches(grpc::CallbackServerContext* ctx) override;
   grpc::ServerReadReactor<pb::UploadChunk>* Upload(grpc::CallbackServerContext* ctx,
                                                    pb::TensorsResponse* resp) override;
   grpc::ServerWriteReactor<pb::DownloadChunk>* Download(grpc::CallbackServerContext* ctx,
