@@ -4,7 +4,7 @@ ASAN_DIR  ?= build-asan
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run demo test asan format format-check clean help
+.PHONY: all deps configure build run demo test asan bench format format-check clean help
 
 all: build
 
@@ -12,6 +12,7 @@ help:
 	@echo "make run          install dependencies, build, start tensord on 127.0.0.1:50051 (ARGS='--flag=...')"
 	@echo "make test         install dependencies, build, run every test (ctest)"
 	@echo "make asan         the same tests under AddressSanitizer + UBSan"
+	@echo "make bench        benchmarks vs libtorch, raw gRPC and PyTorch RPC (bench/results/latest.md)"
 	@echo "make format       clang-format the sources; make format-check verifies"
 
 deps:
@@ -41,6 +42,10 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
 
+# Benchmarks side by side with their anchors (not part of `make test`): bench/results/latest.md.
+bench: deps
+	bench/run_all.sh
+
 FORMAT_FILES = $(shell git ls-files '*.cc' '*.h')
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -50,3 +55,15 @@ format-check:
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+
+# The container image (docker/Dockerfile) built and tested with podman: installs podman, runc and
+# debootstrap if missing, makes the local debian:bookworm-slim base, runs the image and the
+# tutorial example and the Python client suite against it (scripts/container-test.sh).
+.PHONY: container-test scaleout-test
+container-test: build
+	scripts/container-test.sh --build-dir $(BUILD_DIR)
+
+# Three replicas behind HAProxy (deploy/haproxy.cfg) on loopback: affinity, spread, failover,
+# tensord-load through the proxy, and throughput with 1 vs 3 replicas (scripts/scaleout-test.sh).
+scaleout-test: build
+	scripts/scaleout-test.sh --build-dir $(BUILD_DIR) --measure

@@ -161,6 +161,8 @@ Session Session::Connect(const ConnectOptions& options) {
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
+  // gRPC shares one connection between channels to the same address unless told otherwise.
+  if (options.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto impl = std::make_shared<SessionImpl>(options, grpc::CreateCustomChannel(options.address, creds, args));
   impl->Open();
   return Session(std::move(impl));

@@ -67,7 +67,7 @@ void SessionImpl::Close() {
       stream_->WritesDone();
     }
     if (reader_.joinable()) reader_.join();
-    stream_->Finish();
+    if (!finished_) stream_->Finish();
   }
   if (!session_id.empty()) {
     pb::SessionRequest req;
@@ -93,8 +93,12 @@ void SessionImpl::ReaderLoop() {
     }
     cv_.notify_all();
   }
+  // The stream is over: report the server's reason (e.g. UNAVAILABLE while it shuts down).
+  const grpc::Status status = stream_->Finish();
+  finished_ = true;
   std::lock_guard<std::mutex> lock(mu_);
-  FailAllLocked("the stream to the server ended");
+  FailAllLocked(status.ok() ? std::string("the stream to the server ended")
+                            : absl::StrCat("the stream to the server ended: ", status.error_message()));
 }
 
 void SessionImpl::SendBuffered() {

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -61,8 +62,8 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   std::unique_ptr<pb::Tensord::Stub> stub;
   std::string session_id;
   bool grad_enabled = true;
-  uint64_t commands_sent = 0;
-  uint64_t round_trips = 0;
+  std::atomic<uint64_t> commands_sent{0};
+  std::atomic<uint64_t> round_trips{0};
 
  private:
   void ReaderLoop();
@@ -76,6 +77,7 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   static constexpr int kMaxBuffered = 512;
   void SendBuffered();  // requires write_mu_
   std::thread reader_;
+  bool finished_ = false;  // the reader called Finish()
   std::mutex write_mu_;  // one writer at a time on the stream
 
   std::mutex mu_;

@@ -291,6 +291,39 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
         "tensord yet (PyTorch records it as CopySlices); use the out-of-place op instead"));
   }
 
+  // No graph to record and a kernel that can write into self: validate, then compute in place.
+  if (!record && def.inplace != nullptr) {
+    std::vector<Tensor> direct;
+    direct.reserve(others.size() + 1);
+    direct.push_back(self);
+    for (const Tensor& o : others) {
+      if (!o.defined()) return absl::InvalidArgumentError(absl::StrCat(def.inplace_name, "(): an input is undefined"));
+      direct.push_back(o);
+    }
+    if (def.num_inputs != kVariadic && static_cast<int>(direct.size()) != def.num_inputs) {
+      return absl::InvalidArgumentError(absl::StrCat(def.name, "() takes ", def.num_inputs,
+                                                     " tensor input(s) but ", direct.size(), " were given"));
+    }
+    TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(def, attrs));
+    const OpArgs args{direct, resolved};
+    TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, def.infer(args));
+    if (metas[0].shape != self.shape()) {
+      return absl::InvalidArgumentError(absl::StrCat("output with shape ", ShapeToString(self.shape()),
+                                                     " doesn't match the broadcast shape ",
+                                                     ShapeToString(metas[0].shape)));
+    }
+    if (!CanCast(metas[0].dtype, self.dtype())) {
+      return absl::InvalidArgumentError(absl::StrCat("result type ", ScalarTypeName(metas[0].dtype),
+                                                     " can't be cast to the desired output type ",
+                                                     ScalarTypeName(self.dtype())));
+    }
+    if (metas[0].dtype == self.dtype()) {
+      def.inplace(args);
+      self.bump_version();
+      return absl::OkStatus();
+    }
+  }
+
   std::vector<Tensor> inputs;
   inputs.reserve(others.size() + 1);
   if (record && (def.save_inputs & 1u)) {

@@ -86,6 +86,9 @@ using InferFn = absl::StatusOr<std::vector<TensorMeta>> (*)(const OpArgs&);
 using ForwardFn = absl::StatusOr<std::vector<Tensor>> (*)(const OpArgs&,
                                                           const std::vector<TensorMeta>&);
 using BackwardFn = absl::StatusOr<std::vector<Tensor>> (*)(const BackwardArgs&);
+// Writes op(inputs) straight into inputs[0] (which has the result's shape and dtype), for
+// in-place calls that record no graph. Optional: without it the result is computed and copied.
+using InplaceFn = void (*)(const OpArgs&);
 
 enum class OpKind {
   kKernel,     // computes new outputs
@@ -116,6 +119,7 @@ struct OpDef {
   int differentiable_outputs = -1;
   // The name of the in-place variant ("add_"), if it has one.
   absl::string_view inplace_name;
+  InplaceFn inplace = nullptr;
 };
 
 // All ops, in a stable order.

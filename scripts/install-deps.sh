@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
 # Installs tensord's build and test dependencies from Debian's archive.
 # Idempotent: packages already present are skipped, and apt is not touched at all
-# when nothing is missing. Usage: scripts/install-deps.sh [--runtime-only]
+# when nothing is missing.
+# Usage: scripts/install-deps.sh [--build-only | --runtime]
+#   (no option)   everything: build, developer tools and the test oracle (python3-torch, libtorch)
+#   --build-only  only what building the C++ needs (no clang-format, benchmark, torch or pytest):
+#                 the build stage of docker/Dockerfile
+#   --runtime     nothing to build with: only the shared libraries tensord and tensorctl load
+#                 (the runtime stage of docker/Dockerfile); --runtime-only is the same
 set -euo pipefail
+
+mode=all
+case "${1:-}" in
+  "") ;;
+  --build-only) mode=build ;;
+  --runtime | --runtime-only) mode=runtime ;;
+  -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+  *) echo "install-deps: unknown option '$1' (try --help)" >&2; exit 2 ;;
+esac
 
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config clang-format
@@ -10,13 +25,30 @@ BUILD_PKGS=(
   libabsl-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libopenblas0-pthread
 )
+# --build-only: BUILD_PKGS less the developer tools (clang-format, Google Benchmark), plus the
+# python3 interpreter that configuring the tests needs (find_package(Python3) in tests/).
+BUILD_ONLY_PKGS=(
+  build-essential cmake ninja-build pkg-config python3
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libspdlog-dev libgtest-dev libgmock-dev
+  libopenblas-dev libopenblas0-pthread
+)
+# --runtime: the shared libraries of the binaries (ldd build/server/tensord); apt pulls the rest
+# (libgrpc29, libfmt9, libgfortran5, libssl3, libre2-9, libc-ares2 ...).
+RUNTIME_PKGS=(
+  libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 libopenblas0-pthread
+)
 # The oracle used by the tests: PyTorch 1.13 from Debian, and the Python bits.
 TEST_PKGS=(
   python3-torch libtorch-dev python3-pytest python3-grpcio python3-protobuf
-  python3-numpy openssl graphviz
+  python3-numpy openssl python3-yaml graphviz
 )
 
-want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+case $mode in
+  all) want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  build) want=("${BUILD_ONLY_PKGS[@]}") ;;
+  runtime) want=("${RUNTIME_PKGS[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

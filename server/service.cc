@@ -357,6 +357,14 @@ class PipelineReactor final : public grpc::ServerBidiReactor<typename Shape::Req
         r->reading_done_ = true;
       });
     }
+    if (absl::Status admit = service_->Admit(); !admit.ok()) {
+      // Draining: commands already running finish; new ones are refused and the stream ends.
+      const grpc::Status unavailable = ToGrpcStatus(admit);
+      return Update([unavailable](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+        r->finish_status_ = unavailable;
+        r->reading_done_ = true;
+      });
+    }
     std::vector<pb::Command> commands = Shape::Take(request_);
     if (!commands.empty()) Submit(std::move(commands));
     request_.Clear();

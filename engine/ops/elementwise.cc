@@ -401,6 +401,29 @@ struct ClampFn {
   }
 };
 
+// In place (no graph): self = op(self, other) with other converted to self's dtype. The
+// element-wise loop reads each element before writing it, so self may alias other too.
+template <typename Fn>
+void BinaryInplace(const OpArgs& a) {
+  const Tensor& self = a.inputs[0];
+  auto other = op_util::RawTo(a.inputs[1], self.dtype());  // a 0-dim or small copy at most
+  if (!other.ok()) return;  // allocation of the converted operand failed: nothing written
+  DispatchDType(self.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const auto f = Fn::template Make<T>(a.attrs);
+    kernels::Map2<T, T, T>(self, self, *other, f);
+  });
+}
+
+template <typename Fn>
+void UnaryInplace(const OpArgs& a) {
+  const Tensor& self = a.inputs[0];
+  DispatchDType(self.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::Map<T, T>(self, self, [&](T x) { return Fn::template Apply<T>(x, a.attrs); });
+  });
+}
+
 ListOr WhereForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   TD_ASSIGN_OR_RETURN(Tensor x, op_util::RawTo(a.inputs[1], metas[0].dtype));
   TD_ASSIGN_OR_RETURN(Tensor y, op_util::RawTo(a.inputs[2], metas[0].dtype));
@@ -670,6 +693,7 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
                      BinaryForward<AddFn>, AddBackward, 0);
     d.attrs = {alpha};
     d.inplace_name = "add_";
+    d.inplace = BinaryInplace<AddFn>;
     t.push_back(d);
   }
   {
@@ -677,18 +701,21 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
                      BinaryForward<SubFn>, SubBackward, 0);
     d.attrs = {alpha};
     d.inplace_name = "sub_";
+    d.inplace = BinaryInplace<SubFn>;
     t.push_back(d);
   }
   {
     OpDef d = Binary("mul", "MulBackward0", "self * other (broadcasting)", InferBinary,
                      BinaryForward<MulFn>, MulBackward, kBoth);
     d.inplace_name = "mul_";
+    d.inplace = BinaryInplace<MulFn>;
     t.push_back(d);
   }
   {
     OpDef d = Binary("div", "DivBackward0", "self / other, true division (broadcasting)",
                      InferBinaryFloat, BinaryForward<DivFn>, DivBackward, kBoth);
     d.inplace_name = "div_";
+    d.inplace = BinaryInplace<DivFn>;
     t.push_back(d);
   }
   {
@@ -724,6 +751,7 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
     d.attrs = {{"min", AttrType::kScalar, {}, false, "lower bound or None"},
                {"max", AttrType::kScalar, {}, false, "upper bound or None"}};
     d.inplace_name = "clamp_";
+    d.inplace = UnaryInplace<ClampFn>;
     t.push_back(d);
   }
   {
@@ -737,6 +765,7 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
     OpDef d = Unary("zero", "ZeroBackward0", "zeros shaped like self (in place: zero_)", InferSame,
                     UnaryForward<ZeroFn>, ZeroGradBackward, 0, false);
     d.inplace_name = "zero_";
+    d.inplace = UnaryInplace<ZeroFn>;
     t.push_back(d);
   }
   {
@@ -744,6 +773,7 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
                     InferSame, UnaryForward<FillFn>, ZeroGradBackward, 0, false);
     d.attrs = {{"value", AttrType::kScalar, {}, true, "the fill value"}};
     d.inplace_name = "fill_";
+    d.inplace = UnaryInplace<FillFn>;
     t.push_back(d);
   }
   {

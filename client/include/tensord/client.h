@@ -12,6 +12,8 @@
 // grad(), metadata, Flush()). Errors: the library throws tensord::client::Error (gRPC code +
 // PyTorch's message + the command that caused it). An error of a pipelined command is thrown by
 // the next call that waits for the server. Every method that talks to the server may throw.
+// Threads: like a torch module's state, a Session (its grad mode, its pending errors) belongs to
+// one thread at a time; use one Session per thread (tensors may be dropped from any thread).
 #pragma once
 
 #include <cstdint>
@@ -85,6 +87,7 @@ struct ConnectOptions {
   uint64_t seed = 0;              // the session's random seed (0: server picks)
   int64_t ttl_seconds = 0;        // idle TTL (0: server default)
   bool pipelined = true;          // false: one RPC per command, errors thrown at once
+  bool own_connection = false;    // true: this session gets its own HTTP/2 connection
 };
 
 class Tensor;
