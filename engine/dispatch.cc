@@ -83,20 +83,6 @@ class OpNode : public Node {
   using Node::next_edges_;
 };
 
-absl::string_view ScalarTypeName(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "Float";
-    case DType::kFloat64:
-      return "Double";
-    case DType::kInt64:
-      return "Long";
-    case DType::kBool:
-      return "Bool";
-  }
-  return "?";
-}
-
 // torch.can_cast for the supported dtypes.
 bool CanCast(DType from, DType to) {
   if (IsFloating(from) && !IsFloating(to)) return false;

@@ -50,6 +50,20 @@ absl::string_view LegacyTypeName(DType t) {
   return "?";
 }
 
+absl::string_view ScalarTypeName(DType t) {
+  switch (t) {
+    case DType::kFloat32:
+      return "Float";
+    case DType::kFloat64:
+      return "Double";
+    case DType::kInt64:
+      return "Long";
+    case DType::kBool:
+      return "Bool";
+  }
+  return "?";
+}
+
 absl::StatusOr<DType> ParseDType(absl::string_view name) {
   if (name.substr(0, 6) == "torch.") name.remove_prefix(6);
   if (name == "float32" || name == "float") return DType::kFloat32;

@@ -46,6 +46,8 @@ absl::string_view DTypeName(DType t);
 absl::string_view TorchDTypeName(DType t);
 // "torch.FloatTensor" etc., as PyTorch names a tensor type in error messages.
 absl::string_view LegacyTypeName(DType t);
+// "Float", "Double", "Long", "Bool": PyTorch's ScalarType names, as its error texts print them.
+absl::string_view ScalarTypeName(DType t);
 // Parses "float32"/"float"/"torch.float32"/"float64"/"double"/"int64"/"long"/"bool".
 absl::StatusOr<DType> ParseDType(absl::string_view name);
 

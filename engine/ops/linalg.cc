@@ -15,20 +15,6 @@ using TensorList = std::vector<Tensor>;
 using ListOr = absl::StatusOr<TensorList>;
 using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
 
-absl::string_view ScalarTypeName(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "Float";
-    case DType::kFloat64:
-      return "Double";
-    case DType::kInt64:
-      return "Long";
-    case DType::kBool:
-      return "Bool";
-  }
-  return "?";
-}
-
 absl::Status CheckMatmulDTypes(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype()) {
     return absl::InvalidArgumentError(absl::StrCat("expected scalar type ", ScalarTypeName(a.dtype()),

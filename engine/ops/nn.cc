@@ -39,20 +39,6 @@ MetaOr InferOf(absl::string_view name, std::vector<Tensor> inputs, const Attrs& 
   return def->infer(OpArgs{inputs, resolved});
 }
 
-absl::string_view ScalarTypeName(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "Float";
-    case DType::kFloat64:
-      return "Double";
-    case DType::kInt64:
-      return "Long";
-    case DType::kBool:
-      return "Bool";
-  }
-  return "?";
-}
-
 absl::Status NotImplementedFor(absl::string_view kernel, DType t) {
   return absl::InvalidArgumentError(
       absl::StrCat("\"", kernel, "\" not implemented for '", ScalarTypeName(t), "'"));
@@ -64,24 +50,6 @@ absl::Status CheckReduction(const std::string& r) {
 }
 
 std::string TorchSize(const Shape& s) { return absl::StrCat("torch.Size(", ShapeToString(s), ")"); }
-
-// PyTorch's infer_size: like op_util::BroadcastShapes, but it reports the mismatch found first
-// from the right, as PyTorch does (op_util's reports the leftmost).
-absl::StatusOr<Shape> BroadcastShapesTorch(const Shape& a, const Shape& b) {
-  const size_t n = std::max(a.size(), b.size());
-  Shape out(n);
-  for (size_t i = n; i-- > 0;) {
-    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
-    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    if (da != db && da != 1 && db != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("The size of tensor a (", da, ") must match the size of tensor b (", db,
-                       ") at non-singleton dimension ", i));
-    }
-    out[i] = da == 1 ? db : da;
-  }
-  return out;
-}
 
 // A scalar attribute as a Scalar (keeps int vs float).
 Scalar ScalarAttr(const Attrs& attrs, absl::string_view name) {
@@ -221,7 +189,7 @@ MetaOr InferLinear(const OpArgs& a) {
       const Tensor x2 = MakeView(x, {x.size(0) * x.size(1), x.size(2)}, {x.size(2), 1}, x.storage_offset());
       TD_RETURN_IF_ERROR(InferOf("addmm", {bias, x2, wt}).status());
     } else {
-      TD_ASSIGN_OR_RETURN(Shape s, BroadcastShapesTorch(metas[0].shape, bias.shape()));
+      TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(metas[0].shape, bias.shape()));
       if (s != metas[0].shape) {
         return absl::InvalidArgumentError(absl::StrCat("output with shape ",
                                                        ShapeToString(metas[0].shape),

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/context.h"
+#include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/status_macros.h"
 
@@ -112,6 +113,11 @@ absl::StatusOr<Tensor> RawTo(const Tensor& t, DType dtype) {
 absl::StatusOr<Tensor> RawContiguous(const Tensor& t) {
   if (t.is_contiguous()) return t;
   return RawClone(t);
+}
+
+absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs, const Attrs& attrs) {
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> out, Apply(name, std::move(inputs), attrs));
+  return std::move(out[0]);
 }
 
 }  // namespace tensord::op_util

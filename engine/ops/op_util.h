@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/op_def.h"
 #include "engine/tensor.h"
 
 namespace tensord::op_util {
@@ -33,5 +35,9 @@ absl::StatusOr<Tensor> RawClone(const Tensor& t);
 absl::StatusOr<Tensor> RawTo(const Tensor& t, DType dtype);
 // Contiguous `t` (itself if already contiguous), no history.
 absl::StatusOr<Tensor> RawContiguous(const Tensor& t);
+
+// Runs a table op by name and returns its first output. Backward rules use it for ops that have
+// no in-process convenience function; it records the graph like any other call.
+absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs, const Attrs& attrs = {});
 
 }  // namespace tensord::op_util

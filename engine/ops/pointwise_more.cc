@@ -15,36 +15,15 @@
 namespace tensord {
 namespace {
 
+using op_util::Call;
+
 using TensorList = std::vector<Tensor>;
 using ListOr = absl::StatusOr<TensorList>;
 using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
 
-// PyTorch's ScalarType names, as its "not implemented for 'Long'" errors print them.
-absl::string_view TypeName(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "Float";
-    case DType::kFloat64:
-      return "Double";
-    case DType::kInt64:
-      return "Long";
-    case DType::kBool:
-      return "Bool";
-  }
-  return "?";
-}
-
 absl::Status NotImplementedFor(absl::string_view kernel, DType t) {
   return absl::InvalidArgumentError(
-      absl::StrCat("\"", kernel, "\" not implemented for '", TypeName(t), "'"));
-}
-
-// Runs a table op by name and returns its first output (used by backward rules so that they
-// record the graph for double backward).
-absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs,
-                            const Attrs& attrs = {}) {
-  TD_ASSIGN_OR_RETURN(std::vector<Tensor> out, Apply(name, std::move(inputs), attrs));
-  return std::move(out[0]);
+      absl::StrCat("\"", kernel, "\" not implemented for '", ScalarTypeName(t), "'"));
 }
 
 absl::StatusOr<Tensor> Zero() { return ops::scalar_tensor(Scalar(0.0)); }

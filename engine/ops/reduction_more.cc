@@ -17,34 +17,16 @@
 namespace tensord {
 namespace {
 
+using op_util::Call;
+
 using TensorList = std::vector<Tensor>;
 using ListOr = absl::StatusOr<TensorList>;
 using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
 using DimMask = std::vector<bool>;
 
-absl::string_view TypeName(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "Float";
-    case DType::kFloat64:
-      return "Double";
-    case DType::kInt64:
-      return "Long";
-    case DType::kBool:
-      return "Bool";
-  }
-  return "?";
-}
-
 absl::Status NotImplementedFor(absl::string_view kernel, DType t) {
   return absl::InvalidArgumentError(
-      absl::StrCat("\"", kernel, "\" not implemented for '", TypeName(t), "'"));
-}
-
-absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs,
-                            const Attrs& attrs = {}) {
-  TD_ASSIGN_OR_RETURN(std::vector<Tensor> out, Apply(name, std::move(inputs), attrs));
-  return std::move(out[0]);
+      absl::StrCat("\"", kernel, "\" not implemented for '", ScalarTypeName(t), "'"));
 }
 
 // sum/prod/cumsum: integers and bool accumulate to int64.
@@ -430,7 +412,7 @@ MetaOr InferNorm(const OpArgs& a) {
   const Tensor& x = a.inputs[0];
   if (!IsFloating(x.dtype())) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "norm(): input dtype should be either floating point or complex. Got ", TypeName(x.dtype()),
+        "norm(): input dtype should be either floating point or complex. Got ", ScalarTypeName(x.dtype()),
         " instead."));
   }
   TD_ASSIGN_OR_RETURN(DimMask mask, OptionalDimsMask(a.attrs, x.dim()));

@@ -40,38 +40,6 @@ absl::StatusOr<Tensor> Call1(absl::string_view name, std::vector<Tensor> inputs,
   return Apply1(*def, std::move(inputs), attrs);
 }
 
-absl::string_view ScalarTypeName(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "Float";
-    case DType::kFloat64:
-      return "Double";
-    case DType::kInt64:
-      return "Long";
-    case DType::kBool:
-      return "Bool";
-  }
-  return "?";
-}
-
-// PyTorch's infer_size: like op_util::BroadcastShapes, but it reports the mismatch found first
-// from the right, as PyTorch does (op_util's reports the leftmost).
-absl::StatusOr<Shape> BroadcastShapesTorch(const Shape& a, const Shape& b) {
-  const size_t n = std::max(a.size(), b.size());
-  Shape out(n);
-  for (size_t i = n; i-- > 0;) {
-    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
-    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    if (da != db && da != 1 && db != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("The size of tensor a (", da, ") must match the size of tensor b (", db,
-                       ") at non-singleton dimension ", i));
-    }
-    out[i] = da == 1 ? db : da;
-  }
-  return out;
-}
-
 // ---- element-level helpers -----------------------------------------------------------------
 
 // Calls f(idx) for every multi-index of `shape` in row-major order (once for a 0-d shape).
@@ -796,7 +764,7 @@ MetaOr InferMaskedFill(const OpArgs& a) {
     return absl::InvalidArgumentError(absl::StrCat(
         "masked_fill_ only supports boolean masks, but got mask with dtype ", ScalarTypeName(mask.dtype())));
   }
-  TD_ASSIGN_OR_RETURN(Shape s, BroadcastShapesTorch(mask.shape(), x.shape()));
+  TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(mask.shape(), x.shape()));
   TD_RETURN_IF_ERROR(CheckFillValue(x.dtype(), a.attrs));
   return One(s, x.dtype());
 }
@@ -841,7 +809,7 @@ MetaOr InferMaskedSelect(const OpArgs& a) {
   if (mask.dtype() != DType::kBool) {
     return absl::InvalidArgumentError("masked_select: expected BoolTensor or ByteTensor for mask");
   }
-  TD_ASSIGN_OR_RETURN(Shape s, BroadcastShapesTorch(mask.shape(), x.shape()));
+  TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(mask.shape(), x.shape()));
   TD_ASSIGN_OR_RETURN(int64_t n, CountTrue(mask, s));
   return One({n}, x.dtype());
 }
@@ -849,7 +817,7 @@ MetaOr InferMaskedSelect(const OpArgs& a) {
 ListOr MaskedSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor &x = a.inputs[0], &mask = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
-  const Shape shape = *BroadcastShapesTorch(mask.shape(), x.shape());
+  const Shape shape = *op_util::BroadcastShapes(mask.shape(), x.shape());
   const Shape mst = kernels::BroadcastStrides(mask, shape);
   const Shape xst = kernels::BroadcastStrides(x, shape);
   const auto item = static_cast<size_t>(ItemSize(x.dtype()));
@@ -867,7 +835,7 @@ ListOr MaskedSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 
 ListOr MaskedSelectBackward(const BackwardArgs& b) {
   const Tensor& mask = b.inputs[1];
-  TD_ASSIGN_OR_RETURN(Shape size, BroadcastShapesTorch(mask.shape(), b.input_meta[0].shape));
+  TD_ASSIGN_OR_RETURN(Shape size, op_util::BroadcastShapes(mask.shape(), b.input_meta[0].shape));
   TD_ASSIGN_OR_RETURN(Tensor g, Call1("_masked_select_backward", {b.grads[0], mask},
                                       Attrs{{"input_size", size}}));
   TD_ASSIGN_OR_RETURN(g, ops::sum_to(g, b.input_meta[0].shape));
