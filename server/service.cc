@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "engine/context.h"
 #include "engine/factory.h"
 #include "engine/kernels/loop.h"
@@ -69,31 +70,21 @@ TensordService::TensordService(const ServerOptions& options, SessionManager& ses
                                Executor& executor, ServerStats& stats)
     : options_(options), sessions_(sessions), executor_(executor), stats_(stats) {}
 
-void TensordService::CallStarted() {
-  absl::MutexLock lock(&calls_mu_);
-  ++calls_in_flight_;
-}
+void TensordService::CallStarted() { calls_in_flight_.fetch_add(1, std::memory_order_relaxed); }
 
-void TensordService::CallEnded() {
-  absl::MutexLock lock(&calls_mu_);
-  --calls_in_flight_;
-}
+void TensordService::CallEnded() { calls_in_flight_.fetch_sub(1, std::memory_order_release); }
 
-void TensordService::StartDraining() {
-  absl::MutexLock lock(&calls_mu_);
-  draining_ = true;
-}
+void TensordService::StartDraining() { draining_.store(true, std::memory_order_release); }
 
 void TensordService::WaitForCalls(absl::Duration timeout) {
-  absl::MutexLock lock(&calls_mu_);
-  calls_mu_.AwaitWithTimeout(absl::Condition(
-                                 +[](int64_t* n) { return *n == 0; }, &calls_in_flight_),
-                             timeout);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (calls_in_flight_.load(std::memory_order_acquire) > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
 }
 
 absl::Status TensordService::Admit() const {
-  absl::MutexLock lock(&calls_mu_);
-  if (draining_) return absl::UnavailableError("the server is shutting down");
+  if (draining_.load(std::memory_order_acquire)) return absl::UnavailableError("the server is shutting down");
   return absl::OkStatus();
 }
 

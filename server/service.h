@@ -2,6 +2,7 @@
 // beyond references to the session manager, the executor and the counters.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -118,9 +119,9 @@ class TensordService final : public pb::Tensord::CallbackService {
 
   const ServerOptions& options_;
   SessionManager& sessions_;
-  mutable absl::Mutex calls_mu_;
-  int64_t calls_in_flight_ ABSL_GUARDED_BY(calls_mu_) = 0;
-  bool draining_ ABSL_GUARDED_BY(calls_mu_) = false;
+  // Atomics, not a mutex: every call passes here.
+  std::atomic<int64_t> calls_in_flight_{0};
+  std::atomic<bool> draining_{false};
   Executor& executor_;
   ServerStats& stats_;
 };

@@ -122,7 +122,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Create(const CreatePara
 absl::StatusOr<std::shared_ptr<Session>> SessionManager::Get(const std::string& id,
                                                              const std::string& owner) const {
   if (id.empty()) return absl::InvalidArgumentError("session_id is required");
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);  // lookups of different sessions do not serialize
   auto it = sessions_.find(id);
   if (it == sessions_.end() || it->second->owner() != owner || it->second->closed() ||
       it->second->Expired(absl::Now())) {
