@@ -43,7 +43,8 @@ void Must(const absl::Status& s) {
 }
 
 // Seconds per call of fn, median over `rounds` timed batches of `iters` calls.
-double Time(const std::function<void()>& fn, int iters, int rounds, std::vector<double>* samples = nullptr) {
+double Time(const std::function<void()>& fn, int iters, int rounds,
+            std::vector<double>* samples = nullptr) {
   fn();  // warm-up
   std::vector<double> t;
   for (int r = 0; r < rounds; ++r) {
@@ -66,8 +67,9 @@ struct Row {
 };
 
 // Interleaves the two sides round by round so that machine noise hits both alike.
-Row Compare(const std::string& name, const std::function<void()>& engine, const std::function<void()>& torch_fn,
-            int iters, int rounds, double target, const std::string& unit, double scale) {
+Row Compare(const std::string& name, const std::function<void()>& engine,
+            const std::function<void()>& torch_fn, int iters, int rounds, double target,
+            const std::string& unit, double scale) {
   std::vector<double> e, t;
   for (int r = 0; r < rounds; ++r) {
     e.push_back(Time(engine, iters, 1));
@@ -140,14 +142,16 @@ int main(int argc, char** argv) {
   tensord::Context ctx(tensord::ContextOptions{.seed = 1});
   tensord::ContextGuard guard(ctx);
   torch::manual_seed(1);
-  std::printf("libtorch %s, %d intra-op threads; engine: OpenBLAS for mm\n", TORCH_VERSION, at::get_num_threads());
+  std::printf("libtorch %s, %d intra-op threads; engine: OpenBLAS for mm\n", TORCH_VERSION,
+              at::get_num_threads());
   std::vector<Row> rows;
 
   {  // (a)
     tensord::Tensor ex = Must(ft::randn({4}, ft::TensorOptions().with_requires_grad()));
     torch::Tensor tx = torch::randn({4}, torch::requires_grad());
-    Row r = Compare("(a) 100-node chain, tiny tensors, fwd+bwd, per node", [&] { EngineChain(ex); },
-                    [&] { TorchChain(tx); }, 20, rounds, 0.5, "us/node", 1e6 / kChain);
+    Row r = Compare(
+        "(a) 100-node chain, tiny tensors, fwd+bwd, per node", [&] { EngineChain(ex); },
+        [&] { TorchChain(tx); }, 20, rounds, 0.5, "us/node", 1e6 / kChain);
     rows.push_back(r);
   }
   for (int n : {512, 1024}) {  // (b)
@@ -180,7 +184,8 @@ int main(int argc, char** argv) {
     rows.push_back(Compare(
         "(c) x^2*e^x on 4M float32, fwd+bwd",
         [&] {
-          Must(tensord::Backward(Must(eo::mul(Must(eo::pow(ex, tensord::Scalar(2))), Must(eo::exp(ex)))), eg));
+          Must(tensord::Backward(
+              Must(eo::mul(Must(eo::pow(ex, tensord::Scalar(2))), Must(eo::exp(ex)))), eg));
           Must(ex.set_grad(tensord::Tensor()));
         },
         [&] {
@@ -210,10 +215,12 @@ int main(int argc, char** argv) {
       tensord::Tensor h = Must(eo::relu(Must(eo::add(Must(eo::matmul(ex, w1)), b1))));
       tensord::Tensor logits = Must(eo::add(Must(eo::matmul(h, w2)), b2));
       tensord::Tensor loss =
-          have_ce ? Must(tensord::Apply1(*Must(tensord::FindOp("cross_entropy")), {logits, ey}))
-                  : Must(eo::mse_loss(logits, Must(eo::to(ey, tensord::DType::kFloat32)).defined()
-                                                  ? Must(eo::unsqueeze(Must(eo::to(ey, tensord::DType::kFloat32)), 1))
-                                                  : logits));
+          have_ce
+              ? Must(tensord::Apply1(*Must(tensord::FindOp("cross_entropy")), {logits, ey}))
+              : Must(eo::mse_loss(
+                    logits, Must(eo::to(ey, tensord::DType::kFloat32)).defined()
+                                ? Must(eo::unsqueeze(Must(eo::to(ey, tensord::DType::kFloat32)), 1))
+                                : logits));
       Must(tensord::Backward(loss));
       tensord::NoGradGuard no_grad;
       for (auto* p : {&w1, &b1, &w2, &b2}) {
@@ -233,19 +240,22 @@ int main(int argc, char** argv) {
         p->grad().zero_();
       }
     };
-    rows.push_back(Compare(have_ce ? "(d) MLP 784-256-10 step, batch 64, cross_entropy"
-                                   : "(d) MLP 784-256-10 step, batch 64 (mse: no cross_entropy op yet)",
+    rows.push_back(Compare(have_ce
+                               ? "(d) MLP 784-256-10 step, batch 64, cross_entropy"
+                               : "(d) MLP 784-256-10 step, batch 64 (mse: no cross_entropy op yet)",
                            engine_step, torch_step, 10, rounds, 1.05, "ms", 1e3));
   }
 
-  std::printf("\n%-58s %12s %12s %8s %8s  %s\n", "scenario", "engine", "libtorch", "ratio", "target", "");
+  std::printf("\n%-58s %12s %12s %8s %8s  %s\n", "scenario", "engine", "libtorch", "ratio",
+              "target", "");
   bool all_met = true;
   for (const Row& r : rows) {
     const double ratio = r.engine_s / r.torch_s;
     const bool met = ratio <= r.target;
     all_met &= met;
-    std::printf("%-58s %9.3f %-2s %9.3f %-2s %8.3f %8.2f  %s\n", r.name.c_str(), r.engine_s * r.scale, "",
-                r.torch_s * r.scale, "", ratio, r.target, met ? "met" : "MISSED");
+    std::printf("%-58s %9.3f %-2s %9.3f %-2s %8.3f %8.2f  %s\n", r.name.c_str(),
+                r.engine_s * r.scale, "", r.torch_s * r.scale, "", ratio, r.target,
+                met ? "met" : "MISSED");
   }
   std::printf("(times in %s per row's unit: (a) us/node, others ms)\n", "");
   if (!json.empty()) {
@@ -253,9 +263,10 @@ int main(int argc, char** argv) {
     out << "{\n  \"libtorch\": \"" << TORCH_VERSION << "\",\n  \"rows\": [\n";
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
-      out << "    {\"name\": \"" << r.name << "\", \"unit\": \"" << r.unit << "\", \"engine\": " << r.engine_s * r.scale
-          << ", \"libtorch\": " << r.torch_s * r.scale << ", \"ratio\": " << r.engine_s / r.torch_s
-          << ", \"target\": " << r.target << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
+      out << "    {\"name\": \"" << r.name << "\", \"unit\": \"" << r.unit
+          << "\", \"engine\": " << r.engine_s * r.scale << ", \"libtorch\": " << r.torch_s * r.scale
+          << ", \"ratio\": " << r.engine_s / r.torch_s << ", \"target\": " << r.target << "}"
+          << (i + 1 < rows.size() ? "," : "") << "\n";
     }
     out << "  ]\n}\n";
   }

@@ -15,7 +15,8 @@ using tensord::bench::Bytes;
 using tensord::bench::Size;
 
 class Service final : public tensord::bench::RawEcho::CallbackService {
-  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* ctx, const Bytes* req, Bytes* resp) override {
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* ctx, const Bytes* req,
+                                 Bytes* resp) override {
     resp->set_data(req->data());
     auto* r = ctx->DefaultReactor();
     r->Finish(grpc::Status::OK);
@@ -45,10 +46,13 @@ class Service final : public tensord::bench::RawEcho::CallbackService {
     return new Reader(resp);
   }
 
-  grpc::ServerWriteReactor<Bytes>* Download(grpc::CallbackServerContext*, const Size* req) override {
+  grpc::ServerWriteReactor<Bytes>* Download(grpc::CallbackServerContext*,
+                                            const Size* req) override {
     class Writer : public grpc::ServerWriteReactor<Bytes> {
      public:
-      explicit Writer(const Size* req) : left_(req->bytes()), chunk_bytes_(req->chunk_bytes() > 0 ? req->chunk_bytes() : 1 << 20) {
+      explicit Writer(const Size* req)
+          : left_(req->bytes()),
+            chunk_bytes_(req->chunk_bytes() > 0 ? req->chunk_bytes() : 1 << 20) {
         // One buffer of the data, as tensord holds the tensor's bytes before streaming them.
         data_.assign(static_cast<size_t>(left_), '\x5a');
         Next();

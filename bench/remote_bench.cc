@@ -29,7 +29,9 @@ namespace pb = ::tensord::v1;
 namespace td = ::tensord::client;
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 double Pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -127,7 +129,8 @@ void OpLatency(const std::string& tensord, const std::string& echo, int n, Json&
       if (i >= 200) t_echo.push_back(Seconds(a, b) * 1e6);
     }
   }
-  const double op50 = Pct(t_op, 0.5), op99 = Pct(t_op, 0.99), e50 = Pct(t_echo, 0.5), e99 = Pct(t_echo, 0.99);
+  const double op50 = Pct(t_op, 0.5), op99 = Pct(t_op, 0.99), e50 = Pct(t_echo, 0.5),
+               e99 = Pct(t_echo, 0.99);
   std::printf("op latency (%d calls, %zu-byte request)\n", n, payload.data().size());
   std::printf("  tensord ApplyOp   p50 %8.1f us   p99 %8.1f us\n", op50, op99);
   std::printf("  raw gRPC echo     p50 %8.1f us   p99 %8.1f us\n", e50, e99);
@@ -162,9 +165,10 @@ void Pipelined(const std::string& tensord, int n, Json& json) {
   const double piped = Chain(tensord, true, n);
   const double unary = Chain(tensord, false, n);
   std::printf("pipelined: %d dependent ops + item()\n", n);
-  std::printf("  pipelined %8.1f ms (%.2f us/op)   one RPC each %8.1f ms (%.2f us/op)\n", piped * 1e3,
-              piped / n * 1e6, unary * 1e3, unary / n * 1e6);
-  std::printf("  speedup %.1fx (target >= 20x), %.2f us/op amortized (target <= 8)\n", unary / piped, piped / n * 1e6);
+  std::printf("  pipelined %8.1f ms (%.2f us/op)   one RPC each %8.1f ms (%.2f us/op)\n",
+              piped * 1e3, piped / n * 1e6, unary * 1e3, unary / n * 1e6);
+  std::printf("  speedup %.1fx (target >= 20x), %.2f us/op amortized (target <= 8)\n",
+              unary / piped, piped / n * 1e6);
   json.Add("pipelined_us_per_op", piped / n * 1e6);
   json.Add("unary_us_per_op", unary / n * 1e6);
   json.Add("pipelined_speedup", unary / piped);
@@ -265,8 +269,10 @@ void Transfer(const std::string& tensord, const std::string& echo, int64_t bytes
   }
   const double tm = Pct(t, 0.5), rm = Pct(r, 0.5);
   const double mib = static_cast<double>(bytes) / (1 << 20);
-  std::printf("transfer %.0f MiB up+down: tensord %.1f MiB/s, raw stream %.1f MiB/s, ratio %.3f (target >= 0.8)\n",
-              mib, 2 * mib / tm, 2 * mib / rm, rm / tm);
+  std::printf(
+      "transfer %.0f MiB up+down: tensord %.1f MiB/s, raw stream %.1f MiB/s, ratio %.3f (target >= "
+      "0.8)\n",
+      mib, 2 * mib / tm, 2 * mib / rm, rm / tm);
   const std::string key = "xfer_" + std::to_string(static_cast<int64_t>(mib)) + "MiB";
   json.Add(key + "_tensord_MiBps", 2 * mib / tm);
   json.Add(key + "_raw_MiBps", 2 * mib / rm);
@@ -275,7 +281,8 @@ void Transfer(const std::string& tensord, const std::string& echo, int64_t bytes
 
 // ---- concurrency ---------------------------------------------------------------------------
 
-void Concurrency(const std::string& tensord, int clients, double seconds, int server_pid, Json& json) {
+void Concurrency(const std::string& tensord, int clients, double seconds, int server_pid,
+                 Json& json) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> errors{0};
   std::atomic<int64_t> peak_rss{RssKiB(server_pid)};
@@ -314,11 +321,13 @@ void Concurrency(const std::string& tensord, int clients, double seconds, int se
   const int64_t rss_after = RssKiB(server_pid);
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::printf("concurrency %2d clients (tutorial step on 1024 floats): %8.0f steps/s, p50 %7.0f us, p99 %7.0f us, "
-              "errors %lld, server RSS %lld -> peak %lld -> %lld KiB\n",
-              clients, static_cast<double>(all.size()) / elapsed, Pct(all, 0.5), Pct(all, 0.99),
-              static_cast<long long>(errors.load()), static_cast<long long>(rss_before),
-              static_cast<long long>(peak_rss.load()), static_cast<long long>(rss_after));
+  std::printf(
+      "concurrency %2d clients (tutorial step on 1024 floats): %8.0f steps/s, p50 %7.0f us, p99 "
+      "%7.0f us, "
+      "errors %lld, server RSS %lld -> peak %lld -> %lld KiB\n",
+      clients, static_cast<double>(all.size()) / elapsed, Pct(all, 0.5), Pct(all, 0.99),
+      static_cast<long long>(errors.load()), static_cast<long long>(rss_before),
+      static_cast<long long>(peak_rss.load()), static_cast<long long>(rss_after));
   const std::string k = "conc" + std::to_string(clients);
   json.Add(k + "_steps_per_s", static_cast<double>(all.size()) / elapsed);
   json.Add(k + "_p50_us", Pct(all, 0.5));
@@ -337,7 +346,9 @@ int main(int argc, char** argv) {
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto val = [&](const char* k) { return a.rfind(k, 0) == 0 ? a.substr(std::strlen(k)) : std::string(); };
+    auto val = [&](const char* k) {
+      return a.rfind(k, 0) == 0 ? a.substr(std::strlen(k)) : std::string();
+    };
     if (!val("--tensord=").empty()) tensord = val("--tensord=");
     if (!val("--echo=").empty()) echo = val("--echo=");
     if (!val("--json=").empty()) json_path = val("--json=");
@@ -345,8 +356,10 @@ int main(int argc, char** argv) {
     if (!val("--server_pid=").empty()) server_pid = std::atoi(val("--server_pid=").c_str());
     if (a == "--quick") quick = true;
     if (a == "--help") {
-      std::printf("usage: remote_bench --tensord=HOST:PORT --echo=HOST:PORT [--server_pid=PID] [--json=PATH] "
-                  "[--only=op,pipe,xfer,conc] [--quick]\n");
+      std::printf(
+          "usage: remote_bench --tensord=HOST:PORT --echo=HOST:PORT [--server_pid=PID] "
+          "[--json=PATH] "
+          "[--only=op,pipe,xfer,conc] [--quick]\n");
       return 0;
     }
   }
@@ -361,7 +374,8 @@ int main(int argc, char** argv) {
     }
   }
   if (want("conc")) {
-    for (int clients : {1, 8, 64}) Concurrency(tensord, clients, quick ? 2.0 : 5.0, server_pid, json);
+    for (int clients : {1, 8, 64})
+      Concurrency(tensord, clients, quick ? 2.0 : 5.0, server_pid, json);
   }
   if (!json_path.empty()) std::ofstream(json_path) << json.str();
   return 0;

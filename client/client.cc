@@ -163,7 +163,8 @@ Session Session::Connect(const ConnectOptions& options) {
   args.SetMaxReceiveMessageSize(64 << 20);
   // gRPC shares one connection between channels to the same address unless told otherwise.
   if (options.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto impl = std::make_shared<SessionImpl>(options, grpc::CreateCustomChannel(options.address, creds, args));
+  auto impl = std::make_shared<SessionImpl>(
+      options, grpc::CreateCustomChannel(options.address, creds, args));
   impl->Open();
   return Session(std::move(impl));
 }
@@ -191,13 +192,14 @@ void Session::set_grad_enabled(bool enabled) {
 
 bool Session::is_grad_enabled() const { return impl_->grad_enabled; }
 
-std::vector<Tensor> Session::Apply(const std::string& op, const std::vector<Tensor>& inputs, Attrs attrs,
-                                   int num_outputs) {
+std::vector<Tensor> Session::Apply(const std::string& op, const std::vector<Tensor>& inputs,
+                                   Attrs attrs, int num_outputs) {
   pb::Command c;
   pb::ApplyOpRequest* req = c.mutable_apply_op();
   req->set_op(op);
   for (const Tensor& t : inputs) {
-    if (!t.defined()) throw Error(grpc::StatusCode::INVALID_ARGUMENT, "an input is undefined (None)", op);
+    if (!t.defined())
+      throw Error(grpc::StatusCode::INVALID_ARGUMENT, "an input is undefined (None)", op);
     if (t.h_->session != impl_) {
       throw Error(grpc::StatusCode::INVALID_ARGUMENT, "an input belongs to another session", op);
     }
@@ -238,7 +240,8 @@ Tensor Session::Factory(const std::string& name, const std::vector<int64_t>& sha
   return impl_->MakeTensor(id, impl_->Send(std::move(c), name), 0);
 }
 
-Tensor Session::tensor(const std::vector<double>& values, std::vector<int64_t> shape, TensorOptions options) {
+Tensor Session::tensor(const std::vector<double>& values, std::vector<int64_t> shape,
+                       TensorOptions options) {
   if (shape.empty()) shape = {static_cast<int64_t>(values.size())};
   const DType dt = options.dtype_.value_or(DType::kFloat32);
   pb::Command c;
@@ -291,9 +294,15 @@ Tensor Session::scalar(Scalar value) {
   return impl_->MakeTensor(id, impl_->Send(std::move(c), "scalar"), 0);
 }
 
-Tensor Session::zeros(const std::vector<int64_t>& s, TensorOptions o) { return Factory("zeros", s, {}, o); }
-Tensor Session::ones(const std::vector<int64_t>& s, TensorOptions o) { return Factory("ones", s, {}, o); }
-Tensor Session::empty(const std::vector<int64_t>& s, TensorOptions o) { return Factory("empty", s, {}, o); }
+Tensor Session::zeros(const std::vector<int64_t>& s, TensorOptions o) {
+  return Factory("zeros", s, {}, o);
+}
+Tensor Session::ones(const std::vector<int64_t>& s, TensorOptions o) {
+  return Factory("ones", s, {}, o);
+}
+Tensor Session::empty(const std::vector<int64_t>& s, TensorOptions o) {
+  return Factory("empty", s, {}, o);
+}
 Tensor Session::full(const std::vector<int64_t>& s, Scalar v, TensorOptions o) {
   return Factory("full", s, {{"value", ToAttr(v)}}, o);
 }
@@ -304,32 +313,49 @@ Tensor Session::eye(int64_t n, std::optional<int64_t> m, TensorOptions o) {
 }
 Tensor Session::arange(Scalar end, TensorOptions o) { return arange(0, end, 1, o); }
 Tensor Session::arange(Scalar start, Scalar end, Scalar step, TensorOptions o) {
-  return Factory("arange", {}, {{"start", ToAttr(start)}, {"end", ToAttr(end)}, {"step", ToAttr(step)}}, o);
+  return Factory("arange", {},
+                 {{"start", ToAttr(start)}, {"end", ToAttr(end)}, {"step", ToAttr(step)}}, o);
 }
 Tensor Session::linspace(double start, double end, int64_t steps, TensorOptions o) {
-  return Factory("linspace", {}, {{"start", ToAttr(start)}, {"end", ToAttr(end)}, {"steps", ToAttr(steps)}}, o);
+  return Factory("linspace", {},
+                 {{"start", ToAttr(start)}, {"end", ToAttr(end)}, {"steps", ToAttr(steps)}}, o);
 }
-Tensor Session::rand(const std::vector<int64_t>& s, TensorOptions o) { return Factory("rand", s, {}, o); }
-Tensor Session::randn(const std::vector<int64_t>& s, TensorOptions o) { return Factory("randn", s, {}, o); }
+Tensor Session::rand(const std::vector<int64_t>& s, TensorOptions o) {
+  return Factory("rand", s, {}, o);
+}
+Tensor Session::randn(const std::vector<int64_t>& s, TensorOptions o) {
+  return Factory("randn", s, {}, o);
+}
 Tensor Session::randint(int64_t low, int64_t high, const std::vector<int64_t>& s, TensorOptions o) {
   return Factory("randint", s, {{"low", ToAttr(low)}, {"high", ToAttr(high)}}, o);
 }
-Tensor Session::randperm(int64_t n, TensorOptions o) { return Factory("randperm", {}, {{"n", ToAttr(n)}}, o); }
+Tensor Session::randperm(int64_t n, TensorOptions o) {
+  return Factory("randperm", {}, {{"n", ToAttr(n)}}, o);
+}
 Tensor Session::normal(double mean, double std, const std::vector<int64_t>& s, TensorOptions o) {
   return Factory("normal", s, {{"mean", ToAttr(mean)}, {"std", ToAttr(std)}}, o);
 }
 Tensor Session::uniform(const std::vector<int64_t>& s, double low, double high, TensorOptions o) {
   return Factory("uniform", s, {{"low", ToAttr(low)}, {"high", ToAttr(high)}}, o);
 }
-Tensor Session::zeros_like(const Tensor& t, TensorOptions o) { return Factory("zeros_like", {}, {}, o, &t); }
-Tensor Session::ones_like(const Tensor& t, TensorOptions o) { return Factory("ones_like", {}, {}, o, &t); }
+Tensor Session::zeros_like(const Tensor& t, TensorOptions o) {
+  return Factory("zeros_like", {}, {}, o, &t);
+}
+Tensor Session::ones_like(const Tensor& t, TensorOptions o) {
+  return Factory("ones_like", {}, {}, o, &t);
+}
 Tensor Session::full_like(const Tensor& t, Scalar v, TensorOptions o) {
   return Factory("full_like", {}, {{"value", ToAttr(v)}}, o, &t);
 }
-Tensor Session::rand_like(const Tensor& t, TensorOptions o) { return Factory("rand_like", {}, {}, o, &t); }
-Tensor Session::randn_like(const Tensor& t, TensorOptions o) { return Factory("randn_like", {}, {}, o, &t); }
+Tensor Session::rand_like(const Tensor& t, TensorOptions o) {
+  return Factory("rand_like", {}, {}, o, &t);
+}
+Tensor Session::randn_like(const Tensor& t, TensorOptions o) {
+  return Factory("randn_like", {}, {}, o, &t);
+}
 
-NoGradGuard::NoGradGuard(Session session) : session_(std::move(session)), previous_(session_.is_grad_enabled()) {
+NoGradGuard::NoGradGuard(Session session)
+    : session_(std::move(session)), previous_(session_.is_grad_enabled()) {
   session_.set_grad_enabled(false);
 }
 NoGradGuard::~NoGradGuard() {
@@ -355,7 +381,8 @@ const pb::TensorInfo& CreatedInfo(const std::shared_ptr<detail::Handle>& h) {
   const pb::CommandResult& r = h->session->Wait(h->created);
   if (r.result_case() == pb::CommandResult::kGrad) return r.grad().grads(h->index);
   if (h->index >= r.tensors().tensors_size()) {
-    throw Error(grpc::StatusCode::INTERNAL, "the server returned fewer tensors than expected", h->created->what);
+    throw Error(grpc::StatusCode::INTERNAL, "the server returned fewer tensors than expected",
+                h->created->what);
   }
   return r.tensors().tensors(h->index);
 }
@@ -382,8 +409,8 @@ int64_t Tensor::size(int64_t d) const {
   const int64_t n = static_cast<int64_t>(s.size());
   if (d < -n || d >= n) {
     throw Error(grpc::StatusCode::OUT_OF_RANGE,
-                absl::StrCat("Dimension out of range (expected to be in range of [", -n, ", ", n - 1, "], but got ", d,
-                             ")"),
+                absl::StrCat("Dimension out of range (expected to be in range of [", -n, ", ",
+                             n - 1, "], but got ", d, ")"),
                 "size");
   }
   return s[static_cast<size_t>(d < 0 ? d + n : d)];
@@ -433,7 +460,8 @@ std::shared_ptr<Node> Tensor::grad_fn() const {
   for (int i = 0; i < g.nodes_size(); ++i) {
     const pb::GraphNode& n = g.nodes(i);
     nodes[i]->name_ = n.name();
-    for (const auto& e : n.next()) nodes[i]->next_.push_back({e.node() >= 0 ? nodes[e.node()] : nullptr, e.input_nr()});
+    for (const auto& e : n.next())
+      nodes[i]->next_.push_back({e.node() >= 0 ? nodes[e.node()] : nullptr, e.input_nr()});
     for (const auto& s : n.saved()) nodes[i]->saved_.push_back({s.name(), s.freed()});
   }
   return nodes[g.root()];
@@ -441,7 +469,9 @@ std::shared_ptr<Node> Tensor::grad_fn() const {
 
 namespace {
 Tensor Alias(const std::shared_ptr<detail::Handle>& h, bool data) {
-  if (!h) throw Error(grpc::StatusCode::FAILED_PRECONDITION, "undefined tensor (None)", data ? "data" : "detach");
+  if (!h)
+    throw Error(grpc::StatusCode::FAILED_PRECONDITION, "undefined tensor (None)",
+                data ? "data" : "detach");
   pb::Command c;
   pb::AliasRequest* req = data ? c.mutable_data() : c.mutable_detach();
   req->set_id(h->id);
@@ -473,7 +503,8 @@ void Tensor::set_grad(const Tensor& g) {
   SendSimple(h_, std::move(c), "grad=");
 }
 
-void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
+                      bool create_graph) const {
   std::vector<Tensor> grads;
   if (gradient.defined()) grads.push_back(gradient);
   autograd::backward({*this}, grads, retain_graph, create_graph);
@@ -523,10 +554,11 @@ T Tensor::item() const {
   pb::GetTensorResponse r = Fetch(h_, "item");
   std::vector<T> v = Decode<T>(r.value());
   if (v.size() != 1) {
-    throw Error(grpc::StatusCode::INVALID_ARGUMENT,
-                absl::StrCat("only one element tensors can be converted to Python scalars (a Tensor with ", v.size(),
-                             " elements cannot be converted to Scalar)"),
-                "item");
+    throw Error(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("only one element tensors can be converted to Python scalars (a Tensor with ",
+                     v.size(), " elements cannot be converted to Scalar)"),
+        "item");
   }
   return v[0];
 }
@@ -552,10 +584,12 @@ std::string Tensor::str() const {
   // Rebuild the values in a private engine context and print them with PyTorch's rules.
   static Context* printing = new Context();
   ContextGuard guard(*printing);
-  auto values = factory::from_bytes(r.value().data().data(), r.value().data().size(),
-                                    tensord::Shape(r.value().shape().begin(), r.value().shape().end()),
-                                    ToEngine(r.value().dtype()));
-  if (!values.ok()) throw Error(grpc::StatusCode::INTERNAL, std::string(values.status().message()), "print");
+  auto values =
+      factory::from_bytes(r.value().data().data(), r.value().data().size(),
+                          tensord::Shape(r.value().shape().begin(), r.value().shape().end()),
+                          ToEngine(r.value().dtype()));
+  if (!values.ok())
+    throw Error(grpc::StatusCode::INTERNAL, std::string(values.status().message()), "print");
   return FormatTensor(*values, r.info().grad_fn(), r.info().requires_grad());
 }
 
@@ -563,10 +597,18 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str
 
 // ---- PyTorch overloads -------------------------------------------------------------------------
 
-Tensor Tensor::sum(const std::vector<int64_t>& dim, bool keepdim) const { return sum_dim(dim, keepdim); }
-Tensor Tensor::mean(const std::vector<int64_t>& dim, bool keepdim) const { return mean_dim(dim, keepdim); }
-std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const { return max_dim(dim, keepdim); }
-std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const { return min_dim(dim, keepdim); }
+Tensor Tensor::sum(const std::vector<int64_t>& dim, bool keepdim) const {
+  return sum_dim(dim, keepdim);
+}
+Tensor Tensor::mean(const std::vector<int64_t>& dim, bool keepdim) const {
+  return mean_dim(dim, keepdim);
+}
+std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const {
+  return max_dim(dim, keepdim);
+}
+std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const {
+  return min_dim(dim, keepdim);
+}
 Tensor Tensor::pow(Scalar exponent) const { return pow_scalar(exponent); }
 Tensor Tensor::squeeze(int64_t dim) const { return squeeze_dim(dim); }
 Tensor Tensor::operator[](int64_t index) const { return select(0, index); }
@@ -606,7 +648,8 @@ Tensor operator>(const Tensor& a, Scalar b) { return a.gt(a.session().scalar(b))
 namespace autograd {
 
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,
-              std::optional<bool> retain_graph, bool create_graph, const std::vector<Tensor>& inputs) {
+              std::optional<bool> retain_graph, bool create_graph,
+              const std::vector<Tensor>& inputs) {
   Session s = detail::SessionOf(tensors);
   pb::Command c;
   pb::BackwardRequest* req = c.mutable_backward();
@@ -619,8 +662,8 @@ void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& gra
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,
-                         bool allow_unused) {
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
+                         bool create_graph, bool allow_unused) {
   Session s = detail::SessionOf(outputs);
   SessionImpl& impl = Impl(s.impl());
   pb::Command c;
@@ -640,7 +683,9 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   const pb::CommandResult& r = impl.Wait(p);
   std::vector<Tensor> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    out.push_back(r.grad().defined(static_cast<int>(i)) ? impl.MakeTensor(ids[i], p, static_cast<int>(i)) : Tensor());
+    out.push_back(r.grad().defined(static_cast<int>(i))
+                      ? impl.MakeTensor(ids[i], p, static_cast<int>(i))
+                      : Tensor());
   }
   return out;
 }

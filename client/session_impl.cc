@@ -19,8 +19,9 @@ std::unique_ptr<grpc::ClientContext> SessionImpl::Context(bool with_deadline) co
   if (!session_id.empty()) ctx->AddMetadata("x-tensord-session", session_id);
   if (!options.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options.token);
   if (with_deadline) {
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::milliseconds(static_cast<int64_t>(options.deadline_seconds * 1000)));
+    ctx->set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(options.deadline_seconds * 1000)));
   }
   return ctx;
 }
@@ -97,8 +98,9 @@ void SessionImpl::ReaderLoop() {
   const grpc::Status status = stream_->Finish();
   finished_ = true;
   std::lock_guard<std::mutex> lock(mu_);
-  FailAllLocked(status.ok() ? std::string("the stream to the server ended")
-                            : absl::StrCat("the stream to the server ended: ", status.error_message()));
+  FailAllLocked(status.ok()
+                    ? std::string("the stream to the server ended")
+                    : absl::StrCat("the stream to the server ended: ", status.error_message()));
 }
 
 void SessionImpl::SendBuffered() {
@@ -118,7 +120,8 @@ void SessionImpl::FailAllLocked(const std::string& why) {
     p->result.set_code(grpc::StatusCode::UNAVAILABLE);
     p->result.set_message(why);
     p->ready = true;
-    if (!first_error_ && !p->ignore_errors) first_error_.emplace(grpc::StatusCode::UNAVAILABLE, why, p->what);
+    if (!first_error_ && !p->ignore_errors)
+      first_error_.emplace(grpc::StatusCode::UNAVAILABLE, why, p->what);
   }
   in_flight_.clear();
   cv_.notify_all();
@@ -162,14 +165,16 @@ std::shared_ptr<Pending> SessionImpl::Send(pb::Command command, std::string what
     if (!s.ok()) throw Error(s.error_code(), s.error_message(), p->what);
     p->result = resp.results(resp.results_size() - 1);
     p->ready = true;
-    if (resp.failed_index() == req.commands_size() - 1) throw Error(p->result.code(), p->result.message(), p->what);
+    if (resp.failed_index() == req.commands_size() - 1)
+      throw Error(p->result.code(), p->result.message(), p->what);
     return p;
   }
   std::lock_guard<std::mutex> write_lock(write_mu_);
   auto queue = [&](pb::Command c, std::shared_ptr<Pending> slot) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (broken_) throw Error(grpc::StatusCode::UNAVAILABLE, "the stream to the server ended", p->what);
+      if (broken_)
+        throw Error(grpc::StatusCode::UNAVAILABLE, "the stream to the server ended", p->what);
       in_flight_.push_back(std::move(slot));
     }
     *buffer_.add_commands() = std::move(c);
@@ -196,8 +201,9 @@ const pb::CommandResult& SessionImpl::Wait(const std::shared_ptr<Pending>& p) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!p->ready) {
     ++round_trips;
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(static_cast<int64_t>(options.deadline_seconds * 1000));
+    const auto deadline =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(options.deadline_seconds * 1000));
     if (!cv_.wait_until(lock, deadline, [&] { return p->ready; })) {
       throw Error(grpc::StatusCode::DEADLINE_EXCEEDED,
                   absl::StrCat("no answer within ", options.deadline_seconds, " s"), p->what);
@@ -208,7 +214,8 @@ const pb::CommandResult& SessionImpl::Wait(const std::shared_ptr<Pending>& p) {
     first_error_.reset();
     throw e;
   }
-  if (p->result.code() != 0 && !p->ignore_errors) throw Error(p->result.code(), p->result.message(), p->what);
+  if (p->result.code() != 0 && !p->ignore_errors)
+    throw Error(p->result.code(), p->result.message(), p->what);
   return p->result;
 }
 

@@ -78,7 +78,7 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   void SendBuffered();  // requires write_mu_
   std::thread reader_;
   bool finished_ = false;  // the reader called Finish()
-  std::mutex write_mu_;  // one writer at a time on the stream
+  std::mutex write_mu_;    // one writer at a time on the stream
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -21,7 +21,9 @@
 namespace tensord {
 namespace {
 
-std::string TorchSize(const Shape& s) { return absl::StrCat("torch.Size([", absl::StrJoin(s, ", "), "])"); }
+std::string TorchSize(const Shape& s) {
+  return absl::StrCat("torch.Size([", absl::StrJoin(s, ", "), "])");
+}
 
 struct Capture {
   Node* node;
@@ -74,7 +76,8 @@ class GraphRun {
       if (ShouldExecute(node)) {
         // retain_grad() hooks run as the node's pre-hooks: only for nodes that execute.
         for (const auto& [output_nr, weak] : node->retained_grads()) {
-          if (auto impl = weak.lock(); impl && output_nr < grads.size() && grads[output_nr].defined()) {
+          if (auto impl = weak.lock();
+              impl && output_nr < grads.size() && grads[output_nr].defined()) {
             pending_retained_.emplace_back(std::move(impl), grads[output_nr]);
           }
         }
@@ -195,10 +198,10 @@ class GraphRun {
       const TensorMeta& meta = edges[i].function->input_meta()[edges[i].input_nr];
       if (grads[i].shape() != meta.shape) {
         if (!op_util::IsExpandableTo(meta.shape, grads[i].shape())) {
-          return absl::InternalError(absl::StrCat(
-              "Function ", node.name(), " returned an invalid gradient at index ", i, " - got ",
-              ShapeToString(grads[i].shape()), " but expected shape compatible with ",
-              ShapeToString(meta.shape)));
+          return absl::InternalError(
+              absl::StrCat("Function ", node.name(), " returned an invalid gradient at index ", i,
+                           " - got ", ShapeToString(grads[i].shape()),
+                           " but expected shape compatible with ", ShapeToString(meta.shape)));
         }
         TD_ASSIGN_OR_RETURN(grads[i], ops::sum_to(grads[i], meta.shape));
       }
@@ -241,12 +244,13 @@ class GraphRun {
 absl::Status PrepareRoots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grads,
                           RunSpec& spec) {
   if (!grads.empty() && grads.size() != outputs.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("got ", grads.size(), " gradients for ",
-                                                   outputs.size(), " tensors"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("got ", grads.size(), " gradients for ", outputs.size(), " tensors"));
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     const Tensor& out = outputs[i];
-    if (!out.defined()) return absl::InvalidArgumentError(absl::StrCat("tensor ", i, " is undefined"));
+    if (!out.defined())
+      return absl::InvalidArgumentError(absl::StrCat("tensor ", i, " is undefined"));
     if (!out.requires_grad()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "element ", i, " of tensors does not require grad and does not have a grad_fn"));

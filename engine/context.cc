@@ -12,10 +12,9 @@ absl::Status MemoryAccount::Charge(int64_t bytes) {
   const int64_t limit = limit_.load(std::memory_order_relaxed);
   do {
     if (bytes > limit - current) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("memory limit exceeded: allocating ", bytes, " bytes would bring the ",
-                       "context to ", current + bytes, " bytes, over its limit of ", limit,
-                       " bytes"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "memory limit exceeded: allocating ", bytes, " bytes would bring the ", "context to ",
+          current + bytes, " bytes, over its limit of ", limit, " bytes"));
     }
   } while (!used_.compare_exchange_weak(current, current + bytes, std::memory_order_relaxed));
   int64_t peak = peak_.load(std::memory_order_relaxed);

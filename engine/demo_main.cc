@@ -8,7 +8,9 @@
 namespace {
 absl::Status Run() {
   using namespace tensord;  // NOLINT
-  TD_ASSIGN_OR_RETURN(Tensor x, factory::from_values({-1, 0, 1, 2}, {4}, factory::TensorOptions().with_requires_grad()));
+  TD_ASSIGN_OR_RETURN(
+      Tensor x,
+      factory::from_values({-1, 0, 1, 2}, {4}, factory::TensorOptions().with_requires_grad()));
   TD_ASSIGN_OR_RETURN(Tensor x2, ops::pow(x, Scalar(2)));
   TD_ASSIGN_OR_RETURN(Tensor ex, ops::exp(x));
   TD_ASSIGN_OR_RETURN(Tensor f, ops::mul(x2, ex));

@@ -46,8 +46,9 @@ class OpNode : public Node {
     std::vector<Tensor> per_edge;
     per_edge.reserve(next_edges_.size());
     for (int i : edge_input_) {
-      per_edge.push_back(static_cast<size_t>(i) < per_input.size() ? std::move(per_input[static_cast<size_t>(i)])
-                                                                   : Tensor());
+      per_edge.push_back(static_cast<size_t>(i) < per_input.size()
+                             ? std::move(per_input[static_cast<size_t>(i)])
+                             : Tensor());
     }
     return per_edge;
   }
@@ -255,8 +256,8 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
   const bool grad_mode = GradModeEnabled();
   bool others_require_grad = false;
   for (const Tensor& o : others) others_require_grad |= o.defined() && o.requires_grad();
-  const bool record = grad_mode && !def.grad_fn.empty() &&
-                      (self.requires_grad() || others_require_grad);
+  const bool record =
+      grad_mode && !def.grad_fn.empty() && (self.requires_grad() || others_require_grad);
   if (grad_mode && self.requires_grad()) {
     if (self.is_leaf()) {
       return absl::FailedPreconditionError(
@@ -283,20 +284,23 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
     direct.reserve(others.size() + 1);
     direct.push_back(self);
     for (const Tensor& o : others) {
-      if (!o.defined()) return absl::InvalidArgumentError(absl::StrCat(def.inplace_name, "(): an input is undefined"));
+      if (!o.defined())
+        return absl::InvalidArgumentError(
+            absl::StrCat(def.inplace_name, "(): an input is undefined"));
       direct.push_back(o);
     }
     if (def.num_inputs != kVariadic && static_cast<int>(direct.size()) != def.num_inputs) {
       return absl::InvalidArgumentError(absl::StrCat(def.name, "() takes ", def.num_inputs,
-                                                     " tensor input(s) but ", direct.size(), " were given"));
+                                                     " tensor input(s) but ", direct.size(),
+                                                     " were given"));
     }
     TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(def, attrs));
     const OpArgs args{direct, resolved};
     TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, def.infer(args));
     if (metas[0].shape != self.shape()) {
-      return absl::InvalidArgumentError(absl::StrCat("output with shape ", ShapeToString(self.shape()),
-                                                     " doesn't match the broadcast shape ",
-                                                     ShapeToString(metas[0].shape)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("output with shape ", ShapeToString(self.shape()),
+                       " doesn't match the broadcast shape ", ShapeToString(metas[0].shape)));
     }
     if (!CanCast(metas[0].dtype, self.dtype())) {
       return absl::InvalidArgumentError(absl::StrCat("result type ", ScalarTypeName(metas[0].dtype),
@@ -328,10 +332,9 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> outs, Apply(def, std::move(inputs), attrs));
   const Tensor& result = outs[0];
   if (result.shape() != self.shape()) {
-    return absl::InvalidArgumentError(absl::StrCat("output with shape ",
-                                                   ShapeToString(self.shape()),
-                                                   " doesn't match the broadcast shape ",
-                                                   ShapeToString(result.shape())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("output with shape ", ShapeToString(self.shape()),
+                     " doesn't match the broadcast shape ", ShapeToString(result.shape())));
   }
   if (!CanCast(result.dtype(), self.dtype())) {
     return absl::InvalidArgumentError(absl::StrCat("result type ", ScalarTypeName(result.dtype()),

@@ -1,8 +1,8 @@
 // The single path by which ops run and the graph is recorded.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "engine/op_def.h"

@@ -10,10 +10,10 @@
 namespace tensord {
 
 //        enum      C++ type  torch name        legacy tensor type    python repr suffix
-#define TENSORD_FORALL_DTYPES(_)                                         \
-  _(kFloat32, float, "float32", "torch.FloatTensor", "torch.float32")    \
-  _(kFloat64, double, "float64", "torch.DoubleTensor", "torch.float64")  \
-  _(kInt64, int64_t, "int64", "torch.LongTensor", "torch.int64")         \
+#define TENSORD_FORALL_DTYPES(_)                                        \
+  _(kFloat32, float, "float32", "torch.FloatTensor", "torch.float32")   \
+  _(kFloat64, double, "float64", "torch.DoubleTensor", "torch.float64") \
+  _(kInt64, int64_t, "int64", "torch.LongTensor", "torch.int64")        \
   _(kBool, bool, "bool", "torch.BoolTensor", "torch.bool")
 
 enum class DType : uint8_t {

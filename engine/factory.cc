@@ -14,7 +14,9 @@
 namespace tensord::factory {
 namespace {
 
-DType Resolve(const TensorOptions& o) { return o.dtype.value_or(Context::Current().default_dtype()); }
+DType Resolve(const TensorOptions& o) {
+  return o.dtype.value_or(Context::Current().default_dtype());
+}
 
 absl::Status CheckRequiresGrad(DType dtype, bool requires_grad) {
   if (requires_grad && !IsFloating(dtype)) {
@@ -55,8 +57,8 @@ TensorOr from_values(const std::vector<double>& values, const Shape& shape, Tens
   const DType dtype = Resolve(opts);
   TD_ASSIGN_OR_RETURN(Tensor t, Make(shape, dtype, opts.requires_grad));
   if (static_cast<int64_t>(values.size()) != t.numel()) {
-    return absl::InvalidArgumentError(absl::StrCat("shape '", ShapeToString(shape),
-                                                   "' is invalid for input of size ", values.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shape '", ShapeToString(shape), "' is invalid for input of size ", values.size()));
   }
   Generate(t, [&](int64_t i) { return values[static_cast<size_t>(i)]; });
   return t;
@@ -67,7 +69,8 @@ TensorOr from_bytes(const void* data, size_t nbytes, const Shape& shape, DType d
   int64_t n = 1;
   for (int64_t s : shape) {
     if (s < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("negative dimension in shape ", ShapeToString(shape)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("negative dimension in shape ", ShapeToString(shape)));
     }
     if (s != 0 && n > (INT64_MAX / 16) / s) {
       return absl::InvalidArgumentError(absl::StrCat("shape ", ShapeToString(shape), " overflows"));
@@ -76,9 +79,9 @@ TensorOr from_bytes(const void* data, size_t nbytes, const Shape& shape, DType d
   }
   const int64_t expected = n * static_cast<int64_t>(ItemSize(dtype));
   if (static_cast<int64_t>(nbytes) != expected) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor data has ", nbytes, " bytes but shape ", ShapeToString(shape), " of ",
-        TorchDTypeName(dtype), " needs ", expected));
+    return absl::InvalidArgumentError(absl::StrCat("tensor data has ", nbytes, " bytes but shape ",
+                                                   ShapeToString(shape), " of ",
+                                                   TorchDTypeName(dtype), " needs ", expected));
   }
   TD_ASSIGN_OR_RETURN(Tensor t, Make(shape, dtype, requires_grad));
   if (nbytes > 0) std::memcpy(t.raw_data(), data, nbytes);
@@ -105,10 +108,14 @@ TensorOr ones(const Shape& shape, TensorOptions opts) { return full(shape, 1, op
 
 TensorOr eye(int64_t n, std::optional<int64_t> m_opt, TensorOptions opts) {
   const int64_t m = m_opt.value_or(n);
-  if (n < 0) return absl::InvalidArgumentError(absl::StrCat("n must be greater or equal to 0, got ", n));
-  if (m < 0) return absl::InvalidArgumentError(absl::StrCat("m must be greater or equal to 0, got ", m));
+  if (n < 0)
+    return absl::InvalidArgumentError(absl::StrCat("n must be greater or equal to 0, got ", n));
+  if (m < 0)
+    return absl::InvalidArgumentError(absl::StrCat("m must be greater or equal to 0, got ", m));
   TD_ASSIGN_OR_RETURN(Tensor t, zeros({n, m}, opts));
-  Generate(t, [&](int64_t i) { return (i / std::max<int64_t>(m, 1)) == (i % std::max<int64_t>(m, 1)) ? 1.0 : 0.0; });
+  Generate(t, [&](int64_t i) {
+    return (i / std::max<int64_t>(m, 1)) == (i % std::max<int64_t>(m, 1)) ? 1.0 : 0.0;
+  });
   return t;
 }
 
@@ -121,8 +128,10 @@ TensorOr arange(double start, double end, double step, std::optional<DType> dtyp
   if ((step > 0 && end < start) || (step < 0 && end > start)) {
     return absl::InvalidArgumentError("upper bound and larger bound inconsistent with step sign");
   }
-  const bool integral = start == std::floor(start) && end == std::floor(end) && step == std::floor(step);
-  const DType dtype = dtype_opt.value_or(integral ? DType::kInt64 : Context::Current().default_dtype());
+  const bool integral =
+      start == std::floor(start) && end == std::floor(end) && step == std::floor(step);
+  const DType dtype =
+      dtype_opt.value_or(integral ? DType::kInt64 : Context::Current().default_dtype());
   const double count = std::ceil((end - start) / step);
   if (count > static_cast<double>(INT64_MAX / 16)) {
     return absl::InvalidArgumentError("arange(): too many elements");
@@ -166,7 +175,8 @@ TensorOr normal(double mean, double std, const Shape& shape, TensorOptions opts)
   const DType dtype = Resolve(opts);
   TD_RETURN_IF_ERROR(CheckFloating("normal", dtype));
   if (!(std >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("normal expects std >= 0.0, but found std ", std));
+    return absl::InvalidArgumentError(
+        absl::StrCat("normal expects std >= 0.0, but found std ", std));
   }
   TD_ASSIGN_OR_RETURN(Tensor t, Make(shape, dtype, opts.requires_grad));
   std::normal_distribution<double> dist(mean, std);
@@ -191,7 +201,9 @@ TensorOr randint(int64_t low, int64_t high, const Shape& shape, TensorOptions op
 }
 
 TensorOr randperm(int64_t n, TensorOptions opts) {
-  if (n < 0) return absl::InvalidArgumentError(absl::StrCat("n must be non-negative, got", n));  // PyTorch's text
+  if (n < 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("n must be non-negative, got", n));  // PyTorch's text
   const DType dtype = opts.dtype.value_or(DType::kInt64);
   TD_ASSIGN_OR_RETURN(Tensor t, Make({n}, dtype, opts.requires_grad));
   std::vector<int64_t> perm(static_cast<size_t>(n));
@@ -208,11 +220,19 @@ TensorOptions LikeOptions(const Tensor& t, TensorOptions opts) {
 }
 }  // namespace
 
-TensorOr empty_like(const Tensor& t, TensorOptions o) { return empty(t.shape(), LikeOptions(t, o)); }
-TensorOr zeros_like(const Tensor& t, TensorOptions o) { return zeros(t.shape(), LikeOptions(t, o)); }
+TensorOr empty_like(const Tensor& t, TensorOptions o) {
+  return empty(t.shape(), LikeOptions(t, o));
+}
+TensorOr zeros_like(const Tensor& t, TensorOptions o) {
+  return zeros(t.shape(), LikeOptions(t, o));
+}
 TensorOr ones_like(const Tensor& t, TensorOptions o) { return ones(t.shape(), LikeOptions(t, o)); }
-TensorOr full_like(const Tensor& t, double v, TensorOptions o) { return full(t.shape(), v, LikeOptions(t, o)); }
+TensorOr full_like(const Tensor& t, double v, TensorOptions o) {
+  return full(t.shape(), v, LikeOptions(t, o));
+}
 TensorOr rand_like(const Tensor& t, TensorOptions o) { return rand(t.shape(), LikeOptions(t, o)); }
-TensorOr randn_like(const Tensor& t, TensorOptions o) { return randn(t.shape(), LikeOptions(t, o)); }
+TensorOr randn_like(const Tensor& t, TensorOptions o) {
+  return randn(t.shape(), LikeOptions(t, o));
+}
 
 }  // namespace tensord::factory

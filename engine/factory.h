@@ -12,7 +12,8 @@
 namespace tensord::factory {
 
 struct TensorOptions {
-  std::optional<DType> dtype;  // default: the context's default dtype (or int64 where PyTorch infers it)
+  std::optional<DType>
+      dtype;  // default: the context's default dtype (or int64 where PyTorch infers it)
   bool requires_grad = false;
   TensorOptions& with_dtype(DType d) {
     dtype = d;
@@ -27,7 +28,8 @@ struct TensorOptions {
 using TensorOr = absl::StatusOr<Tensor>;
 
 // torch.tensor(values).reshape(shape): values are row-major.
-TensorOr from_values(const std::vector<double>& values, const Shape& shape, TensorOptions opts = {});
+TensorOr from_values(const std::vector<double>& values, const Shape& shape,
+                     TensorOptions opts = {});
 // From raw little-endian row-major bytes (the wire format); the length must match exactly.
 TensorOr from_bytes(const void* data, size_t nbytes, const Shape& shape, DType dtype,
                     bool requires_grad = false);
@@ -38,8 +40,8 @@ TensorOr ones(const Shape& shape, TensorOptions opts = {});
 TensorOr full(const Shape& shape, double value, TensorOptions opts = {});
 TensorOr eye(int64_t n, std::optional<int64_t> m = std::nullopt, TensorOptions opts = {});
 // Without a dtype: int64 when start, end and step are integral, else the default dtype.
-TensorOr arange(double start, double end, double step = 1, std::optional<DType> dtype = std::nullopt,
-                bool requires_grad = false);
+TensorOr arange(double start, double end, double step = 1,
+                std::optional<DType> dtype = std::nullopt, bool requires_grad = false);
 TensorOr linspace(double start, double end, int64_t steps, TensorOptions opts = {});
 TensorOr rand(const Shape& shape, TensorOptions opts = {});
 TensorOr randn(const Shape& shape, TensorOptions opts = {});

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/context.h"
-#include "engine/node.h"
 #include "engine/format.h"
+#include "engine/node.h"
 #include "engine/tensor.h"
 
 namespace tensord {
@@ -64,7 +64,8 @@ std::vector<int64_t> ShownIndices(int64_t n, bool summarize) {
   return idx;
 }
 
-void Collect(const Tensor& t, size_t dim, int64_t offset, bool summarize, std::vector<Element>& out) {
+void Collect(const Tensor& t, size_t dim, int64_t offset, bool summarize,
+             std::vector<Element>& out) {
   if (dim == t.shape().size()) {
     out.push_back(Read(t, offset));
     return;
@@ -136,7 +137,8 @@ class Formatter {
   size_t max_width_ = 1;
 };
 
-std::string VectorStr(const Tensor& t, int64_t offset, int indent, bool summarize, const Formatter& f) {
+std::string VectorStr(const Tensor& t, int64_t offset, int indent, bool summarize,
+                      const Formatter& f) {
   const size_t element_length = f.width() + 2;
   const size_t per_line = std::max<size_t>(1, (kLineWidth - indent) / element_length);
   std::vector<std::string> data;
@@ -144,16 +146,19 @@ std::string VectorStr(const Tensor& t, int64_t offset, int indent, bool summariz
   const int64_t stride = t.strides().back();
   const auto shown = ShownIndices(n, summarize);
   for (size_t k = 0; k < shown.size(); ++k) {
-    if (summarize && n > 2 * kEdgeItems && k == static_cast<size_t>(kEdgeItems)) data.push_back(" ...");
+    if (summarize && n > 2 * kEdgeItems && k == static_cast<size_t>(kEdgeItems))
+      data.push_back(" ...");
     data.push_back(f.Format(Read(t, offset + shown[k] * stride)));
   }
   std::vector<std::string> lines;
   for (size_t i = 0; i < data.size(); i += per_line) {
-    std::vector<std::string> line(data.begin() + static_cast<int64_t>(i),
-                                  data.begin() + static_cast<int64_t>(std::min(data.size(), i + per_line)));
+    std::vector<std::string> line(
+        data.begin() + static_cast<int64_t>(i),
+        data.begin() + static_cast<int64_t>(std::min(data.size(), i + per_line)));
     lines.push_back(absl::StrJoin(line, ", "));
   }
-  return absl::StrCat("[", absl::StrJoin(lines, absl::StrCat(",\n", std::string(indent + 1, ' '))), "]");
+  return absl::StrCat("[", absl::StrJoin(lines, absl::StrCat(",\n", std::string(indent + 1, ' '))),
+                      "]");
 }
 
 std::string TensorStr(const Tensor& t, size_t dim, int64_t offset, int indent, bool summarize,
@@ -165,20 +170,24 @@ std::string TensorStr(const Tensor& t, size_t dim, int64_t offset, int indent, b
   std::vector<std::string> slices;
   const auto shown = ShownIndices(n, summarize);
   for (size_t k = 0; k < shown.size(); ++k) {
-    if (summarize && n > 2 * kEdgeItems && k == static_cast<size_t>(kEdgeItems)) slices.push_back("...");
-    slices.push_back(TensorStr(t, dim + 1, offset + shown[k] * t.strides()[dim], indent + 1, summarize, f));
+    if (summarize && n > 2 * kEdgeItems && k == static_cast<size_t>(kEdgeItems))
+      slices.push_back("...");
+    slices.push_back(
+        TensorStr(t, dim + 1, offset + shown[k] * t.strides()[dim], indent + 1, summarize, f));
   }
   const size_t remaining = nd - dim;
-  return absl::StrCat(
-      "[",
-      absl::StrJoin(slices, absl::StrCat(",", std::string(remaining - 1, '\n'), std::string(indent + 1, ' '))),
-      "]");
+  return absl::StrCat("[",
+                      absl::StrJoin(slices, absl::StrCat(",", std::string(remaining - 1, '\n'),
+                                                         std::string(indent + 1, ' '))),
+                      "]");
 }
 
-std::string AddSuffixes(const std::string& tensor_str, const std::vector<std::string>& suffixes, int indent) {
+std::string AddSuffixes(const std::string& tensor_str, const std::vector<std::string>& suffixes,
+                        int indent) {
   std::string out = tensor_str;
   const size_t nl = tensor_str.rfind('\n');
-  size_t last_line_len = nl == std::string::npos ? tensor_str.size() + 1 : tensor_str.size() - nl + 1;
+  size_t last_line_len =
+      nl == std::string::npos ? tensor_str.size() + 1 : tensor_str.size() - nl + 1;
   for (const std::string& s : suffixes) {
     if (last_line_len + s.size() + 2 > static_cast<size_t>(kLineWidth)) {
       absl::StrAppend(&out, ",\n", std::string(indent, ' '), s);
@@ -201,8 +210,10 @@ std::string FormatTensor(const Tensor& t, absl::string_view grad_fn, bool requir
   std::vector<std::string> suffixes;
   std::string body;
   if (t.numel() == 0) {
-    if (t.dim() != 1) suffixes.push_back(absl::StrCat("size=(", absl::StrJoin(t.shape(), ", "), ")"));
-    if (t.dtype() != default_dtype) suffixes.push_back(absl::StrCat("dtype=", TorchDTypeName(t.dtype())));
+    if (t.dim() != 1)
+      suffixes.push_back(absl::StrCat("size=(", absl::StrJoin(t.shape(), ", "), ")"));
+    if (t.dtype() != default_dtype)
+      suffixes.push_back(absl::StrCat("dtype=", TorchDTypeName(t.dtype())));
     body = "[]";
   } else {
     if (t.dtype() != default_dtype && t.dtype() != DType::kInt64 && t.dtype() != DType::kBool) {

@@ -51,8 +51,8 @@ absl::StatusOr<Tensor> SavedVariable::Unpack(const std::shared_ptr<Node>& owner)
     return absl::FailedPreconditionError(absl::StrCat(
         "one of the variables needed for gradient computation has been modified by an inplace "
         "operation: [",
-        LegacyTypeName(meta_.dtype), " ", ShapeToString(meta_.shape), "]", which,
-        " is at version ", version_->value, "; expected version ", saved_version_,
+        LegacyTypeName(meta_.dtype), " ", ShapeToString(meta_.shape), "]", which, " is at version ",
+        version_->value, "; expected version ", saved_version_,
         " instead. Hint: enable anomaly detection to find the operation that failed to compute "
         "its gradient, with torch.autograd.set_detect_anomaly(True)."));
   }
@@ -95,9 +95,8 @@ absl::StatusOr<std::vector<Tensor>> AccumulateGrad::Apply(std::vector<Tensor> gr
   }
   if (!old.defined()) {
     // Steal the buffer when nothing else can see it; otherwise store a private copy.
-    const bool unique = grad.impl_ptr().use_count() == 1 &&
-                        grad.impl()->storage.use_count() == 1 && grad.is_contiguous() &&
-                        grad.storage_offset() == 0 && !grad.requires_grad();
+    const bool unique = grad.impl_ptr().use_count() == 1 && grad.impl()->storage.use_count() == 1 &&
+                        grad.is_contiguous() && grad.storage_offset() == 0 && !grad.requires_grad();
     if (unique) {
       variable_->grad = grad.impl_ptr();
     } else {

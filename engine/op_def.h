@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <variant>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "engine/tensor.h"
@@ -99,10 +99,10 @@ enum class OpKind {
 inline constexpr int kVariadic = -1;
 
 struct OpDef {
-  absl::string_view name;        // wire name, e.g. "add"
+  absl::string_view name;       // wire name, e.g. "add"
   int num_inputs = 1;           // or kVariadic (a list, e.g. cat)
   std::vector<AttrSpec> attrs;  // typed attributes with defaults
-  absl::string_view grad_fn;     // "AddBackward0"; empty: not differentiable
+  absl::string_view grad_fn;    // "AddBackward0"; empty: not differentiable
   absl::string_view doc;
   OpKind kind = OpKind::kKernel;
   InferFn infer = nullptr;  // validates, returns output metadata, never allocates

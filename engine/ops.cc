@@ -7,10 +7,10 @@ namespace tensord::ops {
 namespace {
 
 // The table entry for `name`, looked up once per call site.
-#define TD_OP(name)                                    \
-  ([]() -> const OpDef& {                              \
-    static const OpDef* const def = *FindOp(name);     \
-    return *def;                                       \
+#define TD_OP(name)                                \
+  ([]() -> const OpDef& {                          \
+    static const OpDef* const def = *FindOp(name); \
+    return *def;                                   \
   }())
 
 AttrValue ScalarAttr(Scalar s) {
@@ -26,10 +26,10 @@ TensorOr scalar_tensor(Scalar s) {
   return WrapScalar(s.value, s.integral ? DType::kInt64 : DType::kFloat64);
 }
 
-#define TD_SCALAR_OVERLOAD(fn)                  \
-  TensorOr fn(const Tensor& a, Scalar b) {      \
+#define TD_SCALAR_OVERLOAD(fn)                       \
+  TensorOr fn(const Tensor& a, Scalar b) {           \
     TD_ASSIGN_OR_RETURN(Tensor w, scalar_tensor(b)); \
-    return fn(a, w);                            \
+    return fn(a, w);                                 \
   }
 
 TensorOr add(const Tensor& a, const Tensor& b, Scalar alpha) {

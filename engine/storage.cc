@@ -14,7 +14,7 @@ namespace {
 // Tiny tensors are created and dropped at a high rate (a loop of scalar ops does little else),
 // so small buffers are recycled through per-thread free lists instead of malloc/free.
 constexpr size_t kBlock = 64;
-constexpr size_t kSmallClasses = 8;   // 64 .. 512 bytes
+constexpr size_t kSmallClasses = 8;  // 64 .. 512 bytes
 constexpr size_t kCachePerClass = 64;
 
 struct SmallBlockCache {
@@ -131,7 +131,8 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::Allocate(int64_t nbytes,
   void* data = AllocateBytes(RoundedSize(nbytes));
   if (data == nullptr) {
     account->Credit(nbytes);
-    return absl::ResourceExhaustedError(absl::StrCat("out of memory allocating ", nbytes, " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of memory allocating ", nbytes, " bytes"));
   }
   return std::make_shared<Storage>(PrivateTag{}, data, nbytes, std::move(account));
 }

@@ -12,8 +12,8 @@ namespace tensord {
 class Storage {
  public:
   // Allocates `nbytes` (uninitialised, 64-byte aligned) charged to `account`.
-  static absl::StatusOr<std::shared_ptr<Storage>> Allocate(
-      int64_t nbytes, std::shared_ptr<MemoryAccount> account);
+  static absl::StatusOr<std::shared_ptr<Storage>> Allocate(int64_t nbytes,
+                                                           std::shared_ptr<MemoryAccount> account);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

@@ -23,10 +23,13 @@ Shape ContiguousStrides(const Shape& shape) {
   return strides;
 }
 
-std::string ShapeToString(const Shape& shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
+std::string ShapeToString(const Shape& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> storage_in, Shape shape_in, Shape strides_in,
-                       int64_t offset_in, DType dtype_in, std::shared_ptr<VersionCounter> version_in)
+                       int64_t offset_in, DType dtype_in,
+                       std::shared_ptr<VersionCounter> version_in)
     : storage(std::move(storage_in)),
       shape(std::move(shape_in)),
       strides(std::move(strides_in)),
@@ -137,7 +140,8 @@ absl::StatusOr<T> Tensor::item() const {
 
 absl::StatusOr<double> Tensor::ElementAt(const std::vector<int64_t>& index) const {
   if (static_cast<int64_t>(index.size()) != dim()) {
-    return absl::InvalidArgumentError(absl::StrCat("expected ", dim(), " indices for a tensor of size ",
+    return absl::InvalidArgumentError(absl::StrCat("expected ", dim(),
+                                                   " indices for a tensor of size ",
                                                    ShapeToString(shape()), ", got ", index.size()));
   }
   int64_t offset = 0;
@@ -201,8 +205,8 @@ absl::StatusOr<Tensor> EmptyTensor(const Shape& shape, DType dtype) {
     }
     n *= s;
   }
-  auto storage = Storage::Allocate(n * static_cast<int64_t>(ItemSize(dtype)),
-                                   Context::Current().memory_ptr());
+  auto storage =
+      Storage::Allocate(n * static_cast<int64_t>(ItemSize(dtype)), Context::Current().memory_ptr());
   if (!storage.ok()) return storage.status();
   return Tensor(std::make_shared<TensorImpl>(*std::move(storage), shape, ContiguousStrides(shape),
                                              0, dtype, std::make_shared<VersionCounter>()));
@@ -217,9 +221,9 @@ absl::StatusOr<Tensor> WrapScalar(double value, DType dtype) {
 }
 
 Tensor MakeView(const Tensor& base, Shape shape, Shape strides, int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>(base.impl()->storage, std::move(shape),
-                                           std::move(strides), offset, base.dtype(),
-                                           base.impl()->version);
+  auto impl =
+      std::make_shared<TensorImpl>(base.impl()->storage, std::move(shape), std::move(strides),
+                                   offset, base.dtype(), base.impl()->version);
   impl->is_view = true;
   impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl_ptr();
   return Tensor(std::move(impl));

@@ -26,7 +26,9 @@ void Check(bool ok, const std::string& what) {
   }
 }
 
-bool Near(double a, double b, double tol = 1e-4) { return std::fabs(a - b) <= tol * (1 + std::fabs(b)); }
+bool Near(double a, double b, double tol = 1e-4) {
+  return std::fabs(a - b) <= tol * (1 + std::fabs(b));
+}
 
 void Cell(const std::string& title) { std::cout << "\n# " << title << "\n"; }
 
@@ -36,10 +38,13 @@ const char* Py(bool b) { return b ? "True" : "False"; }
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("PyTorch's autograd tutorial on a tensord server.\nUsage: autograd_tour [--address=host:port]");
+  absl::SetProgramUsageMessage(
+      "PyTorch's autograd tutorial on a tensord server.\nUsage: autograd_tour "
+      "[--address=host:port]");
   absl::ParseCommandLine(argc, argv);
   try {
-    td::Session t = td::Session::Connect({.address = absl::GetFlag(FLAGS_address), .token = absl::GetFlag(FLAGS_token), .seed = 0});
+    td::Session t = td::Session::Connect(
+        {.address = absl::GetFlag(FLAGS_address), .token = absl::GetFlag(FLAGS_token), .seed = 0});
 
     Cell("requires_grad, three ways");
     td::Tensor a1 = t.ones({2}, td::requires_grad());
@@ -48,7 +53,8 @@ int main(int argc, char** argv) {
     td::Tensor a3 = t.ones({2});
     a3.set_requires_grad(true);
     std::cout << a1 << "\n" << a2 << "\n" << a3 << "\n";
-    Check(a1.requires_grad() && a2.requires_grad() && a3.requires_grad(), "requires_grad set three ways");
+    Check(a1.requires_grad() && a2.requires_grad() && a3.requires_grad(),
+          "requires_grad set three ways");
 
     Cell("a + b, sum, backward");
     td::Tensor a = t.tensor({2., 3.}, {}, td::requires_grad());
@@ -64,7 +70,8 @@ int main(int argc, char** argv) {
     td::Tensor c = x + y;
     std::cout << "c.requires_grad: " << Py(c.requires_grad()) << "  x.is_leaf: " << Py(x.is_leaf())
               << "  y.is_leaf: " << Py(y.is_leaf()) << "  c.is_leaf: " << Py(c.is_leaf()) << "\n";
-    Check(c.requires_grad() && x.is_leaf() && y.is_leaf() && !c.is_leaf(), "propagation and is_leaf");
+    Check(c.requires_grad() && x.is_leaf() && y.is_leaf() && !c.is_leaf(),
+          "propagation and is_leaf");
 
     Cell("f(x) = x^2 * e^x against its derivative 2x e^x + x^2 e^x");
     td::Tensor xs = t.tensor({-2, -1, 0, 1, 2}, {}, td::requires_grad().dtype(td::kFloat64));
@@ -86,7 +93,8 @@ int main(int argc, char** argv) {
     td::Tensor loss = td::binary_cross_entropy_with_logits(z, target);
     auto z_fn = z.grad_fn();
     auto loss_fn = loss.grad_fn();
-    std::cout << "Gradient function for z = " << z_fn->name() << "\nGradient function for loss = " << loss_fn->name()
+    std::cout << "Gradient function for z = " << z_fn->name()
+              << "\nGradient function for loss = " << loss_fn->name()
               << "\nz.grad_fn.next_functions = (";
     const char* sep = "";
     for (const auto& [node, nr] : z_fn->next_functions()) {
@@ -96,7 +104,8 @@ int main(int argc, char** argv) {
     std::cout << ")\n";
     Check(z_fn->name() == "AddBackward0", "z.grad_fn is AddBackward0");
     Check(loss_fn->name() == "BinaryCrossEntropyWithLogitsBackward0", "loss.grad_fn");
-    Check(z_fn->next_functions().size() == 2 && z_fn->next_functions()[0].first->name() == "SqueezeBackward3" &&
+    Check(z_fn->next_functions().size() == 2 &&
+              z_fn->next_functions()[0].first->name() == "SqueezeBackward3" &&
               z_fn->next_functions()[1].first->name() == "torch::autograd::AccumulateGrad",
           "z.grad_fn.next_functions");
     Check(loss_fn->next_functions()[1].first == nullptr, "target's edge is None");
@@ -112,7 +121,8 @@ int main(int argc, char** argv) {
     out.backward(t.ones_like(out), true);
     std::cout << "Second call\n" << inp.grad() << "\n";
     const auto second = inp.grad().to_vector<double>();
-    for (size_t i = 0; i < first.size(); ++i) Check(second[i] == 2 * first[i], "accumulation doubles the grad");
+    for (size_t i = 0; i < first.size(); ++i)
+      Check(second[i] == 2 * first[i], "accumulation doubles the grad");
     inp.grad().zero_();
     out.backward(t.ones_like(out));
     std::cout << "Call after zeroing gradients\n" << inp.grad() << "\n";
@@ -123,7 +133,8 @@ int main(int argc, char** argv) {
       Check(false, "a backward through a freed graph must fail");
     } catch (const td::Error& e) {
       std::cout << "RuntimeError: " << e.message() << "\n";
-      Check(e.message().rfind("Trying to backward through the graph a second time", 0) == 0, "PyTorch's message");
+      Check(e.message().rfind("Trying to backward through the graph a second time", 0) == 0,
+            "PyTorch's message");
     }
 
     Cell("dynamic graphs: abs() when x.data[0] > 0, and a product loop");
@@ -137,7 +148,8 @@ int main(int argc, char** argv) {
     prod.backward();
     std::cout << "x = " << v << "\nx.grad = " << v.grad() << "\n";
     Check(r.id() == v.id(), "branch not taken for x[0] = -2");
-    Check(v.grad().to_vector<double>() == std::vector<double>({0, 0, 0, 6, 3, 2}), "grad [0,0,0,6,3,2]");
+    Check(v.grad().to_vector<double>() == std::vector<double>({0, 0, 0, 6, 3, 2}),
+          "grad [0,0,0,6,3,2]");
 
     Cell("no_grad and set_grad_enabled");
     td::Tensor q = t.ones({2}, td::requires_grad());
@@ -162,7 +174,8 @@ int main(int argc, char** argv) {
     e.data().mul_(10);
     e.sum().backward();
     std::cout << "d.grad = " << d.grad() << "\n";
-    Check(Near(d.grad().to_vector<double>()[0], 10 * std::exp(1.0)), "backward used the .data-modified values");
+    Check(Near(d.grad().to_vector<double>()[0], 10 * std::exp(1.0)),
+          "backward used the .data-modified values");
 
     Cell("autograd.grad and retain_grad: a non-leaf's gradient");
     td::Tensor g = t.tensor({1, 2, 3}, {}, td::requires_grad());

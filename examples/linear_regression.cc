@@ -32,7 +32,8 @@ void Plot(const std::vector<double>& losses) {
   std::vector<std::string> grid(kH, std::string(kW, ' '));
   for (int c = 0; c < kW; ++c) {
     const size_t i = static_cast<size_t>(c) * (losses.size() - 1) / (kW - 1);
-    const int row = static_cast<int>(std::round((hi - std::log10(losses[i])) / (hi - lo) * (kH - 1)));
+    const int row =
+        static_cast<int>(std::round((hi - std::log10(losses[i])) / (hi - lo) * (kH - 1)));
     grid[static_cast<size_t>(row)][static_cast<size_t>(c)] = '*';
   }
   std::cout << "loss (log scale) " << losses.front() << " -> " << losses.back() << "\n";
@@ -43,10 +44,12 @@ void Plot(const std::vector<double>& losses) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Linear regression on a tensord server.\nUsage: linear_regression [--address=host:port]");
+  absl::SetProgramUsageMessage(
+      "Linear regression on a tensord server.\nUsage: linear_regression [--address=host:port]");
   absl::ParseCommandLine(argc, argv);
   try {
-    td::Session t = td::Session::Connect({.address = absl::GetFlag(FLAGS_address), .token = absl::GetFlag(FLAGS_token), .seed = 42});
+    td::Session t = td::Session::Connect(
+        {.address = absl::GetFlag(FLAGS_address), .token = absl::GetFlag(FLAGS_token), .seed = 42});
     td::Tensor x = t.linspace(-1, 1, 100).unsqueeze(1);
     td::Tensor y = x * 2.0 + 3.0 + t.normal(0, 0.1, {100, 1});
     td::Tensor w = t.zeros({1}, td::requires_grad());
@@ -67,7 +70,8 @@ int main(int argc, char** argv) {
     }
     Plot(losses);
     const double wv = w.item<double>(), bv = b.item<double>();
-    std::cout << "w = " << wv << " (want 2), b = " << bv << " (want 3), final loss " << losses.back() << "\n";
+    std::cout << "w = " << wv << " (want 2), b = " << bv << " (want 3), final loss "
+              << losses.back() << "\n";
     if (std::fabs(wv - 2) > 0.1 || std::fabs(bv - 3) > 0.1) {
       std::cerr << "did not converge\n";
       return 1;

@@ -21,16 +21,19 @@ absl::StatusOr<double> Number(const Attrs& attrs, const std::string& factory, co
   const AttrValue* v = attrs.Find(name);
   if (v == nullptr || std::holds_alternative<std::monostate>(*v)) {
     if (fallback) return *fallback;
-    return absl::InvalidArgumentError(absl::StrCat(factory, "() missing required attribute '", name, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(factory, "() missing required attribute '", name, "'"));
   }
   if (const auto* i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
   if (const auto* d = std::get_if<double>(v)) return *d;
-  return absl::InvalidArgumentError(absl::StrCat(factory, "(): attribute '", name, "' must be a number"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(factory, "(): attribute '", name, "' must be a number"));
 }
 
 absl::Status CheckCount(double n, const ServerOptions& limits) {
   if (n > static_cast<double>(limits.max_tensor_elements)) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor of ", n, " elements exceeds the server's limit of ",
+    return absl::InvalidArgumentError(absl::StrCat("tensor of ", n,
+                                                   " elements exceeds the server's limit of ",
                                                    limits.max_tensor_elements, " elements"));
   }
   return absl::OkStatus();
@@ -41,13 +44,15 @@ absl::Status CheckKnownAttrs(const Attrs& attrs, const std::string& factory,
   for (const auto& [name, value] : attrs.entries()) {
     bool ok = false;
     for (const char* k : known) ok |= name == k;
-    if (!ok) return absl::InvalidArgumentError(absl::StrCat(factory, "() got an unexpected attribute '", name, "'"));
+    if (!ok)
+      return absl::InvalidArgumentError(
+          absl::StrCat(factory, "() got an unexpected attribute '", name, "'"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& attrs, Session& session,
-                                  const ServerOptions& limits) {
+absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& attrs,
+                                  Session& session, const ServerOptions& limits) {
   std::string name = req.name();
   factory::TensorOptions opts;
   opts.requires_grad = req.requires_grad();
@@ -148,15 +153,17 @@ absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& at
 
 absl::Status CommandRunner::CheckSession(const std::string& id) const {
   if (!id.empty() && id != session_.id()) {
-    return absl::InvalidArgumentError(absl::StrCat("command names session '", id, "' inside a call for session '",
-                                                   session_.id(), "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "command names session '", id, "' inside a call for session '", session_.id(), "'"));
   }
   return absl::OkStatus();
 }
 
-absl::Status CommandRunner::CheckIds(const google::protobuf::RepeatedField<uint64_t>& ids, size_t needed) const {
+absl::Status CommandRunner::CheckIds(const google::protobuf::RepeatedField<uint64_t>& ids,
+                                     size_t needed) const {
   if (static_cast<size_t>(ids.size()) > needed) {
-    return absl::InvalidArgumentError(absl::StrCat(ids.size(), " output ids given for ", needed, " results"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ids.size(), " output ids given for ", needed, " results"));
   }
   absl::flat_hash_set<uint64_t> seen;
   for (uint64_t id : ids) {
@@ -172,13 +179,15 @@ void CommandRunner::Info(uint64_t id, const Tensor& t, pb::TensorsResponse* resp
   FillInfo(id, t, resp->add_tensors());
 }
 
-absl::Status CommandRunner::CreateTensor(const pb::CreateTensorRequest& req, pb::TensorsResponse* resp) {
+absl::Status CommandRunner::CreateTensor(const pb::CreateTensorRequest& req,
+                                         pb::TensorsResponse* resp) {
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   TD_RETURN_IF_ERROR(session_.CheckFree(req.id()));
   TD_ASSIGN_OR_RETURN(Tensor t, FromProto(req.data(), options_, req.requires_grad()));
   if (req.wrapped_number()) {
     if (t.dim() != 0 || t.requires_grad()) {
-      return absl::InvalidArgumentError("a wrapped number must be a 0-dim tensor without requires_grad");
+      return absl::InvalidArgumentError(
+          "a wrapped number must be a 0-dim tensor without requires_grad");
     }
     t.impl()->wrapped_number = true;
   }
@@ -208,20 +217,23 @@ absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsRe
   std::optional<AutoGradMode> mode;
   if (req.has_grad_enabled()) mode.emplace(req.grad_enabled());
   const bool inplace = req.op() == def->inplace_name;
-  if (!inplace) TD_RETURN_IF_ERROR(CheckIds(req.outputs(), static_cast<size_t>(req.outputs_size())));
+  if (!inplace)
+    TD_RETURN_IF_ERROR(CheckIds(req.outputs(), static_cast<size_t>(req.outputs_size())));
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> outs, Apply(req.op(), std::move(inputs), attrs));
   stats_.ops.fetch_add(1, std::memory_order_relaxed);
   // The server's limits hold for results too (a view such as expand allocates nothing, but what
   // comes after it would pay for every element). Nothing is bound when they are exceeded.
   for (const Tensor& o : outs) {
     if (o.dim() > options_.max_rank) {
-      return absl::InvalidArgumentError(absl::StrCat(req.op(), " would create a tensor of rank ", o.dim(),
-                                                     ", which exceeds the server's limit of ", options_.max_rank));
+      return absl::InvalidArgumentError(
+          absl::StrCat(req.op(), " would create a tensor of rank ", o.dim(),
+                       ", which exceeds the server's limit of ", options_.max_rank));
     }
     if (o.numel() > options_.max_tensor_elements) {
-      return absl::InvalidArgumentError(absl::StrCat(req.op(), " would create a tensor of ", o.numel(),
-                                                     " elements, which exceeds the server's limit of ",
-                                                     options_.max_tensor_elements, " elements"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(req.op(), " would create a tensor of ", o.numel(),
+                       " elements, which exceeds the server's limit of ",
+                       options_.max_tensor_elements, " elements"));
     }
   }
   if (inplace) {
@@ -229,17 +241,20 @@ absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsRe
     return absl::OkStatus();
   }
   if (req.outputs_size() > static_cast<int>(outs.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(req.outputs_size(), " output ids given but ", req.op(),
-                                                   " returned ", outs.size(), " tensors"));
+    return absl::InvalidArgumentError(absl::StrCat(req.outputs_size(), " output ids given but ",
+                                                   req.op(), " returned ", outs.size(),
+                                                   " tensors"));
   }
   for (size_t i = 0; i < outs.size(); ++i) {
-    const uint64_t want = i < static_cast<size_t>(req.outputs_size()) ? req.outputs(static_cast<int>(i)) : 0;
+    const uint64_t want =
+        i < static_cast<size_t>(req.outputs_size()) ? req.outputs(static_cast<int>(i)) : 0;
     Info(session_.Put(want, outs[i]), outs[i], resp);
   }
   return absl::OkStatus();
 }
 
-absl::Status CommandRunner::SetRequiresGrad(const pb::SetRequiresGradRequest& req, pb::TensorsResponse* resp) {
+absl::Status CommandRunner::SetRequiresGrad(const pb::SetRequiresGradRequest& req,
+                                            pb::TensorsResponse* resp) {
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
   TD_RETURN_IF_ERROR(t.set_requires_grad(req.requires_grad()));
@@ -282,10 +297,12 @@ absl::Status CommandRunner::Release(const pb::ReleaseRequest& req, pb::ReleaseRe
   return absl::OkStatus();
 }
 
-absl::Status CommandRunner::GetTensor(const pb::GetTensorRequest& req, pb::GetTensorResponse* resp) {
+absl::Status CommandRunner::GetTensor(const pb::GetTensorRequest& req,
+                                      pb::GetTensorResponse* resp) {
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
-  const int64_t bytes = t.nbytes() + (req.include_grad() && t.grad().defined() ? t.grad().nbytes() : 0);
+  const int64_t bytes =
+      t.nbytes() + (req.include_grad() && t.grad().defined() ? t.grad().nbytes() : 0);
   if (bytes > options_.max_message_bytes - 1024) {
     return absl::FailedPreconditionError(absl::StrCat(
         "tensor ", req.id(), req.include_grad() ? " and its grad have " : " has ", bytes,
@@ -337,7 +354,8 @@ absl::Status CommandRunner::BindGrad(const pb::AliasRequest& req, pb::TensorsRes
 }
 
 namespace {
-absl::StatusOr<std::vector<Tensor>> Resolve(Session& s, const google::protobuf::RepeatedField<uint64_t>& ids,
+absl::StatusOr<std::vector<Tensor>> Resolve(Session& s,
+                                            const google::protobuf::RepeatedField<uint64_t>& ids,
                                             bool zero_is_none) {
   std::vector<Tensor> out;
   for (uint64_t id : ids) {
@@ -367,25 +385,29 @@ absl::Status CommandRunner::Grad(const pb::GradRequest& req, pb::GradResponse* r
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, Resolve(session_, req.outputs(), false));
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, Resolve(session_, req.inputs(), false));
-  TD_ASSIGN_OR_RETURN(std::vector<Tensor> grad_outputs, Resolve(session_, req.grad_outputs(), true));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> grad_outputs,
+                      Resolve(session_, req.grad_outputs(), true));
   TD_RETURN_IF_ERROR(CheckIds(req.results(), inputs.size()));
   GradOptions opts;
   if (req.has_retain_graph()) opts.retain_graph = req.retain_graph();
   opts.create_graph = req.create_graph();
   opts.allow_unused = req.allow_unused();
-  TD_ASSIGN_OR_RETURN(std::vector<Tensor> grads, tensord::Grad(outputs, inputs, grad_outputs, opts));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> grads,
+                      tensord::Grad(outputs, inputs, grad_outputs, opts));
   for (size_t i = 0; i < grads.size(); ++i) {
     const bool defined = grads[i].defined();
     resp->add_defined(defined);
     pb::TensorInfo* info = resp->add_grads();
     if (!defined) continue;
-    const uint64_t want = i < static_cast<size_t>(req.results_size()) ? req.results(static_cast<int>(i)) : 0;
+    const uint64_t want =
+        i < static_cast<size_t>(req.results_size()) ? req.results(static_cast<int>(i)) : 0;
     FillInfo(session_.Put(want, grads[i]), grads[i], info);
   }
   return absl::OkStatus();
 }
 
-absl::Status CommandRunner::SetGradMode(const pb::SetGradModeRequest& req, pb::GradModeResponse* resp) {
+absl::Status CommandRunner::SetGradMode(const pb::SetGradModeRequest& req,
+                                        pb::GradModeResponse* resp) {
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   session_.context().set_grad_enabled(req.enabled());
   resp->set_enabled(req.enabled());

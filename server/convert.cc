@@ -45,14 +45,15 @@ pb::DType ToProto(DType dtype) {
 absl::Status CheckShape(const google::protobuf::RepeatedField<int64_t>& shape,
                         const ServerOptions& limits) {
   if (shape.size() > limits.max_rank) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor rank ", shape.size(),
-                                                   " exceeds the server's limit of ", limits.max_rank));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor rank ", shape.size(), " exceeds the server's limit of ", limits.max_rank));
   }
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("Trying to create tensor with negative dimension ", d, ": [",
-                                                     absl::StrJoin(shape, ", "), "]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Trying to create tensor with negative dimension ", d, ": [",
+                       absl::StrJoin(shape, ", "), "]"));
     }
     if (d != 0 && n > INT64_MAX / d) {
       return absl::InvalidArgumentError("the shape's element count overflows int64");
@@ -60,7 +61,8 @@ absl::Status CheckShape(const google::protobuf::RepeatedField<int64_t>& shape,
     n *= d;
   }
   if (n > limits.max_tensor_elements) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor of ", n, " elements exceeds the server's limit of ",
+    return absl::InvalidArgumentError(absl::StrCat("tensor of ", n,
+                                                   " elements exceeds the server's limit of ",
                                                    limits.max_tensor_elements, " elements"));
   }
   return absl::OkStatus();
@@ -90,13 +92,13 @@ void ToProto(const Tensor& t, pb::TensorData* out) {
   }
   // Gather a strided tensor straight into the message buffer: one copy.
   const auto item = static_cast<int64_t>(ItemSize(t.dtype()));
-  kernels::StridedLoop<2>(t.shape(), {bytes->data(), t.raw_data()},
-                          {ContiguousStrides(t.shape()), t.strides()}, {item, item},
-                          [item](char** p, const int64_t* s, int64_t n) {
-                            for (int64_t i = 0; i < n; ++i) {
-                              std::memcpy(p[0] + i * s[0], p[1] + i * s[1], static_cast<size_t>(item));
-                            }
-                          });
+  kernels::StridedLoop<2>(
+      t.shape(), {bytes->data(), t.raw_data()}, {ContiguousStrides(t.shape()), t.strides()},
+      {item, item}, [item](char** p, const int64_t* s, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+          std::memcpy(p[0] + i * s[0], p[1] + i * s[1], static_cast<size_t>(item));
+        }
+      });
 }
 
 void FillInfo(uint64_t id, const Tensor& t, pb::TensorInfo* out) {
@@ -121,7 +123,8 @@ absl::StatusOr<AttrValue> FromProto(const pb::AttrValue& value) {
     case pb::AttrValue::kF:
       return AttrValue(value.f());
     case pb::AttrValue::kInts:
-      return AttrValue(std::vector<int64_t>(value.ints().values().begin(), value.ints().values().end()));
+      return AttrValue(
+          std::vector<int64_t>(value.ints().values().begin(), value.ints().values().end()));
     case pb::AttrValue::kDtype: {
       TD_ASSIGN_OR_RETURN(DType d, FromProto(value.dtype()));
       return AttrValue(d);
@@ -183,7 +186,9 @@ void ToProto(const OpDef& def, pb::OpInfo* out) {
   out->set_grad_fn(std::string(def.grad_fn));
   out->set_inplace_name(std::string(def.inplace_name));
   out->set_doc(std::string(def.doc));
-  out->set_kind(def.kind == OpKind::kView ? "view" : def.kind == OpKind::kComposite ? "composite" : "kernel");
+  out->set_kind(def.kind == OpKind::kView        ? "view"
+                : def.kind == OpKind::kComposite ? "composite"
+                                                 : "kernel");
   out->set_differentiable_outputs(def.differentiable_outputs);
   out->set_num_outputs(def.num_outputs);
 }

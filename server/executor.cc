@@ -30,7 +30,8 @@ void Executor::Submit(const std::shared_ptr<Strand>& strand, std::function<void(
   ready_.push_back(strand);
 }
 
-bool Executor::TryRunInline(const std::shared_ptr<Strand>& strand, const std::function<void()>& task) {
+bool Executor::TryRunInline(const std::shared_ptr<Strand>& strand,
+                            const std::function<void()>& task) {
   {
     absl::MutexLock lock(&strand->mu_);
     if (strand->scheduled_ || !strand->tasks_.empty()) return false;
@@ -56,9 +57,8 @@ void Executor::WorkerLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Executor* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-            return e->stopping_ || !e->ready_.empty();
-          },
+          +[](Executor* e)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return e->stopping_ || !e->ready_.empty(); },
           this));
       if (ready_.empty()) return;  // stopping and drained
       strand = ready_.front();

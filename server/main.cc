@@ -1,8 +1,8 @@
 // tensord: the server binary. Flags live here and only here.
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -20,20 +20,29 @@
 #include "server/server.h"
 #include "spdlog/spdlog.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "Address to listen on (host:port; port 0 picks one).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "Address to listen on (host:port; port 0 picks one).");
 ABSL_FLAG(int, workers, 0, "Engine worker threads (0 = one per CPU core).");
 ABSL_FLAG(int, max_sessions, 1024, "Maximum number of live sessions.");
-ABSL_FLAG(absl::Duration, default_ttl, absl::Minutes(10), "Idle time after which a session is reclaimed, unless it asks for another.");
+ABSL_FLAG(absl::Duration, default_ttl, absl::Minutes(10),
+          "Idle time after which a session is reclaimed, unless it asks for another.");
 ABSL_FLAG(absl::Duration, max_ttl, absl::Hours(24), "Largest idle TTL a session may ask for.");
-ABSL_FLAG(int64_t, max_session_bytes, int64_t{1} << 30, "Memory quota per session: tensors and saved graph buffers, in bytes.");
-ABSL_FLAG(int64_t, max_tensor_elements, int64_t{1} << 31, "Largest tensor (in elements) a request may create.");
+ABSL_FLAG(int64_t, max_session_bytes, int64_t{1} << 30,
+          "Memory quota per session: tensors and saved graph buffers, in bytes.");
+ABSL_FLAG(int64_t, max_tensor_elements, int64_t{1} << 31,
+          "Largest tensor (in elements) a request may create.");
 ABSL_FLAG(int, max_rank, 8, "Largest tensor rank a request may create.");
-ABSL_FLAG(int, max_message_bytes, 16 << 20, "Largest gRPC message; larger tensors travel with Upload/Download.");
+ABSL_FLAG(int, max_message_bytes, 16 << 20,
+          "Largest gRPC message; larger tensors travel with Upload/Download.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; with --tls_key, serve TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
-ABSL_FLAG(std::string, token_file, "", "File of bearer tokens, one per line; when set, every call needs 'authorization: Bearer <token>'.");
-ABSL_FLAG(std::string, replica, "", "This replica's name: prefixes session ids and is reported by ServerInfo.");
-ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10), "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
+ABSL_FLAG(std::string, token_file, "",
+          "File of bearer tokens, one per line; when set, every call needs 'authorization: Bearer "
+          "<token>'.");
+ABSL_FLAG(std::string, replica, "",
+          "This replica's name: prefixes session ids and is reported by ServerInfo.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error, off.");
 
 namespace {
@@ -55,7 +64,8 @@ absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
     std::string t(absl::StripAsciiWhitespace(line));
     if (!t.empty() && t[0] != '#') tokens.push_back(t);
   }
-  if (tokens.empty()) return absl::InvalidArgumentError(absl::StrCat("token file ", path, " has no tokens"));
+  if (tokens.empty())
+    return absl::InvalidArgumentError(absl::StrCat("token file ", path, " has no tokens"));
   return tokens;
 }
 
@@ -68,7 +78,8 @@ void PrintHelp() {
   }
   std::sort(flags.begin(), flags.end(), [](auto* a, auto* b) { return a->Name() < b->Name(); });
   for (const absl::CommandLineFlag* f : flags) {
-    std::cout << "  --" << f->Name() << " (default: " << f->DefaultValue() << ")\n      " << f->Help() << "\n";
+    std::cout << "  --" << f->Name() << " (default: " << f->DefaultValue() << ")\n      "
+              << f->Help() << "\n";
   }
 }
 
@@ -76,7 +87,9 @@ void PrintHelp() {
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view path) { return absl::EndsWith(path, "server/main.cc"); };
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "server/main.cc");
+  };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
@@ -94,8 +107,9 @@ int main(int argc, char** argv) {
 
   tensord::server::ServerOptions o;
   o.listen = absl::GetFlag(FLAGS_listen);
-  o.workers = absl::GetFlag(FLAGS_workers) > 0 ? absl::GetFlag(FLAGS_workers)
-                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.workers = absl::GetFlag(FLAGS_workers) > 0
+                  ? absl::GetFlag(FLAGS_workers)
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.max_sessions = absl::GetFlag(FLAGS_max_sessions);
   o.default_ttl = absl::GetFlag(FLAGS_default_ttl);
   o.max_ttl = absl::GetFlag(FLAGS_max_ttl);
@@ -136,8 +150,9 @@ int main(int argc, char** argv) {
       "tensord {} listening on {} (port {}): workers={} max_sessions={} default_ttl={} max_ttl={} "
       "max_session_bytes={} max_tensor_elements={} max_rank={} max_message_bytes={} tls={} auth={} "
       "replica='{}'",
-      TENSORD_VERSION, o.listen, (*server)->port(), o.workers, o.max_sessions, absl::FormatDuration(o.default_ttl),
-      absl::FormatDuration(o.max_ttl), o.max_session_bytes, o.max_tensor_elements, o.max_rank, o.max_message_bytes,
+      TENSORD_VERSION, o.listen, (*server)->port(), o.workers, o.max_sessions,
+      absl::FormatDuration(o.default_ttl), absl::FormatDuration(o.max_ttl), o.max_session_bytes,
+      o.max_tensor_elements, o.max_rank, o.max_message_bytes,
       o.tls_cert_file.empty() ? "off" : "on", o.tokens.empty() ? "off" : "bearer", o.replica);
 
   std::thread waiter([&] {

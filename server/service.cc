@@ -10,10 +10,10 @@
 #include "engine/context.h"
 #include "engine/factory.h"
 #include "engine/kernels/loop.h"
-#include "engine/storage.h"
 #include "engine/op_def.h"
 #include "engine/ops/op_util.h"
 #include "engine/status_macros.h"
+#include "engine/storage.h"
 #include "server/status.h"
 #include "spdlog/spdlog.h"
 
@@ -56,7 +56,9 @@ bool IsSmall(const pb::ApplyOpRequest& r, Session& s) {
 bool IsSmall(const pb::CreateTensorRequest& r, Session&) {
   return static_cast<int64_t>(r.data().data().size()) <= kInlineElements * 8;
 }
-bool IsSmall(const pb::GetTensorRequest& r, Session& s) { return Elements(s, r.id()) <= kInlineElements; }
+bool IsSmall(const pb::GetTensorRequest& r, Session& s) {
+  return Elements(s, r.id()) <= kInlineElements;
+}
 bool IsSmall(const pb::TensorRequest&, Session&) { return true; }
 bool IsSmall(const pb::ReleaseRequest&, Session&) { return true; }
 bool IsSmall(const pb::SetRequiresGradRequest&, Session&) { return true; }
@@ -84,7 +86,8 @@ void TensordService::WaitForCalls(absl::Duration timeout) {
 }
 
 absl::Status TensordService::Admit() const {
-  if (draining_.load(std::memory_order_acquire)) return absl::UnavailableError("the server is shutting down");
+  if (draining_.load(std::memory_order_acquire))
+    return absl::UnavailableError("the server is shutting down");
   return absl::OkStatus();
 }
 
@@ -92,7 +95,8 @@ absl::StatusOr<std::string> TensordService::Authenticate(grpc::CallbackServerCon
   TD_RETURN_IF_ERROR(Admit());
   if (options_.tokens.empty()) return std::string();
   const std::string header = Metadata(ctx, "authorization");
-  if (header.empty()) return absl::UnauthenticatedError("missing bearer token (authorization: Bearer <token>)");
+  if (header.empty())
+    return absl::UnauthenticatedError("missing bearer token (authorization: Bearer <token>)");
   if (!absl::StartsWith(header, "Bearer ")) {
     return absl::UnauthenticatedError("the authorization header must be 'Bearer <token>'");
   }
@@ -102,20 +106,21 @@ absl::StatusOr<std::string> TensordService::Authenticate(grpc::CallbackServerCon
   return absl::UnauthenticatedError("invalid bearer token");
 }
 
-absl::StatusOr<std::shared_ptr<Session>> TensordService::ResolveSession(grpc::CallbackServerContext* ctx,
-                                                                        const std::string& session_id) const {
+absl::StatusOr<std::shared_ptr<Session>> TensordService::ResolveSession(
+    grpc::CallbackServerContext* ctx, const std::string& session_id) const {
   TD_ASSIGN_OR_RETURN(std::string owner, Authenticate(ctx));
   const std::string header = Metadata(ctx, kSessionHeader);
   if (!header.empty() && header != session_id) {
     return absl::InvalidArgumentError(absl::StrCat("metadata ", kSessionHeader, " '", header,
-                                                   "' does not match the request's session_id '", session_id, "'"));
+                                                   "' does not match the request's session_id '",
+                                                   session_id, "'"));
   }
   return sessions_.Get(session_id, owner);
 }
 
 template <typename Req, typename Resp, typename Fn>
-grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp,
-                                                    Fn fn) {
+grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext* ctx,
+                                                    const Req* req, Resp* resp, Fn fn) {
   auto session = ResolveSession(ctx, req->session_id());
   if (!session.ok()) return FinishNow(ctx, session.status());
   auto* reactor = ctx->DefaultReactor();
@@ -124,9 +129,11 @@ grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext*
   auto task = [this, ctx, req, resp, reactor, s, fn, token] {
     absl::Status status;
     if (ctx->IsCancelled()) {
-      status = absl::CancelledError("the call was cancelled (or its deadline passed) before it ran");
+      status =
+          absl::CancelledError("the call was cancelled (or its deadline passed) before it ran");
     } else if (s->closed()) {
-      status = absl::NotFoundError(absl::StrCat("unknown session '", s->id(), "' (closed, expired or never created)"));
+      status = absl::NotFoundError(
+          absl::StrCat("unknown session '", s->id(), "' (closed, expired or never created)"));
     } else {
       ContextGuard guard(s->context());
       s->Touch();
@@ -152,7 +159,8 @@ grpc::ServerUnaryReactor* TensordService::CreateSession(grpc::CallbackServerCont
                                                         pb::CreateSessionResponse* resp) {
   auto owner = Authenticate(ctx);
   if (!owner.ok()) return FinishNow(ctx, owner.status());
-  if (req->ttl_seconds() < 0) return FinishNow(ctx, absl::InvalidArgumentError("ttl_seconds must not be negative"));
+  if (req->ttl_seconds() < 0)
+    return FinishNow(ctx, absl::InvalidArgumentError("ttl_seconds must not be negative"));
   SessionManager::CreateParams params;
   params.ttl = absl::Seconds(req->ttl_seconds());
   params.seed = req->seed();
@@ -160,7 +168,8 @@ grpc::ServerUnaryReactor* TensordService::CreateSession(grpc::CallbackServerCont
     auto d = FromProto(req->default_dtype());
     if (!d.ok()) return FinishNow(ctx, d.status());
     if (!IsFloating(*d)) {
-      return FinishNow(ctx, absl::InvalidArgumentError("only floating-point types are supported as the default type"));
+      return FinishNow(ctx, absl::InvalidArgumentError(
+                                "only floating-point types are supported as the default type"));
     }
     params.default_dtype = *d;
   }
@@ -169,18 +178,21 @@ grpc::ServerUnaryReactor* TensordService::CreateSession(grpc::CallbackServerCont
   const std::string header = Metadata(ctx, kSessionHeader);
   if (!header.empty() && !params.id.empty() && header != params.id) {
     return FinishNow(ctx, absl::InvalidArgumentError(absl::StrCat(
-        "CreateSession's ", kSessionHeader, " header must equal the proposed session_id (it routes the call)")));
+                              "CreateSession's ", kSessionHeader,
+                              " header must equal the proposed session_id (it routes the call)")));
   }
   auto session = sessions_.Create(params, *owner);
   if (!session.ok()) return FinishNow(ctx, session.status());
   resp->set_session_id((*session)->id());
   resp->set_ttl_seconds(absl::ToInt64Seconds((*session)->ttl()));
   resp->set_max_bytes(options_.max_session_bytes);
-  spdlog::info("session {} created (ttl {}s, peer {})", (*session)->id(), resp->ttl_seconds(), ctx->peer());
+  spdlog::info("session {} created (ttl {}s, peer {})", (*session)->id(), resp->ttl_seconds(),
+               ctx->peer());
   return FinishNow(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* TensordService::CloseSession(grpc::CallbackServerContext* ctx, const pb::SessionRequest* req,
+grpc::ServerUnaryReactor* TensordService::CloseSession(grpc::CallbackServerContext* ctx,
+                                                       const pb::SessionRequest* req,
                                                        pb::SessionInfo* resp) {
   auto session = ResolveSession(ctx, req->session_id());
   if (!session.ok()) return FinishNow(ctx, session.status());
@@ -191,7 +203,8 @@ grpc::ServerUnaryReactor* TensordService::CloseSession(grpc::CallbackServerConte
   return FinishNow(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* TensordService::KeepAlive(grpc::CallbackServerContext* ctx, const pb::SessionRequest* req,
+grpc::ServerUnaryReactor* TensordService::KeepAlive(grpc::CallbackServerContext* ctx,
+                                                    const pb::SessionRequest* req,
                                                     pb::KeepAliveResponse* resp) {
   auto session = ResolveSession(ctx, req->session_id());
   if (!session.ok()) return FinishNow(ctx, session.status());
@@ -210,7 +223,8 @@ grpc::ServerUnaryReactor* TensordService::ListSessions(grpc::CallbackServerConte
 }
 
 grpc::ServerUnaryReactor* TensordService::DescribeSession(grpc::CallbackServerContext* ctx,
-                                                          const pb::SessionRequest* req, pb::SessionInfo* resp) {
+                                                          const pb::SessionRequest* req,
+                                                          pb::SessionInfo* resp) {
   auto session = ResolveSession(ctx, req->session_id());
   if (!session.ok()) return FinishNow(ctx, session.status());
   server::DescribeSession(**session, resp);
@@ -219,10 +233,11 @@ grpc::ServerUnaryReactor* TensordService::DescribeSession(grpc::CallbackServerCo
 
 // ---- tensors and autograd: each a command on the session's strand -----------------------------
 
-#define TENSORD_SESSION_RPC(Method, Req, Resp)                                                        \
-  grpc::ServerUnaryReactor* TensordService::Method(grpc::CallbackServerContext* ctx, const Req* req, \
-                                                   Resp* resp) {                                      \
-    return OnSession(ctx, req, resp, [](CommandRunner& r, const Req& q, Resp* p) { return r.Method(q, p); }); \
+#define TENSORD_SESSION_RPC(Method, Req, Resp)                                                \
+  grpc::ServerUnaryReactor* TensordService::Method(grpc::CallbackServerContext* ctx,          \
+                                                   const Req* req, Resp* resp) {              \
+    return OnSession(ctx, req, resp,                                                          \
+                     [](CommandRunner& r, const Req& q, Resp* p) { return r.Method(q, p); }); \
   }
 TENSORD_SESSION_RPC(CreateTensor, pb::CreateTensorRequest, pb::TensorsResponse)
 TENSORD_SESSION_RPC(Factory, pb::FactoryRequest, pb::TensorsResponse)
@@ -243,7 +258,8 @@ TENSORD_SESSION_RPC(SetGradMode, pb::SetGradModeRequest, pb::GradModeResponse)
 TENSORD_SESSION_RPC(GetGraph, pb::GetGraphRequest, pb::GraphResponse)
 #undef TENSORD_SESSION_RPC
 
-grpc::ServerUnaryReactor* TensordService::ListOps(grpc::CallbackServerContext* ctx, const pb::ListOpsRequest*,
+grpc::ServerUnaryReactor* TensordService::ListOps(grpc::CallbackServerContext* ctx,
+                                                  const pb::ListOpsRequest*,
                                                   pb::ListOpsResponse* resp) {
   auto owner = Authenticate(ctx);
   if (!owner.ok()) return FinishNow(ctx, owner.status());
@@ -253,38 +269,43 @@ grpc::ServerUnaryReactor* TensordService::ListOps(grpc::CallbackServerContext* c
 
 // ---- batches ----------------------------------------------------------------------------------
 
-grpc::ServerUnaryReactor* TensordService::Execute(grpc::CallbackServerContext* ctx, const pb::ExecuteRequest* req,
+grpc::ServerUnaryReactor* TensordService::Execute(grpc::CallbackServerContext* ctx,
+                                                  const pb::ExecuteRequest* req,
                                                   pb::ExecuteResponse* resp) {
   const int64_t max_bytes = options_.max_message_bytes - 1024;
-  return OnSession(ctx, req, resp, [ctx, max_bytes](CommandRunner& runner, const pb::ExecuteRequest& q,
-                                                    pb::ExecuteResponse* p) {
-    p->set_failed_index(-1);
-    for (int i = 0; i < q.commands_size(); ++i) {
-      if (ctx->IsCancelled()) {
-        pb::CommandResult* r = p->add_results();
-        r->set_tag(q.commands(i).tag());
-        r->set_code(grpc::StatusCode::CANCELLED);
-        r->set_message("the call was cancelled (or its deadline passed) before this command ran");
-        p->set_failed_index(i);
-        break;
-      }
-      if (!runner.Run(q.commands(i), p->add_results()).ok()) {
-        p->set_failed_index(i);
-        break;
-      }
-      // A reply gRPC could not send would lose every result: stop at the command that overflows.
-      if (p->ByteSizeLong() > static_cast<size_t>(max_bytes)) {
-        pb::CommandResult* r = p->mutable_results(i);
-        r->clear_result();
-        r->set_code(grpc::StatusCode::FAILED_PRECONDITION);
-        r->set_message(absl::StrCat("the batch's results exceed the ", max_bytes,
-                                    "-byte message limit at this command; use Download for large tensors"));
-        p->set_failed_index(i);
-        break;
-      }
-    }
-    return absl::OkStatus();
-  });
+  return OnSession(
+      ctx, req, resp,
+      [ctx, max_bytes](CommandRunner& runner, const pb::ExecuteRequest& q, pb::ExecuteResponse* p) {
+        p->set_failed_index(-1);
+        for (int i = 0; i < q.commands_size(); ++i) {
+          if (ctx->IsCancelled()) {
+            pb::CommandResult* r = p->add_results();
+            r->set_tag(q.commands(i).tag());
+            r->set_code(grpc::StatusCode::CANCELLED);
+            r->set_message(
+                "the call was cancelled (or its deadline passed) before this command ran");
+            p->set_failed_index(i);
+            break;
+          }
+          if (!runner.Run(q.commands(i), p->add_results()).ok()) {
+            p->set_failed_index(i);
+            break;
+          }
+          // A reply gRPC could not send would lose every result: stop at the command that
+          // overflows.
+          if (p->ByteSizeLong() > static_cast<size_t>(max_bytes)) {
+            pb::CommandResult* r = p->mutable_results(i);
+            r->clear_result();
+            r->set_code(grpc::StatusCode::FAILED_PRECONDITION);
+            r->set_message(absl::StrCat(
+                "the batch's results exceed the ", max_bytes,
+                "-byte message limit at this command; use Download for large tensors"));
+            p->set_failed_index(i);
+            break;
+          }
+        }
+        return absl::OkStatus();
+      });
 }
 
 // ---- the pipelined stream ----------------------------------------------------------------------
@@ -319,7 +340,8 @@ struct CommandsInBatches {
 // Reads commands as fast as the client sends them (up to a bound), runs each message's commands
 // on the session's strand in arrival order, and writes the results back in the same order.
 template <typename Shape>
-class PipelineReactor final : public grpc::ServerBidiReactor<typename Shape::Request, typename Shape::Response> {
+class PipelineReactor final
+    : public grpc::ServerBidiReactor<typename Shape::Request, typename Shape::Response> {
   using Request = typename Shape::Request;
   using Response = typename Shape::Response;
 
@@ -330,7 +352,9 @@ class PipelineReactor final : public grpc::ServerBidiReactor<typename Shape::Req
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return Update([](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { r->reading_done_ = true; });
+    if (!ok)
+      return Update([](PipelineReactor* r)
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { r->reading_done_ = true; });
     grpc::Status error;
     if (!session_) {
       auto session = service_->ResolveSession(ctx_, request_.session_id());
@@ -448,7 +472,8 @@ class PipelineReactor final : public grpc::ServerBidiReactor<typename Shape::Req
         } else if (!runner) {
           result.set_tag(command.tag());
           result.set_code(grpc::StatusCode::NOT_FOUND);
-          result.set_message(absl::StrCat("unknown session '", s->id(), "' (closed, expired or never created)"));
+          result.set_message(
+              absl::StrCat("unknown session '", s->id(), "' (closed, expired or never created)"));
         } else {
           (void)runner->Run(command, &result);
         }
@@ -484,7 +509,8 @@ class PipelineReactor final : public grpc::ServerBidiReactor<typename Shape::Req
 // into it, and the handle is bound only when every byte has arrived.
 class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
  public:
-  UploadReactor(TensordService* service, grpc::CallbackServerContext* ctx, pb::TensorsResponse* resp)
+  UploadReactor(TensordService* service, grpc::CallbackServerContext* ctx,
+                pb::TensorsResponse* resp)
       : service_(service), ctx_(ctx), resp_(resp), token_(service) {
     StartRead(&chunk_);
   }
@@ -513,13 +539,15 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
       TD_ASSIGN_OR_RETURN(DType dtype, FromProto(chunk_.dtype()));
       TD_RETURN_IF_ERROR(CheckShape(chunk_.shape(), service_->options()));
       ContextGuard guard(session_->context());
-      TD_ASSIGN_OR_RETURN(tensor_, factory::empty(ToShape(chunk_.shape()), factory::TensorOptions().with_dtype(dtype)));
+      TD_ASSIGN_OR_RETURN(tensor_, factory::empty(ToShape(chunk_.shape()),
+                                                  factory::TensorOptions().with_dtype(dtype)));
       if (chunk_.requires_grad()) TD_RETURN_IF_ERROR(tensor_.set_requires_grad(true));
       id_ = chunk_.id();
     }
     const std::string& data = chunk_.data();
     if (received_ + static_cast<int64_t>(data.size()) > tensor_.nbytes()) {
-      return absl::InvalidArgumentError(absl::StrCat("upload sent more than the tensor's ", tensor_.nbytes(), " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("upload sent more than the tensor's ", tensor_.nbytes(), " bytes"));
     }
     std::memcpy(tensor_.raw_data() + received_, data.data(), data.size());
     received_ += static_cast<int64_t>(data.size());
@@ -528,14 +556,16 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
 
   void Complete() {
     if (!session_) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload: the first chunk must carry the header"));
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "empty upload: the first chunk must carry the header"));
       return;
     }
     if (received_ != tensor_.nbytes()) {
       const int64_t expected = tensor_.nbytes();
       tensor_ = Tensor();
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("upload ended after ", received_, " of ", expected, " bytes")));
+      Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat("upload ended after ", received_, " of ", expected, " bytes")));
       return;
     }
     if (tensor_.dtype() == DType::kBool) {
@@ -544,8 +574,9 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
     }
     std::shared_ptr<Session> s = session_;
     service_->executor().Submit(s->strand(), [this, s] {
-      absl::Status st = s->closed() ? absl::NotFoundError("the session was closed during the upload")
-                                    : s->CheckFree(id_);
+      absl::Status st = s->closed()
+                            ? absl::NotFoundError("the session was closed during the upload")
+                            : s->CheckFree(id_);
       if (st.ok()) {
         s->Touch();
         FillInfo(s->Put(id_, tensor_), tensor_, resp_->add_tensors());
@@ -569,7 +600,8 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
 // Download: a consistent snapshot is taken on the session's strand, then streamed in chunks.
 class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk> {
  public:
-  DownloadReactor(TensordService* service, grpc::CallbackServerContext* ctx, const pb::DownloadRequest* req)
+  DownloadReactor(TensordService* service, grpc::CallbackServerContext* ctx,
+                  const pb::DownloadRequest* req)
       : service_(service), token_(service) {
     auto session = service->ResolveSession(ctx, req->session_id());
     if (!session.ok()) {
@@ -610,14 +642,17 @@ class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk>
     FillInfo(id, t, &info_);
     Tensor src = t;
     if (grad) {
-      if (!t.grad().defined()) return absl::FailedPreconditionError(absl::StrCat("tensor ", id, " has no .grad"));
+      if (!t.grad().defined())
+        return absl::FailedPreconditionError(absl::StrCat("tensor ", id, " has no .grad"));
       src = t.grad();
     }
     // A private contiguous copy, so later in-place ops cannot tear the transfer. It is transport
     // memory, not the session's: it is not charged to the session's quota.
-    TD_ASSIGN_OR_RETURN(auto storage, Storage::Allocate(src.nbytes(), std::make_shared<MemoryAccount>()));
-    snapshot_ = Tensor(std::make_shared<TensorImpl>(std::move(storage), src.shape(), ContiguousStrides(src.shape()), 0,
-                                                    src.dtype(), std::make_shared<VersionCounter>()));
+    TD_ASSIGN_OR_RETURN(auto storage,
+                        Storage::Allocate(src.nbytes(), std::make_shared<MemoryAccount>()));
+    snapshot_ = Tensor(std::make_shared<TensorImpl>(std::move(storage), src.shape(),
+                                                    ContiguousStrides(src.shape()), 0, src.dtype(),
+                                                    std::make_shared<VersionCounter>()));
     kernels::CopyInto(snapshot_, src);
     return absl::OkStatus();
   }
@@ -665,14 +700,15 @@ grpc::ServerReadReactor<pb::UploadChunk>* TensordService::Upload(grpc::CallbackS
   return new UploadReactor(this, ctx, resp);
 }
 
-grpc::ServerWriteReactor<pb::DownloadChunk>* TensordService::Download(grpc::CallbackServerContext* ctx,
-                                                                      const pb::DownloadRequest* req) {
+grpc::ServerWriteReactor<pb::DownloadChunk>* TensordService::Download(
+    grpc::CallbackServerContext* ctx, const pb::DownloadRequest* req) {
   return new DownloadReactor(this, ctx, req);
 }
 
 // ---- server ----------------------------------------------------------------------------------
 
-grpc::ServerUnaryReactor* TensordService::ServerInfo(grpc::CallbackServerContext* ctx, const pb::ServerInfoRequest*,
+grpc::ServerUnaryReactor* TensordService::ServerInfo(grpc::CallbackServerContext* ctx,
+                                                     const pb::ServerInfoRequest*,
                                                      pb::ServerInfoResponse* resp) {
   auto owner = Authenticate(ctx);
   if (!owner.ok()) return FinishNow(ctx, owner.status());
@@ -695,8 +731,8 @@ grpc::ServerUnaryReactor* TensordService::ServerInfo(grpc::CallbackServerContext
   return FinishNow(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* TensordService::Echo(grpc::CallbackServerContext* ctx, const pb::EchoRequest* req,
-                                               pb::EchoResponse* resp) {
+grpc::ServerUnaryReactor* TensordService::Echo(grpc::CallbackServerContext* ctx,
+                                               const pb::EchoRequest* req, pb::EchoResponse* resp) {
   auto owner = Authenticate(ctx);
   if (!owner.ok()) return FinishNow(ctx, owner.status());
   resp->set_payload(req->payload());

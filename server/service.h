@@ -22,17 +22,23 @@ class TensordService final : public pb::Tensord::CallbackService {
   TensordService(const ServerOptions& options, SessionManager& sessions, Executor& executor,
                  ServerStats& stats);
 
-  grpc::ServerUnaryReactor* CreateSession(grpc::CallbackServerContext* ctx, const pb::CreateSessionRequest* req,
+  grpc::ServerUnaryReactor* CreateSession(grpc::CallbackServerContext* ctx,
+                                          const pb::CreateSessionRequest* req,
                                           pb::CreateSessionResponse* resp) override;
-  grpc::ServerUnaryReactor* CloseSession(grpc::CallbackServerContext* ctx, const pb::SessionRequest* req,
+  grpc::ServerUnaryReactor* CloseSession(grpc::CallbackServerContext* ctx,
+                                         const pb::SessionRequest* req,
                                          pb::SessionInfo* resp) override;
-  grpc::ServerUnaryReactor* KeepAlive(grpc::CallbackServerContext* ctx, const pb::SessionRequest* req,
+  grpc::ServerUnaryReactor* KeepAlive(grpc::CallbackServerContext* ctx,
+                                      const pb::SessionRequest* req,
                                       pb::KeepAliveResponse* resp) override;
-  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* ctx, const pb::ListSessionsRequest* req,
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* ctx,
+                                         const pb::ListSessionsRequest* req,
                                          pb::ListSessionsResponse* resp) override;
-  grpc::ServerUnaryReactor* DescribeSession(grpc::CallbackServerContext* ctx, const pb::SessionRequest* req,
+  grpc::ServerUnaryReactor* DescribeSession(grpc::CallbackServerContext* ctx,
+                                            const pb::SessionRequest* req,
                                             pb::SessionInfo* resp) override;
-  grpc::ServerUnaryReactor* CreateTensor(grpc::CallbackServerContext* ctx, const pb::CreateTensorRequest* req,
+  grpc::ServerUnaryReactor* CreateTensor(grpc::CallbackServerContext* ctx,
+                                         const pb::CreateTensorRequest* req,
                                          pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* Factory(grpc::CallbackServerContext* ctx, const pb::FactoryRequest* req,
                                     pb::TensorsResponse* resp) override;
@@ -40,17 +46,20 @@ class TensordService final : public pb::Tensord::CallbackService {
                                     pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* ListOps(grpc::CallbackServerContext* ctx, const pb::ListOpsRequest* req,
                                     pb::ListOpsResponse* resp) override;
-  grpc::ServerUnaryReactor* SetRequiresGrad(grpc::CallbackServerContext* ctx, const pb::SetRequiresGradRequest* req,
+  grpc::ServerUnaryReactor* SetRequiresGrad(grpc::CallbackServerContext* ctx,
+                                            const pb::SetRequiresGradRequest* req,
                                             pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* Detach(grpc::CallbackServerContext* ctx, const pb::AliasRequest* req,
                                    pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* Data(grpc::CallbackServerContext* ctx, const pb::AliasRequest* req,
                                  pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* RetainGrad(grpc::CallbackServerContext* ctx, const pb::TensorRequest* req,
+  grpc::ServerUnaryReactor* RetainGrad(grpc::CallbackServerContext* ctx,
+                                       const pb::TensorRequest* req,
                                        pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* Release(grpc::CallbackServerContext* ctx, const pb::ReleaseRequest* req,
                                     pb::ReleaseResponse* resp) override;
-  grpc::ServerUnaryReactor* GetTensor(grpc::CallbackServerContext* ctx, const pb::GetTensorRequest* req,
+  grpc::ServerUnaryReactor* GetTensor(grpc::CallbackServerContext* ctx,
+                                      const pb::GetTensorRequest* req,
                                       pb::GetTensorResponse* resp) override;
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx, const pb::TensorRequest* req,
                                     pb::TensorsResponse* resp) override;
@@ -60,23 +69,29 @@ class TensordService final : public pb::Tensord::CallbackService {
                                     pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* BindGrad(grpc::CallbackServerContext* ctx, const pb::AliasRequest* req,
                                      pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* Backward(grpc::CallbackServerContext* ctx, const pb::BackwardRequest* req,
+  grpc::ServerUnaryReactor* Backward(grpc::CallbackServerContext* ctx,
+                                     const pb::BackwardRequest* req,
                                      pb::BackwardResponse* resp) override;
   grpc::ServerUnaryReactor* Grad(grpc::CallbackServerContext* ctx, const pb::GradRequest* req,
                                  pb::GradResponse* resp) override;
-  grpc::ServerUnaryReactor* SetGradMode(grpc::CallbackServerContext* ctx, const pb::SetGradModeRequest* req,
+  grpc::ServerUnaryReactor* SetGradMode(grpc::CallbackServerContext* ctx,
+                                        const pb::SetGradModeRequest* req,
                                         pb::GradModeResponse* resp) override;
-  grpc::ServerUnaryReactor* GetGraph(grpc::CallbackServerContext* ctx, const pb::GetGraphRequest* req,
+  grpc::ServerUnaryReactor* GetGraph(grpc::CallbackServerContext* ctx,
+                                     const pb::GetGraphRequest* req,
                                      pb::GraphResponse* resp) override;
   grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* ctx, const pb::ExecuteRequest* req,
                                     pb::ExecuteResponse* resp) override;
-  grpc::ServerBidiReactor<pb::StreamRequest, pb::CommandResult>* Stream(grpc::CallbackServerContext* ctx) override;
-  grpc::ServerBidiReactor<pb::CommandBatch, pb::ResultBatch>* StreamBatches(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<pb::StreamRequest, pb::CommandResult>* Stream(
+      grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<pb::CommandBatch, pb::ResultBatch>* StreamBatches(
+      grpc::CallbackServerContext* ctx) override;
   grpc::ServerReadReactor<pb::UploadChunk>* Upload(grpc::CallbackServerContext* ctx,
                                                    pb::TensorsResponse* resp) override;
   grpc::ServerWriteReactor<pb::DownloadChunk>* Download(grpc::CallbackServerContext* ctx,
                                                         const pb::DownloadRequest* req) override;
-  grpc::ServerUnaryReactor* ServerInfo(grpc::CallbackServerContext* ctx, const pb::ServerInfoRequest* req,
+  grpc::ServerUnaryReactor* ServerInfo(grpc::CallbackServerContext* ctx,
+                                       const pb::ServerInfoRequest* req,
                                        pb::ServerInfoResponse* resp) override;
   grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* ctx, const pb::EchoRequest* req,
                                  pb::EchoResponse* resp) override;
@@ -112,7 +127,8 @@ class TensordService final : public pb::Tensord::CallbackService {
  private:
   // Runs fn(runner, *req, resp) on the session's strand and finishes the call with its status.
   template <typename Req, typename Resp, typename Fn>
-  grpc::ServerUnaryReactor* OnSession(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp, Fn fn);
+  grpc::ServerUnaryReactor* OnSession(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp,
+                                      Fn fn);
 
   void CallStarted();
   void CallEnded();

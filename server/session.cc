@@ -30,12 +30,13 @@ absl::StatusOr<Tensor> Session::Get(uint64_t id) const {
 absl::Status Session::CheckFree(uint64_t id) const {
   if (id == 0) return absl::OkStatus();
   if (id >= kServerIdBit) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor id ", id, " is not a client id (ids must be below 2^62)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor id ", id, " is not a client id (ids must be below 2^62)"));
   }
   absl::MutexLock lock(&mu_);
   if (handles_.contains(id)) {
-    return absl::AlreadyExistsError(absl::StrCat("tensor id ", id, " is already in use in session ", id_,
-                                                 "; release it first"));
+    return absl::AlreadyExistsError(absl::StrCat("tensor id ", id, " is already in use in session ",
+                                                 id_, "; release it first"));
   }
   return absl::OkStatus();
 }
@@ -69,7 +70,9 @@ int64_t Session::num_tensors() const {
   return static_cast<int64_t>(handles_.size());
 }
 
-void Session::Touch() { last_used_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed); }
+void Session::Touch() {
+  last_used_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+}
 
 absl::Time Session::last_used() const {
   return absl::FromUnixNanos(last_used_ns_.load(std::memory_order_relaxed));
@@ -94,22 +97,27 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Create(const CreatePara
   absl::Duration ttl = params.ttl <= absl::ZeroDuration() ? options_.default_ttl : params.ttl;
   ttl = std::min(ttl, options_.max_ttl);
   ContextOptions copts;
-  copts.seed = params.seed != 0 ? params.seed : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  copts.seed =
+      params.seed != 0 ? params.seed : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
   copts.memory_limit_bytes = options_.max_session_bytes;
   copts.default_dtype = params.default_dtype;
   if (!params.id.empty()) {
     bool ok = params.id.size() >= 16 && params.id.size() <= 128;
-    for (char c : params.id) ok &= absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    for (char c : params.id)
+      ok &= absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
     if (!ok) {
       return absl::InvalidArgumentError(
-          "a proposed session_id must be 16-128 characters of [A-Za-z0-9._-] (use >= 128 random bits)");
+          "a proposed session_id must be 16-128 characters of [A-Za-z0-9._-] (use >= 128 random "
+          "bits)");
     }
   }
-  auto session = std::make_shared<Session>(params.id.empty() ? NewSessionId(options_.replica) : params.id, owner,
-                                           copts, ttl, params.labels);
+  auto session =
+      std::make_shared<Session>(params.id.empty() ? NewSessionId(options_.replica) : params.id,
+                                owner, copts, ttl, params.labels);
   absl::MutexLock lock(&mu_);
   if (sessions_.contains(session->id())) {
-    return absl::AlreadyExistsError(absl::StrCat("session id '", session->id(), "' is already in use"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("session id '", session->id(), "' is already in use"));
   }
   if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
     return absl::ResourceExhaustedError(absl::StrCat("the server already holds its maximum of ",
@@ -126,7 +134,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Get(const std::string& 
   auto it = sessions_.find(id);
   if (it == sessions_.end() || it->second->owner() != owner || it->second->closed() ||
       it->second->Expired(absl::Now())) {
-    return absl::NotFoundError(absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
+    return absl::NotFoundError(
+        absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
   }
   return it->second;
 }
@@ -138,7 +147,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Close(const std::string
     absl::MutexLock lock(&mu_);
     auto it = sessions_.find(id);
     if (it == sessions_.end() || it->second->owner() != owner) {
-      return absl::NotFoundError(absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
+      return absl::NotFoundError(
+          absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
     }
     session = it->second;
     sessions_.erase(it);

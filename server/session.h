@@ -84,10 +84,12 @@ class SessionManager {
     std::map<std::string, std::string> labels;
     std::string id;  // client-proposed id; empty: the server picks one
   };
-  absl::StatusOr<std::shared_ptr<Session>> Create(const CreateParams& params, const std::string& owner);
+  absl::StatusOr<std::shared_ptr<Session>> Create(const CreateParams& params,
+                                                  const std::string& owner);
   // NOT_FOUND for unknown, closed or expired sessions and for sessions of another owner (so a
   // token cannot probe which sessions exist).
-  absl::StatusOr<std::shared_ptr<Session>> Get(const std::string& id, const std::string& owner) const;
+  absl::StatusOr<std::shared_ptr<Session>> Get(const std::string& id,
+                                               const std::string& owner) const;
   absl::StatusOr<std::shared_ptr<Session>> Close(const std::string& id, const std::string& owner);
   std::vector<std::shared_ptr<Session>> List(const std::string& owner) const;
   // Closes sessions idle past their TTL; returns their ids.

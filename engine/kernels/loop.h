@@ -31,8 +31,9 @@ inline DimVec BroadcastStridesInline(const Tensor& t, const Shape& out_shape) {
 // Calls inner(char* ptrs[N], const int64_t byte_strides[N], int64_t n) for each innermost run.
 // `strides[k]` are element strides of operand k over `shape`; `item[k]` its element size.
 template <size_t N, typename StridesT = Shape, typename Inner>
-void StridedLoop(const Shape& shape, std::array<char*, N> ptrs, const std::array<StridesT, N>& strides,
-                 const std::array<int64_t, N>& item, Inner&& inner) {
+void StridedLoop(const Shape& shape, std::array<char*, N> ptrs,
+                 const std::array<StridesT, N>& strides, const std::array<int64_t, N>& item,
+                 Inner&& inner) {
   for (int64_t s : shape)
     if (s == 0) return;
   // Drop size-1 dims and coalesce dims that are contiguous for every operand.
@@ -87,68 +88,68 @@ void StridedLoop(const Shape& shape, std::array<char*, N> ptrs, const std::array
 template <typename O, typename A, typename F>
 void Map(const Tensor& out, const Tensor& a, F f) {
   const Shape& shape = out.shape();
-  StridedLoop<2, DimVec>(shape, {out.raw_data(), a.raw_data()},
-                 {DimVec(out.strides().begin(), out.strides().end()), BroadcastStridesInline(a, shape)},
-                 {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A))},
-                 [&](char** p, const int64_t* s, int64_t n) {
-                   if (s[0] == sizeof(O) && s[1] == sizeof(A)) {
-                     O* o = reinterpret_cast<O*>(p[0]);
-                     const A* x = reinterpret_cast<const A*>(p[1]);
-                     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
-                   } else {
-                     for (int64_t i = 0; i < n; ++i)
-                       *reinterpret_cast<O*>(p[0] + i * s[0]) =
-                           f(*reinterpret_cast<const A*>(p[1] + i * s[1]));
-                   }
-                 });
+  StridedLoop<2, DimVec>(
+      shape, {out.raw_data(), a.raw_data()},
+      {DimVec(out.strides().begin(), out.strides().end()), BroadcastStridesInline(a, shape)},
+      {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A))},
+      [&](char** p, const int64_t* s, int64_t n) {
+        if (s[0] == sizeof(O) && s[1] == sizeof(A)) {
+          O* o = reinterpret_cast<O*>(p[0]);
+          const A* x = reinterpret_cast<const A*>(p[1]);
+          for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+        } else {
+          for (int64_t i = 0; i < n; ++i)
+            *reinterpret_cast<O*>(p[0] + i * s[0]) =
+                f(*reinterpret_cast<const A*>(p[1] + i * s[1]));
+        }
+      });
 }
 
 // out[i] = f(a[i], b[i]) with broadcasting of a and b to out.
 template <typename O, typename A, typename B, typename F>
 void Map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   const Shape& shape = out.shape();
-  StridedLoop<3, DimVec>(
-      shape, {out.raw_data(), a.raw_data(), b.raw_data()},
-      {DimVec(out.strides().begin(), out.strides().end()), BroadcastStridesInline(a, shape),
-       BroadcastStridesInline(b, shape)},
-      {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A)),
-       static_cast<int64_t>(sizeof(B))},
-      [&](char** p, const int64_t* s, int64_t n) {
-        if (s[0] == sizeof(O) && s[1] == sizeof(A) && s[2] == sizeof(B)) {
-          O* o = reinterpret_cast<O*>(p[0]);
-          const A* x = reinterpret_cast<const A*>(p[1]);
-          const B* y = reinterpret_cast<const B*>(p[2]);
-          for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-        } else if (s[0] == sizeof(O) && s[1] == sizeof(A) && s[2] == 0) {
-          O* o = reinterpret_cast<O*>(p[0]);
-          const A* x = reinterpret_cast<const A*>(p[1]);
-          const B y = *reinterpret_cast<const B*>(p[2]);
-          for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y);
-        } else {
-          for (int64_t i = 0; i < n; ++i)
-            *reinterpret_cast<O*>(p[0] + i * s[0]) =
-                f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
-                  *reinterpret_cast<const B*>(p[2] + i * s[2]));
-        }
-      });
+  StridedLoop<3, DimVec>(shape, {out.raw_data(), a.raw_data(), b.raw_data()},
+                         {DimVec(out.strides().begin(), out.strides().end()),
+                          BroadcastStridesInline(a, shape), BroadcastStridesInline(b, shape)},
+                         {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A)),
+                          static_cast<int64_t>(sizeof(B))},
+                         [&](char** p, const int64_t* s, int64_t n) {
+                           if (s[0] == sizeof(O) && s[1] == sizeof(A) && s[2] == sizeof(B)) {
+                             O* o = reinterpret_cast<O*>(p[0]);
+                             const A* x = reinterpret_cast<const A*>(p[1]);
+                             const B* y = reinterpret_cast<const B*>(p[2]);
+                             for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+                           } else if (s[0] == sizeof(O) && s[1] == sizeof(A) && s[2] == 0) {
+                             O* o = reinterpret_cast<O*>(p[0]);
+                             const A* x = reinterpret_cast<const A*>(p[1]);
+                             const B y = *reinterpret_cast<const B*>(p[2]);
+                             for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y);
+                           } else {
+                             for (int64_t i = 0; i < n; ++i)
+                               *reinterpret_cast<O*>(p[0] + i * s[0]) =
+                                   f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
+                                     *reinterpret_cast<const B*>(p[2] + i * s[2]));
+                           }
+                         });
 }
 
 // out[i] = f(a[i], b[i], c[i]) with broadcasting.
 template <typename O, typename A, typename B, typename C, typename F>
 void Map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
   const Shape& shape = out.shape();
-  StridedLoop<4, DimVec>(shape, {out.raw_data(), a.raw_data(), b.raw_data(), c.raw_data()},
-                 {DimVec(out.strides().begin(), out.strides().end()), BroadcastStridesInline(a, shape),
-                  BroadcastStridesInline(b, shape), BroadcastStridesInline(c, shape)},
-                 {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A)),
-                  static_cast<int64_t>(sizeof(B)), static_cast<int64_t>(sizeof(C))},
-                 [&](char** p, const int64_t* s, int64_t n) {
-                   for (int64_t i = 0; i < n; ++i)
-                     *reinterpret_cast<O*>(p[0] + i * s[0]) =
-                         f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
-                           *reinterpret_cast<const B*>(p[2] + i * s[2]),
-                           *reinterpret_cast<const C*>(p[3] + i * s[3]));
-                 });
+  StridedLoop<4, DimVec>(
+      shape, {out.raw_data(), a.raw_data(), b.raw_data(), c.raw_data()},
+      {DimVec(out.strides().begin(), out.strides().end()), BroadcastStridesInline(a, shape),
+       BroadcastStridesInline(b, shape), BroadcastStridesInline(c, shape)},
+      {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(A)),
+       static_cast<int64_t>(sizeof(B)), static_cast<int64_t>(sizeof(C))},
+      [&](char** p, const int64_t* s, int64_t n) {
+        for (int64_t i = 0; i < n; ++i)
+          *reinterpret_cast<O*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
+                                                     *reinterpret_cast<const B*>(p[2] + i * s[2]),
+                                                     *reinterpret_cast<const C*>(p[3] + i * s[3]));
+      });
 }
 
 // Copies src (broadcast to dst's shape) into dst, converting the dtype.

@@ -30,9 +30,17 @@ bool HasAvx2() {
 
 }  // namespace
 
-void VecExp(const float* in, float* out, int64_t n) { HasAvx2() ? ExpFAvx2(in, out, n) : ExpFBase(in, out, n); }
-void VecExp(const double* in, double* out, int64_t n) { HasAvx2() ? ExpDAvx2(in, out, n) : ExpDBase(in, out, n); }
-void VecLog(const float* in, float* out, int64_t n) { HasAvx2() ? LogFAvx2(in, out, n) : LogFBase(in, out, n); }
-void VecLog(const double* in, double* out, int64_t n) { HasAvx2() ? LogDAvx2(in, out, n) : LogDBase(in, out, n); }
+void VecExp(const float* in, float* out, int64_t n) {
+  HasAvx2() ? ExpFAvx2(in, out, n) : ExpFBase(in, out, n);
+}
+void VecExp(const double* in, double* out, int64_t n) {
+  HasAvx2() ? ExpDAvx2(in, out, n) : ExpDBase(in, out, n);
+}
+void VecLog(const float* in, float* out, int64_t n) {
+  HasAvx2() ? LogFAvx2(in, out, n) : LogFBase(in, out, n);
+}
+void VecLog(const double* in, double* out, int64_t n) {
+  HasAvx2() ? LogDAvx2(in, out, n) : LogDBase(in, out, n);
+}
 
 }  // namespace tensord::kernels

@@ -26,7 +26,8 @@ MetaOr InferUnaryFloat(const OpArgs& a) {
 }
 
 MetaOr InferBinary(const OpArgs& a) {
-  TD_ASSIGN_OR_RETURN(Shape shape, op_util::BroadcastShapes(a.inputs[0].shape(), a.inputs[1].shape()));
+  TD_ASSIGN_OR_RETURN(Shape shape,
+                      op_util::BroadcastShapes(a.inputs[0].shape(), a.inputs[1].shape()));
   return std::vector<TensorMeta>{{std::move(shape), op_util::ResultType(a.inputs)}};
 }
 
@@ -74,7 +75,8 @@ MetaOr InferRelu(const OpArgs& a) {
 }
 
 // The dtype of `t op scalar` where the scalar is a Python number.
-DType ScalarResultType(const Tensor& t, const Attrs& attrs, std::initializer_list<const char*> names) {
+DType ScalarResultType(const Tensor& t, const Attrs& attrs,
+                       std::initializer_list<const char*> names) {
   DType out = t.dtype();
   for (const char* name : names) {
     if (!attrs.Has(name)) continue;
@@ -90,7 +92,8 @@ MetaOr InferRsub(const OpArgs& a) {
         "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
         "invert a mask, use the `~` or `logical_not()` operator instead.");
   }
-  return std::vector<TensorMeta>{{a.inputs[0].shape(), ScalarResultType(a.inputs[0], a.attrs, {"other", "alpha"})}};
+  return std::vector<TensorMeta>{
+      {a.inputs[0].shape(), ScalarResultType(a.inputs[0], a.attrs, {"other", "alpha"})}};
 }
 
 MetaOr InferPowScalar(const OpArgs& a) {
@@ -103,12 +106,14 @@ MetaOr InferPowScalar(const OpArgs& a) {
 
 MetaOr InferClamp(const OpArgs& a) {
   if (!a.attrs.Has("min") && !a.attrs.Has("max")) {
-    return absl::InvalidArgumentError("torch.clamp: At least one of 'min' or 'max' must not be None");
+    return absl::InvalidArgumentError(
+        "torch.clamp: At least one of 'min' or 'max' must not be None");
   }
   if (a.inputs[0].dtype() == DType::kBool) {
     return absl::InvalidArgumentError("clamp is not supported for bool tensors");
   }
-  return std::vector<TensorMeta>{{a.inputs[0].shape(), ScalarResultType(a.inputs[0], a.attrs, {"min", "max"})}};
+  return std::vector<TensorMeta>{
+      {a.inputs[0].shape(), ScalarResultType(a.inputs[0], a.attrs, {"min", "max"})}};
 }
 
 MetaOr InferWhere(const OpArgs& a) {
@@ -139,7 +144,9 @@ MetaOr InferCopy(const OpArgs& a) {
 // Functors give each op's element rule for every dtype it accepts.
 // Functors with a `Vector(const T*, T*, n)` have a vectorized path for contiguous floats.
 template <typename Fn, typename T>
-concept HasVector = requires(const T* in, T* out, int64_t n) { Fn::Vector(in, out, n); };
+concept HasVector = requires(const T* in, T* out, int64_t n) {
+  Fn::Vector(in, out, n);
+};
 
 template <typename Fn>
 ListOr UnaryForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
@@ -254,17 +261,17 @@ struct PowFn {
     };
   }
 };
-#define TENSORD_COMPARE_FN(Name, op)      \
-  struct Name {                           \
+#define TENSORD_COMPARE_FN(Name, op)       \
+  struct Name {                            \
     static constexpr bool kCompare = true; \
-    template <typename T>                 \
-    static bool Apply(T p, T q) {         \
-      return p op q;                      \
-    }                                     \
-    template <typename T>                 \
-    static auto Make(const Attrs&) {      \
-      return [](T, T) { return T(); };    \
-    }                                     \
+    template <typename T>                  \
+    static bool Apply(T p, T q) {          \
+      return p op q;                       \
+    }                                      \
+    template <typename T>                  \
+    static auto Make(const Attrs&) {       \
+      return [](T, T) { return T(); };     \
+    }                                      \
   };
 TENSORD_COMPARE_FN(EqFn, ==)
 TENSORD_COMPARE_FN(NeFn, !=)
@@ -275,49 +282,49 @@ TENSORD_COMPARE_FN(GeFn, >=)
 #undef TENSORD_COMPARE_FN
 
 // Unary functors. Float-only ones are instantiated for float/double only.
-#define TENSORD_UNARY_FN(Name, expr)                    \
-  struct Name {                                         \
-    template <typename T>                               \
-    static T Apply(T x, const Attrs& attrs) {           \
-      (void)attrs;                                      \
-      if constexpr (std::is_same_v<T, bool>) {          \
-        return x;                                       \
-      } else {                                          \
-        return static_cast<T>(expr);                    \
-      }                                                 \
-    }                                                   \
+#define TENSORD_UNARY_FN(Name, expr)           \
+  struct Name {                                \
+    template <typename T>                      \
+    static T Apply(T x, const Attrs& attrs) {  \
+      (void)attrs;                             \
+      if constexpr (std::is_same_v<T, bool>) { \
+        return x;                              \
+      } else {                                 \
+        return static_cast<T>(expr);           \
+      }                                        \
+    }                                          \
   };
 TENSORD_UNARY_FN(NegFn, -x)
 TENSORD_UNARY_FN(AbsFn, x < 0 ? -x : x)
 TENSORD_UNARY_FN(SignFn, (T(0) < x) - (x < T(0)))
 #undef TENSORD_UNARY_FN
-#define TENSORD_UNARY_VEC_FN(Name, expr, vec)          \
-  struct Name {                                         \
-    template <typename T>                               \
-    static T Apply(T x, const Attrs&) {                 \
-      if constexpr (std::is_same_v<T, bool>) {          \
-        return x;                                       \
-      } else {                                          \
-        return static_cast<T>(expr);                    \
-      }                                                 \
-    }                                                   \
-    static void Vector(const float* in, float* out, int64_t n) { vec(in, out, n); }    \
-    static void Vector(const double* in, double* out, int64_t n) { vec(in, out, n); }  \
+#define TENSORD_UNARY_VEC_FN(Name, expr, vec)                                         \
+  struct Name {                                                                       \
+    template <typename T>                                                             \
+    static T Apply(T x, const Attrs&) {                                               \
+      if constexpr (std::is_same_v<T, bool>) {                                        \
+        return x;                                                                     \
+      } else {                                                                        \
+        return static_cast<T>(expr);                                                  \
+      }                                                                               \
+    }                                                                                 \
+    static void Vector(const float* in, float* out, int64_t n) { vec(in, out, n); }   \
+    static void Vector(const double* in, double* out, int64_t n) { vec(in, out, n); } \
   };
 TENSORD_UNARY_VEC_FN(ExpFn, std::exp(x), kernels::VecExp)
 TENSORD_UNARY_VEC_FN(LogFn, std::log(x), kernels::VecLog)
 #undef TENSORD_UNARY_VEC_FN
-#define TENSORD_UNARY_FN(Name, expr)                    \
-  struct Name {                                         \
-    template <typename T>                               \
-    static T Apply(T x, const Attrs& attrs) {           \
-      (void)attrs;                                      \
-      if constexpr (std::is_same_v<T, bool>) {          \
-        return x;                                       \
-      } else {                                          \
-        return static_cast<T>(expr);                    \
-      }                                                 \
-    }                                                   \
+#define TENSORD_UNARY_FN(Name, expr)           \
+  struct Name {                                \
+    template <typename T>                      \
+    static T Apply(T x, const Attrs& attrs) {  \
+      (void)attrs;                             \
+      if constexpr (std::is_same_v<T, bool>) { \
+        return x;                              \
+      } else {                                 \
+        return static_cast<T>(expr);           \
+      }                                        \
+    }                                          \
   };
 TENSORD_UNARY_FN(SqrtFn, std::sqrt(x))
 TENSORD_UNARY_FN(SinFn, std::sin(x))
@@ -430,7 +437,8 @@ ListOr WhereForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
   DispatchDType(metas[0].dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    kernels::Map3<T, bool, T, T>(out, a.inputs[0], x, y, [](bool c, T p, T q) { return c ? p : q; });
+    kernels::Map3<T, bool, T, T>(out, a.inputs[0], x, y,
+                                 [](bool c, T p, T q) { return c ? p : q; });
   });
   return TensorList{out};
 }
@@ -677,8 +685,9 @@ OpDef Unary(absl::string_view name, absl::string_view grad_fn, absl::string_view
   return d;
 }
 
-OpDef Binary(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
-             ForwardFn forward, BackwardFn backward, uint32_t save_inputs, bool save_outputs = false) {
+OpDef Binary(absl::string_view name, absl::string_view grad_fn, absl::string_view doc,
+             InferFn infer, ForwardFn forward, BackwardFn backward, uint32_t save_inputs,
+             bool save_outputs = false) {
   OpDef d = Unary(name, grad_fn, doc, infer, forward, backward, save_inputs, save_outputs);
   d.num_inputs = 2;
   return d;
@@ -719,8 +728,9 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
     t.push_back(d);
   }
   {
-    OpDef d = Unary("rsub", "RsubBackward1", "other - alpha * self for a number other (Python's 2 - x)",
-                    InferRsub, UnaryForward<RsubFn>, RsubBackward, 0, false);
+    OpDef d =
+        Unary("rsub", "RsubBackward1", "other - alpha * self for a number other (Python's 2 - x)",
+              InferRsub, UnaryForward<RsubFn>, RsubBackward, 0, false);
     d.attrs = {{"other", AttrType::kScalar, {}, true, "the number self is subtracted from"}, alpha};
     t.push_back(d);
   }
@@ -732,19 +742,28 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
     d.attrs = {{"exponent", AttrType::kScalar, {}, true, "the exponent"}};
     t.push_back(d);
   }
-  t.push_back(Unary("neg", "NegBackward0", "-self", InferNeg, UnaryForward<NegFn>, NegBackward, 0, false));
-  t.push_back(Unary("abs", "AbsBackward0", "|self|", InferSame, UnaryForward<AbsFn>, AbsBackward, kSelf, false));
+  t.push_back(
+      Unary("neg", "NegBackward0", "-self", InferNeg, UnaryForward<NegFn>, NegBackward, 0, false));
+  t.push_back(Unary("abs", "AbsBackward0", "|self|", InferSame, UnaryForward<AbsFn>, AbsBackward,
+                    kSelf, false));
   t.push_back(Unary("sign", "SignBackward0", "-1, 0 or 1 by the sign of self", InferSame,
                     UnaryForward<SignFn>, ZeroGradBackward, 0, false));
-  t.push_back(Unary("exp", "ExpBackward0", "e ** self", InferUnaryFloat, UnaryForward<ExpFn>, ExpBackward, 0, true));
-  t.push_back(Unary("log", "LogBackward0", "natural logarithm", InferUnaryFloat, UnaryForward<LogFn>, LogBackward, kSelf, false));
-  t.push_back(Unary("sqrt", "SqrtBackward0", "square root", InferUnaryFloat, UnaryForward<SqrtFn>, SqrtBackward, 0, true));
-  t.push_back(Unary("sin", "SinBackward0", "sine", InferUnaryFloat, UnaryForward<SinFn>, SinBackward, kSelf, false));
-  t.push_back(Unary("cos", "CosBackward0", "cosine", InferUnaryFloat, UnaryForward<CosFn>, CosBackward, kSelf, false));
-  t.push_back(Unary("tanh", "TanhBackward0", "hyperbolic tangent", InferUnaryFloat, UnaryForward<TanhFn>, TanhBackward, 0, true));
+  t.push_back(Unary("exp", "ExpBackward0", "e ** self", InferUnaryFloat, UnaryForward<ExpFn>,
+                    ExpBackward, 0, true));
+  t.push_back(Unary("log", "LogBackward0", "natural logarithm", InferUnaryFloat,
+                    UnaryForward<LogFn>, LogBackward, kSelf, false));
+  t.push_back(Unary("sqrt", "SqrtBackward0", "square root", InferUnaryFloat, UnaryForward<SqrtFn>,
+                    SqrtBackward, 0, true));
+  t.push_back(Unary("sin", "SinBackward0", "sine", InferUnaryFloat, UnaryForward<SinFn>,
+                    SinBackward, kSelf, false));
+  t.push_back(Unary("cos", "CosBackward0", "cosine", InferUnaryFloat, UnaryForward<CosFn>,
+                    CosBackward, kSelf, false));
+  t.push_back(Unary("tanh", "TanhBackward0", "hyperbolic tangent", InferUnaryFloat,
+                    UnaryForward<TanhFn>, TanhBackward, 0, true));
   t.push_back(Unary("sigmoid", "SigmoidBackward0", "1 / (1 + e ** -self)", InferUnaryFloat,
                     UnaryForward<SigmoidFn>, SigmoidBackward, 0, true));
-  t.push_back(Unary("relu", "ReluBackward0", "max(self, 0)", InferRelu, UnaryForward<ReluFn>, ReluBackward, 0, true));
+  t.push_back(Unary("relu", "ReluBackward0", "max(self, 0)", InferRelu, UnaryForward<ReluFn>,
+                    ReluBackward, 0, true));
   {
     OpDef d = Unary("clamp", "ClampBackward1", "self limited to [min, max]", InferClamp,
                     UnaryForward<ClampFn>, ClampBackward, kSelf, false);
@@ -755,8 +774,9 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
     t.push_back(d);
   }
   {
-    OpDef d = Unary("where", "WhereBackward0", "self where condition else other: where(condition, self, other)",
-                    InferWhere, WhereForward, WhereBackward, kSelf, false);
+    OpDef d = Unary("where", "WhereBackward0",
+                    "self where condition else other: where(condition, self, other)", InferWhere,
+                    WhereForward, WhereBackward, kSelf, false);
     d.num_inputs = 3;
     d.nondiff_inputs = 1u;  // the condition
     t.push_back(d);
@@ -783,12 +803,18 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
     d.inplace_name = "copy_";
     t.push_back(d);
   }
-  t.push_back(Binary("eq", "", "self == other (bool)", InferCompare, BinaryForward<EqFn>, nullptr, 0));
-  t.push_back(Binary("ne", "", "self != other (bool)", InferCompare, BinaryForward<NeFn>, nullptr, 0));
-  t.push_back(Binary("lt", "", "self < other (bool)", InferCompare, BinaryForward<LtFn>, nullptr, 0));
-  t.push_back(Binary("le", "", "self <= other (bool)", InferCompare, BinaryForward<LeFn>, nullptr, 0));
-  t.push_back(Binary("gt", "", "self > other (bool)", InferCompare, BinaryForward<GtFn>, nullptr, 0));
-  t.push_back(Binary("ge", "", "self >= other (bool)", InferCompare, BinaryForward<GeFn>, nullptr, 0));
+  t.push_back(
+      Binary("eq", "", "self == other (bool)", InferCompare, BinaryForward<EqFn>, nullptr, 0));
+  t.push_back(
+      Binary("ne", "", "self != other (bool)", InferCompare, BinaryForward<NeFn>, nullptr, 0));
+  t.push_back(
+      Binary("lt", "", "self < other (bool)", InferCompare, BinaryForward<LtFn>, nullptr, 0));
+  t.push_back(
+      Binary("le", "", "self <= other (bool)", InferCompare, BinaryForward<LeFn>, nullptr, 0));
+  t.push_back(
+      Binary("gt", "", "self > other (bool)", InferCompare, BinaryForward<GtFn>, nullptr, 0));
+  t.push_back(
+      Binary("ge", "", "self >= other (bool)", InferCompare, BinaryForward<GeFn>, nullptr, 0));
 }
 
 }  // namespace tensord

@@ -17,8 +17,9 @@ using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
 
 absl::Status CheckMatmulDTypes(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype()) {
-    return absl::InvalidArgumentError(absl::StrCat("expected scalar type ", ScalarTypeName(a.dtype()),
-                                                   " but found ", ScalarTypeName(b.dtype())));
+    return absl::InvalidArgumentError(absl::StrCat("expected scalar type ",
+                                                   ScalarTypeName(a.dtype()), " but found ",
+                                                   ScalarTypeName(b.dtype())));
   }
   if (a.dtype() == DType::kBool) {
     return absl::InvalidArgumentError("\"addmm_impl_cpu_\" not implemented for 'Bool'");
@@ -68,9 +69,9 @@ MetaOr InferBmm(const OpArgs& a) {
   if (x.dim() != 3) return absl::InvalidArgumentError("batch1 must be a 3D tensor");
   if (y.dim() != 3) return absl::InvalidArgumentError("batch2 must be a 3D tensor");
   if (y.size(0) != x.size(0) || y.size(1) != x.size(2)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Expected size for first two dimensions of batch2 tensor to be: [", x.size(0), ", ",
-        x.size(2), "] but got: [", y.size(0), ", ", y.size(1), "]."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Expected size for first two dimensions of batch2 tensor to be: [", x.size(0),
+                     ", ", x.size(2), "] but got: [", y.size(0), ", ", y.size(1), "]."));
   }
   TD_RETURN_IF_ERROR(CheckMatmulDTypes(x, y));
   return std::vector<TensorMeta>{{{x.size(0), x.size(1), y.size(2)}, x.dtype()}};
@@ -106,12 +107,12 @@ ListOr BmmBackward(const BackwardArgs& b) {
 MetaOr InferMv(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &v = a.inputs[1];
   if (x.dim() != 2 || v.dim() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("vector + matrix @ vector expected, got 1, ",
-                                                   x.dim(), ", ", v.dim()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vector + matrix @ vector expected, got 1, ", x.dim(), ", ", v.dim()));
   }
   if (x.size(1) != v.size(0)) {
-    return absl::InvalidArgumentError(absl::StrCat("size mismatch, got ", x.size(0), ", ", x.size(0),
-                                                   "x", x.size(1), ",", v.size(0)));
+    return absl::InvalidArgumentError(absl::StrCat("size mismatch, got ", x.size(0), ", ",
+                                                   x.size(0), "x", x.size(1), ",", v.size(0)));
   }
   TD_RETURN_IF_ERROR(CheckMatmulDTypes(x, v));
   return std::vector<TensorMeta>{{{x.size(0)}, x.dtype()}};
@@ -142,19 +143,19 @@ ListOr MvBackward(const BackwardArgs& b) {
 MetaOr InferDot(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &y = a.inputs[1];
   if (x.dim() != 1 || y.dim() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("1D tensors expected, but got ", x.dim(), "D and ",
-                                                   y.dim(), "D tensors"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("1D tensors expected, but got ", x.dim(), "D and ", y.dim(), "D tensors"));
   }
   if (x.size(0) != y.size(0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inconsistent tensor size, expected tensor [", x.size(0), "] and src [", y.size(0),
-        "] to have the same number of elements, but got ", x.size(0), " and ", y.size(0),
-        " elements respectively"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("inconsistent tensor size, expected tensor [", x.size(0), "] and src [",
+                     y.size(0), "] to have the same number of elements, but got ", x.size(0),
+                     " and ", y.size(0), " elements respectively"));
   }
   if (x.dtype() != y.dtype()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dot : expected both vectors to have same dtype, but found ", ScalarTypeName(x.dtype()),
-        " and ", ScalarTypeName(y.dtype())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dot : expected both vectors to have same dtype, but found ",
+                     ScalarTypeName(x.dtype()), " and ", ScalarTypeName(y.dtype())));
   }
   TD_RETURN_IF_ERROR(CheckMatmulDTypes(x, y));
   return std::vector<TensorMeta>{{{}, x.dtype()}};
@@ -163,9 +164,10 @@ MetaOr InferDot(const OpArgs& a) {
 ListOr DotForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor &x = a.inputs[0], &y = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
-  kernels::MatMul2D(View2D(out, 1, 1, 1, 1, 0),
-                    View2D(x, 1, x.size(0), x.size(0) * x.strides()[0], x.strides()[0], x.storage_offset()),
-                    View2D(y, y.size(0), 1, y.strides()[0], 1, y.storage_offset()));
+  kernels::MatMul2D(
+      View2D(out, 1, 1, 1, 1, 0),
+      View2D(x, 1, x.size(0), x.size(0) * x.strides()[0], x.strides()[0], x.storage_offset()),
+      View2D(y, y.size(0), 1, y.strides()[0], 1, y.storage_offset()));
   return TensorList{out};
 }
 
@@ -197,7 +199,8 @@ MetaOr InferMatmul(const OpArgs& a) {
     const int64_t rows_x = dx == 1 ? 1 : NumElements(x.shape()) / std::max<int64_t>(k_x, 1);
     const int64_t cols_y = dy == 1 ? 1 : y.shape().back();
     return absl::InvalidArgumentError(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (",
-                                                   rows_x, "x", k_x, " and ", k_y, "x", cols_y, ")"));
+                                                   rows_x, "x", k_x, " and ", k_y, "x", cols_y,
+                                                   ")"));
   }
   Shape batch_x(x.shape().begin(), x.shape().end() - std::min<int64_t>(dx, 2));
   Shape batch_y(y.shape().begin(), y.shape().end() - std::min<int64_t>(dy, 2));
@@ -272,11 +275,13 @@ OpDef MatOp(absl::string_view name, absl::string_view grad_fn, absl::string_view
 }  // namespace
 
 void RegisterLinalgOps(std::vector<OpDef>& t) {
-  t.push_back(MatOp("mm", "MmBackward0", "matrix product of two 2-D tensors", InferMm, MmForward, MmBackward));
+  t.push_back(MatOp("mm", "MmBackward0", "matrix product of two 2-D tensors", InferMm, MmForward,
+                    MmBackward));
   t.push_back(MatOp("bmm", "BmmBackward0", "batched matrix product of two 3-D tensors", InferBmm,
                     BmmForward, BmmBackward));
   t.push_back(MatOp("mv", "MvBackward0", "matrix-vector product", InferMv, MvForward, MvBackward));
-  t.push_back(MatOp("dot", "DotBackward0", "dot product of two 1-D tensors", InferDot, DotForward, DotBackward));
+  t.push_back(MatOp("dot", "DotBackward0", "dot product of two 1-D tensors", InferDot, DotForward,
+                    DotBackward));
   OpDef matmul = MatOp("matmul", "", "matrix product with PyTorch's 1-D, 2-D and batched rules",
                        InferMatmul, MatmulForward, nullptr);
   matmul.kind = OpKind::kComposite;

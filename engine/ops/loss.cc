@@ -63,8 +63,8 @@ MetaOr InferBceLogits(const OpArgs& a) {
   TD_RETURN_IF_ERROR(CheckReduction(a.attrs.String("reduction")));
   if (a.inputs[0].shape() != a.inputs[1].shape()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Target size (", ShapeToString(a.inputs[1].shape()),
-        ") must be the same as input size (", ShapeToString(a.inputs[0].shape()), ")"));
+        "Target size (", ShapeToString(a.inputs[1].shape()), ") must be the same as input size (",
+        ShapeToString(a.inputs[0].shape()), ")"));
   }
   const DType dtype = op_util::ResultType(a.inputs);
   if (!IsFloating(dtype)) {
@@ -118,7 +118,8 @@ void RegisterLossOps(std::vector<OpDef>& t) {
   d.num_inputs = 2;
   d.grad_fn = "MseLossBackward0";
   d.doc = "mean squared error between input and target";
-  d.attrs = {{"reduction", AttrType::kString, std::string("mean"), false, "'mean' | 'sum' | 'none'"}};
+  d.attrs = {
+      {"reduction", AttrType::kString, std::string("mean"), false, "'mean' | 'sum' | 'none'"}};
   d.infer = InferMse;
   d.forward = MseForward;
   d.backward = MseBackward;

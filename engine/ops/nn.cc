@@ -97,10 +97,12 @@ ListOr OuterForward(const OpArgs& a, const std::vector<TensorMeta>&) {
 MetaOr InferAddmm(const OpArgs& a) {
   const Tensor &self = a.inputs[0], &m1 = a.inputs[1], &m2 = a.inputs[2];
   if (m1.dim() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat("mat1 must be a matrix, got ", m1.dim(), "-D tensor"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("mat1 must be a matrix, got ", m1.dim(), "-D tensor"));
   }
   if (m2.dim() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat("mat2 must be a matrix, got ", m2.dim(), "-D tensor"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("mat2 must be a matrix, got ", m2.dim(), "-D tensor"));
   }
   if (self.dtype() != m2.dtype()) {
     return absl::InvalidArgumentError("self and mat2 must have the same dtype");
@@ -175,9 +177,9 @@ ListOr AddmmBackward(const BackwardArgs& b) {
 
 MetaOr InferLinear(const OpArgs& a) {
   if (a.inputs.size() != 2 && a.inputs.size() != 3) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "linear() takes 2 or 3 tensor inputs (input, weight[, bias]) but ", a.inputs.size(),
-        " were given"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("linear() takes 2 or 3 tensor inputs (input, weight[, bias]) but ",
+                     a.inputs.size(), " were given"));
   }
   const Tensor &x = a.inputs[0], &w = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor wt, TransposedView(w));
@@ -186,15 +188,15 @@ MetaOr InferLinear(const OpArgs& a) {
   if (a.inputs.size() == 3) {
     const Tensor& bias = a.inputs[2];
     if (x.dim() == 3 && x.is_contiguous()) {
-      const Tensor x2 = MakeView(x, {x.size(0) * x.size(1), x.size(2)}, {x.size(2), 1}, x.storage_offset());
+      const Tensor x2 =
+          MakeView(x, {x.size(0) * x.size(1), x.size(2)}, {x.size(2), 1}, x.storage_offset());
       TD_RETURN_IF_ERROR(InferOf("addmm", {bias, x2, wt}).status());
     } else {
       TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(metas[0].shape, bias.shape()));
       if (s != metas[0].shape) {
-        return absl::InvalidArgumentError(absl::StrCat("output with shape ",
-                                                       ShapeToString(metas[0].shape),
-                                                       " doesn't match the broadcast shape ",
-                                                       ShapeToString(s)));
+        return absl::InvalidArgumentError(
+            absl::StrCat("output with shape ", ShapeToString(metas[0].shape),
+                         " doesn't match the broadcast shape ", ShapeToString(s)));
       }
     }
   }
@@ -239,17 +241,19 @@ absl::Status CheckNllShapes(const Shape& input, const Shape& target) {
     }
   }
   if (input.size() > 2) {
-    return absl::UnimplementedError(absl::StrCat(
-        "nll_loss: tensord supports 1-D (C) and 2-D (N, C) input, got ", input.size(),
-        "-D (PyTorch runs nll_loss2d for K-dimensional input)"));
+    return absl::UnimplementedError(
+        absl::StrCat("nll_loss: tensord supports 1-D (C) and 2-D (N, C) input, got ", input.size(),
+                     "-D (PyTorch runs nll_loss2d for K-dimensional input)"));
   }
   if (target.size() > 1) {
-    return absl::InvalidArgumentError("0D or 1D target tensor expected, multi-target not supported");
+    return absl::InvalidArgumentError(
+        "0D or 1D target tensor expected, multi-target not supported");
   }
   const bool no_batch_dim = input.size() == 1 && target.empty();
   if (!no_batch_dim && (target.empty() || input[0] != target[0])) {
-    return absl::InvalidArgumentError(absl::StrCat("size mismatch (got input: ", ShapeToString(input),
-                                                   ", target: ", ShapeToString(target), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("size mismatch (got input: ", ShapeToString(input),
+                     ", target: ", ShapeToString(target), ")"));
   }
   return absl::OkStatus();
 }
@@ -380,10 +384,9 @@ ListOr NllBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 }
 
 ListOr NllBackBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(
-      Tensor g, Call1("nll_loss", {b.grads[0], b.inputs[1]},
-                      Attrs{{"reduction", b.attrs.String("reduction")},
-                            {"ignore_index", b.attrs.Int("ignore_index")}}));
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("nll_loss", {b.grads[0], b.inputs[1]},
+                                      Attrs{{"reduction", b.attrs.String("reduction")},
+                                            {"ignore_index", b.attrs.Int("ignore_index")}}));
   return TensorList{g, Tensor()};
 }
 
@@ -394,9 +397,9 @@ MetaOr InferCrossEntropy(const OpArgs& a) {
   TD_RETURN_IF_ERROR(CheckReduction(a.attrs.String("reduction")));
   if (x.shape() == target.shape()) {
     if (!IsFloating(target.dtype())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Expected floating point type for target with class probabilities, got ",
-          ScalarTypeName(target.dtype())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Expected floating point type for target with class probabilities, got ",
+                       ScalarTypeName(target.dtype())));
     }
     return absl::UnimplementedError(
         "cross_entropy with class-probability targets (target shaped like input) is not "
@@ -405,9 +408,9 @@ MetaOr InferCrossEntropy(const OpArgs& a) {
   const int64_t class_dim = x.dim() == 1 ? 0 : 1;
   TD_RETURN_IF_ERROR(op_util::WrapDim(class_dim, x.dim()).status());
   if (!IsFloating(x.dtype())) {
-    return NotImplementedFor(class_dim == x.dim() - 1 ? "log_softmax_lastdim_kernel_impl"
-                                                      : "log_softmax_kernel_impl",
-                             x.dtype());
+    return NotImplementedFor(
+        class_dim == x.dim() - 1 ? "log_softmax_lastdim_kernel_impl" : "log_softmax_kernel_impl",
+        x.dtype());
   }
   return InferOf("nll_loss", {x, target},
                  Attrs{{"reduction", a.attrs.String("reduction")},
@@ -445,9 +448,10 @@ MetaOr InferBce(const OpArgs& a) {
   const std::string& reduction = a.attrs.String("reduction");
   TD_RETURN_IF_ERROR(CheckReduction(reduction));
   if (x.shape() != target.shape()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Using a target size (", TorchSize(target.shape()), ") that is different to the input size (",
-        TorchSize(x.shape()), ") is deprecated. Please ensure they have the same size."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Using a target size (", TorchSize(target.shape()),
+                     ") that is different to the input size (", TorchSize(x.shape()),
+                     ") is deprecated. Please ensure they have the same size."));
   }
   if (x.dtype() != target.dtype()) {
     return absl::InvalidArgumentError(absl::StrCat("Found dtype ", ScalarTypeName(target.dtype()),
@@ -553,12 +557,14 @@ void RegisterNNOps(std::vector<OpDef>& t) {
   t.push_back(Def("nll_loss", 2, "NllLossBackward0",
                   "negative log likelihood of log-probabilities input (C or N x C) at class "
                   "indices target (int64)",
-                  OpKind::kKernel, InferNll, NllForward, NllBackward, {reduction, ignore_index}, 2u));
+                  OpKind::kKernel, InferNll, NllForward, NllBackward, {reduction, ignore_index},
+                  2u));
   t.back().nondiff_inputs = 2u;  // the target
   t.push_back(Def("_nll_loss_backward", 2, "NllLossBackwardBackward0",
                   "gradient of nll_loss with respect to its input, from (grad_output, target)",
                   OpKind::kKernel, InferNllBack, NllBackForward, NllBackBackward,
-                  {{"input_size", AttrType::kInts, {}, true, "shape of nll_loss's input"}, reduction,
+                  {{"input_size", AttrType::kInts, {}, true, "shape of nll_loss's input"},
+                   reduction,
                    ignore_index},
                   2u));
   t.back().nondiff_inputs = 2u;  // the target

@@ -61,9 +61,9 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
     const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("The size of tensor a (", da, ") must match the size of tensor b (", db,
-                       ") at non-singleton dimension ", i));
+      return absl::InvalidArgumentError(absl::StrCat("The size of tensor a (", da,
+                                                     ") must match the size of tensor b (", db,
+                                                     ") at non-singleton dimension ", i));
     }
     out[i] = da == 1 ? db : da;
   }
@@ -83,8 +83,9 @@ bool IsExpandableTo(const Shape& from, const Shape& to) {
 absl::StatusOr<int64_t> WrapDim(int64_t dim, int64_t ndim) {
   const int64_t n = std::max<int64_t>(ndim, 1);
   if (dim < -n || dim >= n) {
-    return absl::OutOfRangeError(absl::StrCat("Dimension out of range (expected to be in range of [",
-                                              -n, ", ", n - 1, "], but got ", dim, ")"));
+    return absl::OutOfRangeError(
+        absl::StrCat("Dimension out of range (expected to be in range of [", -n, ", ", n - 1,
+                     "], but got ", dim, ")"));
   }
   return dim < 0 ? dim + n : dim;
 }
@@ -115,7 +116,8 @@ absl::StatusOr<Tensor> RawContiguous(const Tensor& t) {
   return RawClone(t);
 }
 
-absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs, const Attrs& attrs) {
+absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs,
+                            const Attrs& attrs) {
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> out, Apply(name, std::move(inputs), attrs));
   return std::move(out[0]);
 }

@@ -38,6 +38,7 @@ absl::StatusOr<Tensor> RawContiguous(const Tensor& t);
 
 // Runs a table op by name and returns its first output. Backward rules use it for ops that have
 // no in-process convenience function; it records the graph like any other call.
-absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs, const Attrs& attrs = {});
+absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs,
+                            const Attrs& attrs = {});
 
 }  // namespace tensord::op_util

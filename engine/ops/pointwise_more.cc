@@ -144,13 +144,13 @@ ListOr BinaryForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   return TensorList{out};
 }
 
-#define TENSORD_FLOAT_UNARY(Name, expr)       \
-  struct Name {                               \
-    static constexpr bool kFloatOnly = true;  \
-    template <typename T>                     \
-    static auto Make(const Attrs&) {          \
-      return [](T x) -> T { return expr; };   \
-    }                                         \
+#define TENSORD_FLOAT_UNARY(Name, expr)      \
+  struct Name {                              \
+    static constexpr bool kFloatOnly = true; \
+    template <typename T>                    \
+    static auto Make(const Attrs&) {         \
+      return [](T x) -> T { return expr; };  \
+    }                                        \
   };
 TENSORD_FLOAT_UNARY(ReciprocalFn, T(1) / x)
 TENSORD_FLOAT_UNARY(RsqrtFn, T(1) / std::sqrt(x))
@@ -158,19 +158,19 @@ TENSORD_FLOAT_UNARY(Log1pFn, std::log1p(x))
 #undef TENSORD_FLOAT_UNARY
 
 // Rounding: the identity on int64 (PyTorch returns a copy), the C function on floats.
-#define TENSORD_ROUNDING(Name, fn)                 \
-  struct Name {                                    \
-    static constexpr bool kFloatOnly = false;      \
-    template <typename T>                          \
-    static auto Make(const Attrs&) {               \
-      return [](T x) -> T {                        \
+#define TENSORD_ROUNDING(Name, fn)                   \
+  struct Name {                                      \
+    static constexpr bool kFloatOnly = false;        \
+    template <typename T>                            \
+    static auto Make(const Attrs&) {                 \
+      return [](T x) -> T {                          \
         if constexpr (std::is_floating_point_v<T>) { \
-          return fn(x);                            \
-        } else {                                   \
-          return x;                                \
-        }                                          \
-      };                                           \
-    }                                              \
+          return fn(x);                              \
+        } else {                                     \
+          return x;                                  \
+        }                                            \
+      };                                             \
+    }                                                \
   };
 TENSORD_ROUNDING(FloorFn, std::floor)
 TENSORD_ROUNDING(CeilFn, std::ceil)
@@ -228,8 +228,8 @@ ListOr GeluBackwardForward(const OpArgs& a, const std::vector<TensorMeta>& metas
         const T kappa = static_cast<T>(0.044715);
         const T t = std::tanh(GeluTanhInner(v));
         const T left_derivative = static_cast<T>(0.5) * (T(1) + t);
-        const T right_derivative = static_cast<T>(0.5) * v * (T(1) - t * t) * beta *
-                                   (T(1) + T(3) * kappa * v * v);
+        const T right_derivative =
+            static_cast<T>(0.5) * v * (T(1) - t * t) * beta * (T(1) + T(3) * kappa * v * v);
         return dy * (left_derivative + right_derivative);
       });
     } else {
@@ -301,7 +301,8 @@ ListOr LogicalBinaryForward(const OpArgs& a, const std::vector<TensorMeta>& meta
   TD_ASSIGN_OR_RETURN(Tensor x, op_util::RawTo(a.inputs[0], DType::kBool));
   TD_ASSIGN_OR_RETURN(Tensor y, op_util::RawTo(a.inputs[1], DType::kBool));
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
-  kernels::Map2<bool, bool, bool>(out, x, y, [](bool p, bool q) { return kAnd ? (p && q) : (p || q); });
+  kernels::Map2<bool, bool, bool>(out, x, y,
+                                  [](bool p, bool q) { return kAnd ? (p && q) : (p || q); });
   return TensorList{out};
 }
 
@@ -341,7 +342,8 @@ ListOr Log1pBackward(const BackwardArgs& b) {
 ListOr LeakyReluBackward(const BackwardArgs& b) {
   // where(self > 0, grad, grad * negative_slope)
   TD_ASSIGN_OR_RETURN(Tensor pos, ops::gt(b.inputs[0], Scalar(0)));
-  TD_ASSIGN_OR_RETURN(Tensor scaled, ops::mul(b.grads[0], Scalar(b.attrs.Double("negative_slope"))));
+  TD_ASSIGN_OR_RETURN(Tensor scaled,
+                      ops::mul(b.grads[0], Scalar(b.attrs.Double("negative_slope"))));
   TD_ASSIGN_OR_RETURN(Tensor r, ops::where(pos, b.grads[0], scaled));
   return TensorList{r};
 }
@@ -351,8 +353,8 @@ Attrs ApproximateAttrs(const Attrs& attrs) {
 }
 
 ListOr GeluBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor r, Call("_gelu_backward", {b.grads[0], b.inputs[0]},
-                                     ApproximateAttrs(b.attrs)));
+  TD_ASSIGN_OR_RETURN(Tensor r,
+                      Call("_gelu_backward", {b.grads[0], b.inputs[0]}, ApproximateAttrs(b.attrs)));
   return TensorList{r};
 }
 
@@ -383,13 +385,13 @@ absl::StatusOr<Tensor> GeluSecondDerivative(const Tensor& x, bool tanh_approx) {
   TD_ASSIGN_OR_RETURN(h, ops::add(h, Scalar(beta)));
   TD_ASSIGN_OR_RETURN(Tensor hp, ops::mul(x, Scalar(6 * kappa * beta)));
   TD_ASSIGN_OR_RETURN(Tensor f, ops::mul(x, Scalar(0.5)));
-  TD_ASSIGN_OR_RETURN(Tensor gh, ops::mul(g, h));                 // g h
+  TD_ASSIGN_OR_RETURN(Tensor gh, ops::mul(g, h));  // g h
   TD_ASSIGN_OR_RETURN(Tensor fh, ops::mul(f, h));
   TD_ASSIGN_OR_RETURN(Tensor tgh, ops::mul(t, gh));
   TD_ASSIGN_OR_RETURN(Tensor mid, ops::mul(fh, tgh));
-  TD_ASSIGN_OR_RETURN(mid, ops::mul(mid, Scalar(-2.0)));         // -2 f h t g h
+  TD_ASSIGN_OR_RETURN(mid, ops::mul(mid, Scalar(-2.0)));  // -2 f h t g h
   TD_ASSIGN_OR_RETURN(Tensor fg, ops::mul(f, g));
-  TD_ASSIGN_OR_RETURN(Tensor last, ops::mul(fg, hp));             // f g h'
+  TD_ASSIGN_OR_RETURN(Tensor last, ops::mul(fg, hp));  // f g h'
   TD_ASSIGN_OR_RETURN(Tensor r, ops::add(gh, mid));
   return ops::add(r, last);
 }
@@ -401,8 +403,8 @@ ListOr GeluBackwardBackward(const BackwardArgs& b) {
     TD_ASSIGN_OR_RETURN(g[0], Call("_gelu_backward", {gg, b.inputs[1]}, ApproximateAttrs(b.attrs)));
   }
   if (b.needs_input_grad[1]) {
-    TD_ASSIGN_OR_RETURN(Tensor d2, GeluSecondDerivative(b.inputs[1],
-                                                        b.attrs.String("approximate") == "tanh"));
+    TD_ASSIGN_OR_RETURN(Tensor d2,
+                        GeluSecondDerivative(b.inputs[1], b.attrs.String("approximate") == "tanh"));
     TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(gg, b.inputs[0]));
     TD_ASSIGN_OR_RETURN(g[1], ops::mul(r, d2));
   }
@@ -486,8 +488,9 @@ void RegisterMorePointwiseOps(std::vector<OpDef>& t) {
   t.push_back(Def("log1p", 1, "Log1PBackward0", "log(1 + self), accurate near 0", InferUnaryFloat,
                   UnaryForward<Log1pFn>, Log1pBackward, kSelf));
   {
-    OpDef d = Def("leaky_relu", 1, "LeakyReluBackward0", "self if self > 0 else negative_slope * self",
-                  InferLeakyRelu, UnaryForward<LeakyReluFn>, LeakyReluBackward, kSelf);
+    OpDef d =
+        Def("leaky_relu", 1, "LeakyReluBackward0", "self if self > 0 else negative_slope * self",
+            InferLeakyRelu, UnaryForward<LeakyReluFn>, LeakyReluBackward, kSelf);
     d.attrs = {{"negative_slope", AttrType::kDouble, 0.01, false, "slope for self < 0"}};
     t.push_back(d);
   }
@@ -506,30 +509,34 @@ void RegisterMorePointwiseOps(std::vector<OpDef>& t) {
     d.attrs = {approximate};
     t.push_back(d);
   }
-  t.push_back(Def("floor", 1, "FloorBackward0", "largest integer <= self", InferRounding<kFloorKernel>,
-                  UnaryForward<FloorFn>, ZeroGradBackward));
-  t.push_back(Def("ceil", 1, "CeilBackward0", "smallest integer >= self", InferRounding<kCeilKernel>,
-                  UnaryForward<CeilFn>, ZeroGradBackward));
+  t.push_back(Def("floor", 1, "FloorBackward0", "largest integer <= self",
+                  InferRounding<kFloorKernel>, UnaryForward<FloorFn>, ZeroGradBackward));
+  t.push_back(Def("ceil", 1, "CeilBackward0", "smallest integer >= self",
+                  InferRounding<kCeilKernel>, UnaryForward<CeilFn>, ZeroGradBackward));
   t.push_back(Def("round", 1, "RoundBackward0", "nearest integer, halves to even",
                   InferRounding<kRoundKernel>, UnaryForward<RoundFn>, ZeroGradBackward));
-  t.push_back(Def("trunc", 1, "TruncBackward0", "self rounded toward zero", InferRounding<kTruncKernel>,
-                  UnaryForward<TruncFn>, ZeroGradBackward));
+  t.push_back(Def("trunc", 1, "TruncBackward0", "self rounded toward zero",
+                  InferRounding<kTruncKernel>, UnaryForward<TruncFn>, ZeroGradBackward));
   t.push_back(Def("fmod", 2, "FmodBackward1",
                   "C fmod: remainder of self / other with the sign of self (broadcasting)",
-                  InferBinaryNoBool<kFmodKernel>, BinaryForward<FmodFn>, ModBackward<false>, kBoth));
+                  InferBinaryNoBool<kFmodKernel>, BinaryForward<FmodFn>, ModBackward<false>,
+                  kBoth));
   t.push_back(Def("remainder", 2, "RemainderBackward1",
                   "Python modulus: remainder of self / other with the sign of other (broadcasting)",
-                  InferBinaryNoBool<kRemainderKernel>, BinaryForward<RemainderFn>, ModBackward<true>,
-                  kBoth));
-  t.push_back(Def("maximum", 2, "MaximumBackward0", "element-wise max, NaN propagates (broadcasting)",
-                  InferBinary, BinaryForward<MaxMinFn<true>>, MaxMinimumBackward<true>, kBoth));
-  t.push_back(Def("minimum", 2, "MinimumBackward0", "element-wise min, NaN propagates (broadcasting)",
-                  InferBinary, BinaryForward<MaxMinFn<false>>, MaxMinimumBackward<false>, kBoth));
+                  InferBinaryNoBool<kRemainderKernel>, BinaryForward<RemainderFn>,
+                  ModBackward<true>, kBoth));
+  t.push_back(Def("maximum", 2, "MaximumBackward0",
+                  "element-wise max, NaN propagates (broadcasting)", InferBinary,
+                  BinaryForward<MaxMinFn<true>>, MaxMinimumBackward<true>, kBoth));
+  t.push_back(Def("minimum", 2, "MinimumBackward0",
+                  "element-wise min, NaN propagates (broadcasting)", InferBinary,
+                  BinaryForward<MaxMinFn<false>>, MaxMinimumBackward<false>, kBoth));
   t.push_back(Def("logical_and", 2, "", "self != 0 and other != 0 (bool, broadcasting)",
                   InferLogicalBinary, LogicalBinaryForward<true>, nullptr));
   t.push_back(Def("logical_or", 2, "", "self != 0 or other != 0 (bool, broadcasting)",
                   InferLogicalBinary, LogicalBinaryForward<false>, nullptr));
-  t.push_back(Def("logical_not", 1, "", "self == 0 (bool)", InferLogicalNot, LogicalNotForward, nullptr));
+  t.push_back(
+      Def("logical_not", 1, "", "self == 0 (bool)", InferLogicalNot, LogicalNotForward, nullptr));
 }
 
 }  // namespace tensord

@@ -107,18 +107,26 @@ ListOr SumLike(const OpArgs& a, const std::vector<TensorMeta>& metas, bool all, 
   return TensorList{out};
 }
 
-ListOr SumForward(const OpArgs& a, const std::vector<TensorMeta>& m) { return SumLike(a, m, true, false); }
-ListOr SumDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) { return SumLike(a, m, false, false); }
-ListOr MeanForward(const OpArgs& a, const std::vector<TensorMeta>& m) { return SumLike(a, m, true, true); }
-ListOr MeanDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) { return SumLike(a, m, false, true); }
+ListOr SumForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return SumLike(a, m, true, false);
+}
+ListOr SumDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return SumLike(a, m, false, false);
+}
+ListOr MeanForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return SumLike(a, m, true, true);
+}
+ListOr MeanDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return SumLike(a, m, false, true);
+}
 
 // Broadcasts a reduced gradient back to the input's shape.
 absl::StatusOr<Tensor> ExpandReducedGrad(const BackwardArgs& b, bool all) {
   const Shape& in_shape = b.input_meta[0].shape;
   Tensor g = b.grads[0];
   if (!all && !b.attrs.Bool("keepdim")) {
-    TD_ASSIGN_OR_RETURN(auto mask, ReducedDims("sum", static_cast<int64_t>(in_shape.size()),
-                                               b.attrs.Ints("dim")));
+    TD_ASSIGN_OR_RETURN(
+        auto mask, ReducedDims("sum", static_cast<int64_t>(in_shape.size()), b.attrs.Ints("dim")));
     for (size_t d = 0; d < mask.size(); ++d) {
       if (mask[d]) {
         TD_ASSIGN_OR_RETURN(g, ops::unsqueeze(g, static_cast<int64_t>(d)));
@@ -178,8 +186,12 @@ ListOr MaxMinDimForward(const OpArgs& a, const std::vector<TensorMeta>& metas, b
                           KeepdimAlias(indices, x.shape(), mask), x, dim, is_max);
   return TensorList{values, indices};
 }
-ListOr MaxDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) { return MaxMinDimForward(a, m, true); }
-ListOr MinDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) { return MaxMinDimForward(a, m, false); }
+ListOr MaxDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return MaxMinDimForward(a, m, true);
+}
+ListOr MinDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return MaxMinDimForward(a, m, false);
+}
 
 // The gradient goes to the selected element of each slice: where(arange == index, grad, 0).
 ListOr MaxMinDimBackward(const BackwardArgs& b) {
@@ -192,7 +204,9 @@ ListOr MaxMinDimBackward(const BackwardArgs& b) {
     TD_ASSIGN_OR_RETURN(g, ops::unsqueeze(g, dim));
     TD_ASSIGN_OR_RETURN(idx, ops::unsqueeze(idx, dim));
   }
-  TD_ASSIGN_OR_RETURN(Tensor positions, factory::arange(0, static_cast<double>(in_shape[static_cast<size_t>(dim)]), 1, DType::kInt64));
+  TD_ASSIGN_OR_RETURN(Tensor positions,
+                      factory::arange(0, static_cast<double>(in_shape[static_cast<size_t>(dim)]), 1,
+                                      DType::kInt64));
   Shape pos_shape(in_shape.size(), 1);
   pos_shape[static_cast<size_t>(dim)] = in_shape[static_cast<size_t>(dim)];
   TD_ASSIGN_OR_RETURN(positions, ops::view(positions, pos_shape));
@@ -202,8 +216,8 @@ ListOr MaxMinDimBackward(const BackwardArgs& b) {
   return TensorList{r};
 }
 
-OpDef Reduction(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
-                ForwardFn forward, BackwardFn backward) {
+OpDef Reduction(absl::string_view name, absl::string_view grad_fn, absl::string_view doc,
+                InferFn infer, ForwardFn forward, BackwardFn backward) {
   OpDef d;
   d.name = name;
   d.num_inputs = 1;
@@ -220,9 +234,11 @@ OpDef Reduction(absl::string_view name, absl::string_view grad_fn, absl::string_
 void RegisterReductionOps(std::vector<OpDef>& t) {
   const AttrSpec dims{"dim", AttrType::kInts, {}, true, "dims to reduce ([] = all)"};
   const AttrSpec keepdim{"keepdim", AttrType::kBool, false, false, "keep reduced dims as size 1"};
-  t.push_back(Reduction("sum", "SumBackward0", "sum of all elements", InferSum, SumForward, SumBackward));
+  t.push_back(
+      Reduction("sum", "SumBackward0", "sum of all elements", InferSum, SumForward, SumBackward));
   {
-    OpDef d = Reduction("sum_dim", "SumBackward1", "sum over dims", InferSumDim, SumDimForward, SumDimBackward);
+    OpDef d = Reduction("sum_dim", "SumBackward1", "sum over dims", InferSumDim, SumDimForward,
+                        SumDimBackward);
     d.attrs = {dims, keepdim};
     t.push_back(d);
   }

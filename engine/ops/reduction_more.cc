@@ -118,16 +118,15 @@ std::vector<Acc> ReduceKeepdim(const Tensor& in, const DimMask& mask, Acc init, 
   for (size_t d = 0; d < acc_strides.size(); ++d)
     if (mask[d]) acc_strides[d] = 0;
   Acc* base = acc.data();
-  kernels::StridedLoop<2>(in.shape(), {reinterpret_cast<char*>(base), in.raw_data()},
-                          {acc_strides, in.strides()},
-                          {static_cast<int64_t>(sizeof(Acc)), static_cast<int64_t>(sizeof(I))},
-                          [&](char** p, const int64_t* s, int64_t n) {
-                            for (int64_t i = 0; i < n; ++i) {
-                              Acc* a = reinterpret_cast<Acc*>(p[0] + i * s[0]);
-                              f(*a, *reinterpret_cast<const I*>(p[1] + i * s[1]),
-                                static_cast<size_t>(a - base));
-                            }
-                          });
+  kernels::StridedLoop<2>(
+      in.shape(), {reinterpret_cast<char*>(base), in.raw_data()}, {acc_strides, in.strides()},
+      {static_cast<int64_t>(sizeof(Acc)), static_cast<int64_t>(sizeof(I))},
+      [&](char** p, const int64_t* s, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+          Acc* a = reinterpret_cast<Acc*>(p[0] + i * s[0]);
+          f(*a, *reinterpret_cast<const I*>(p[1] + i * s[1]), static_cast<size_t>(a - base));
+        }
+      });
   return acc;
 }
 
@@ -171,7 +170,8 @@ void ForEachElement(const Tensor& t, F f) {
   kernels::StridedLoop<1>(t.shape(), {t.raw_data()}, {t.strides()},
                           {static_cast<int64_t>(sizeof(T))},
                           [&](char** p, const int64_t* s, int64_t n) {
-                            for (int64_t i = 0; i < n; ++i) f(*reinterpret_cast<const T*>(p[0] + i * s[0]));
+                            for (int64_t i = 0; i < n; ++i)
+                              f(*reinterpret_cast<const T*>(p[0] + i * s[0]));
                           });
 }
 
@@ -299,8 +299,9 @@ ListOr ProdDimBackward(const BackwardArgs& b) { return ProdBackwardImpl(b, false
 MetaOr InferMaxMinAll(const OpArgs& a, absl::string_view op) {
   if (a.inputs[0].numel() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        op, "(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
-            "reduction dim with the 'dim' argument."));
+        op,
+        "(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+        "reduction dim with the 'dim' argument."));
   }
   return std::vector<TensorMeta>{{{}, a.inputs[0].dtype()}};
 }
@@ -401,7 +402,8 @@ ListOr ArgMaxMinForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   }
   const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
   const DimMask mask = SingleDimMask(x.dim(), dim);
-  TD_ASSIGN_OR_RETURN(Tensor values, op_util::Alloc({ReducedShape(x.shape(), mask, true), x.dtype()}));
+  TD_ASSIGN_OR_RETURN(Tensor values,
+                      op_util::Alloc({ReducedShape(x.shape(), mask, true), x.dtype()}));
   kernels::MaxMinAlongDim(values, KeepdimAlias(out, x.shape(), mask), x, dim, kMax);
   return TensorList{out};
 }
@@ -411,12 +413,13 @@ ListOr ArgMaxMinForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
 MetaOr InferNorm(const OpArgs& a) {
   const Tensor& x = a.inputs[0];
   if (!IsFloating(x.dtype())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "norm(): input dtype should be either floating point or complex. Got ", ScalarTypeName(x.dtype()),
-        " instead."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("norm(): input dtype should be either floating point or complex. Got ",
+                     ScalarTypeName(x.dtype()), " instead."));
   }
   TD_ASSIGN_OR_RETURN(DimMask mask, OptionalDimsMask(a.attrs, x.dim()));
-  return std::vector<TensorMeta>{{ReducedShape(x.shape(), mask, a.attrs.Bool("keepdim")), x.dtype()}};
+  return std::vector<TensorMeta>{
+      {ReducedShape(x.shape(), mask, a.attrs.Bool("keepdim")), x.dtype()}};
 }
 
 ListOr NormForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
@@ -428,24 +431,27 @@ ListOr NormForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
     using T = typename decltype(tag)::type;
     std::vector<double> acc;
     if (p == 2.0) {
-      acc = ReduceKeepdim<double, T>(x, mask, 0.0, [](double& s, T v, size_t) { s += double(v) * double(v); });
+      acc = ReduceKeepdim<double, T>(x, mask, 0.0,
+                                     [](double& s, T v, size_t) { s += double(v) * double(v); });
       for (double& v : acc) v = std::sqrt(v);
     } else if (p == 1.0) {
-      acc = ReduceKeepdim<double, T>(x, mask, 0.0, [](double& s, T v, size_t) { s += std::fabs(double(v)); });
+      acc = ReduceKeepdim<double, T>(x, mask, 0.0,
+                                     [](double& s, T v, size_t) { s += std::fabs(double(v)); });
     } else if (p == 0.0) {
-      acc = ReduceKeepdim<double, T>(x, mask, 0.0, [](double& s, T v, size_t) { s += v != T(0) ? 1.0 : 0.0; });
+      acc = ReduceKeepdim<double, T>(x, mask, 0.0,
+                                     [](double& s, T v, size_t) { s += v != T(0) ? 1.0 : 0.0; });
     } else if (std::isinf(p)) {
       const bool is_max = p > 0;
-      acc = ReduceKeepdim<double, T>(
-          x, mask, is_max ? 0.0 : std::numeric_limits<double>::infinity(),
-          [is_max](double& s, T v, size_t) {
-            const double m = std::fabs(double(v));
-            if (std::isnan(s)) return;
-            if (std::isnan(m) || (is_max ? m > s : m < s)) s = m;
-          });
+      acc =
+          ReduceKeepdim<double, T>(x, mask, is_max ? 0.0 : std::numeric_limits<double>::infinity(),
+                                   [is_max](double& s, T v, size_t) {
+                                     const double m = std::fabs(double(v));
+                                     if (std::isnan(s)) return;
+                                     if (std::isnan(m) || (is_max ? m > s : m < s)) s = m;
+                                   });
     } else {
-      acc = ReduceKeepdim<double, T>(x, mask, 0.0,
-                                     [p](double& s, T v, size_t) { s += std::pow(std::fabs(double(v)), p); });
+      acc = ReduceKeepdim<double, T>(
+          x, mask, 0.0, [p](double& s, T v, size_t) { s += std::pow(std::fabs(double(v)), p); });
       for (double& v : acc) v = std::pow(v, 1.0 / p);
     }
     Store(out, acc);
@@ -526,7 +532,8 @@ MetaOr InferVarStd(const OpArgs& a) {
     return absl::InvalidArgumentError("std and var only support floating point and complex dtypes");
   }
   TD_ASSIGN_OR_RETURN(DimMask mask, OptionalDimsMask(a.attrs, x.dim()));
-  return std::vector<TensorMeta>{{ReducedShape(x.shape(), mask, a.attrs.Bool("keepdim")), x.dtype()}};
+  return std::vector<TensorMeta>{
+      {ReducedShape(x.shape(), mask, a.attrs.Bool("keepdim")), x.dtype()}};
 }
 
 int64_t Correction(const Attrs& attrs) { return attrs.Bool("unbiased") ? 1 : 0; }
@@ -608,7 +615,8 @@ ListOr CumsumForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
     using I = typename decltype(itag)::type;
     DispatchDType(out.dtype(), [&](auto otag) {
       using O = typename decltype(otag)::type;
-      if constexpr (std::is_same_v<O, bool> || (std::is_floating_point_v<I> && !std::is_same_v<I, O>)) {
+      if constexpr (std::is_same_v<O, bool> ||
+                    (std::is_floating_point_v<I> && !std::is_same_v<I, O>)) {
         return;  // not a combination the shape rule produces
       } else {
         // Accumulates in double for floats (as PyTorch's CPU kernel), in int64 otherwise.
@@ -650,9 +658,9 @@ MetaOr InferLogsumexp(const OpArgs& a) {
   if (dims.empty() && !keepdim && x.dim() > 0) {
     // PyTorch 1.13 reduces every dim for dim=[] but then fails to write the result into its
     // 0-d output; the engine reports the same error.
-    return absl::InvalidArgumentError(absl::StrCat(
-        "output with shape [] doesn't match the broadcast shape ",
-        ShapeToString(Shape(static_cast<size_t>(x.dim()), 1))));
+    return absl::InvalidArgumentError(
+        absl::StrCat("output with shape [] doesn't match the broadcast shape ",
+                     ShapeToString(Shape(static_cast<size_t>(x.dim()), 1))));
   }
   return std::vector<TensorMeta>{
       {ReducedShape(x.shape(), mask, keepdim), op_util::ToFloating(x.dtype())}};
@@ -674,8 +682,9 @@ ListOr LogsumexpForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
         });
     for (double& m : mx)
       if (std::isinf(m)) m = 0;
-    std::vector<double> acc = ReduceKeepdim<double, T>(
-        x, mask, 0.0, [&](double& s, T v, size_t k) { s += std::exp(static_cast<double>(v) - mx[k]); });
+    std::vector<double> acc = ReduceKeepdim<double, T>(x, mask, 0.0, [&](double& s, T v, size_t k) {
+      s += std::exp(static_cast<double>(v) - mx[k]);
+    });
     for (size_t k = 0; k < acc.size(); ++k) acc[k] = std::log(acc[k]) + mx[k];
     Store(out, acc);
   });
@@ -703,9 +712,10 @@ MetaOr InferSoftmax(const OpArgs& a) {
   TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
   if (!IsFloating(x.dtype())) {
     const bool last = x.dim() == 0 || dim == x.dim() - 1;
-    return NotImplementedFor(last ? (kLog ? "log_softmax_lastdim_kernel_impl" : "softmax_lastdim_kernel_impl")
-                                  : "softmax_kernel_impl",
-                             x.dtype());
+    return NotImplementedFor(
+        last ? (kLog ? "log_softmax_lastdim_kernel_impl" : "softmax_lastdim_kernel_impl")
+             : "softmax_kernel_impl",
+        x.dtype());
   }
   return std::vector<TensorMeta>{x.meta()};
 }
@@ -725,7 +735,8 @@ ListOr SoftmaxForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
       for (int64_t j = 0; j < len; ++j) sum += std::exp(static_cast<double>(in[j * is]) - m);
       if (kLog) {
         const double shift = m + std::log(sum);
-        for (int64_t j = 0; j < len; ++j) o[j * os] = static_cast<T>(static_cast<double>(in[j * is]) - shift);
+        for (int64_t j = 0; j < len; ++j)
+          o[j * os] = static_cast<T>(static_cast<double>(in[j * is]) - shift);
       } else {
         for (int64_t j = 0; j < len; ++j)
           o[j * os] = static_cast<T>(std::exp(static_cast<double>(in[j * is]) - m) / sum);
@@ -735,7 +746,8 @@ ListOr SoftmaxForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   return TensorList{out};
 }
 
-// softmax: result * (grad - sum(grad * result, dim));  log_softmax: grad - exp(result) * sum(grad, dim).
+// softmax: result * (grad - sum(grad * result, dim));  log_softmax: grad - exp(result) * sum(grad,
+// dim).
 template <bool kLog>
 ListOr SoftmaxBackward(const BackwardArgs& b) {
   const Tensor& y = b.outputs[0];
@@ -764,8 +776,9 @@ ListOr SoftmaxBackward(const BackwardArgs& b) {
 
 // ---- the table -----------------------------------------------------------------------------
 
-OpDef Reduction(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
-                ForwardFn forward, BackwardFn backward, uint32_t save_inputs, bool save_outputs) {
+OpDef Reduction(absl::string_view name, absl::string_view grad_fn, absl::string_view doc,
+                InferFn infer, ForwardFn forward, BackwardFn backward, uint32_t save_inputs,
+                bool save_outputs) {
   OpDef d;
   d.name = name;
   d.num_inputs = 1;
@@ -787,7 +800,8 @@ void RegisterMoreReductionOps(std::vector<OpDef>& t) {
   const AttrSpec keepdim{"keepdim", AttrType::kBool, false, false, "keep reduced dims as size 1"};
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
   const AttrSpec optional_dim{"dim", AttrType::kInt, {}, false, "the dim to reduce (None: all)"};
-  const AttrSpec optional_dims{"dim", AttrType::kInts, {}, false, "dims to reduce (None or []: all)"};
+  const AttrSpec optional_dims{
+      "dim", AttrType::kInts, {}, false, "dims to reduce (None or []: all)"};
   t.push_back(Reduction("prod", "ProdBackward0", "product of all elements (integers give int64)",
                         InferProd, ProdForward, ProdBackward, kSelf, true));
   {
@@ -801,11 +815,12 @@ void RegisterMoreReductionOps(std::vector<OpDef>& t) {
   t.push_back(Reduction("min", "MinBackward1", "minimum of all elements (NaN wins)", InferMinAll,
                         MaxMinAllForward<false>, MaxMinAllBackward, kSelf, true));
   for (bool is_max : {true, false}) {
-    OpDef d = Reduction(is_max ? "argmax" : "argmin", "",
-                        is_max ? "int64 index of the first maximum (flattened when dim is None)"
-                               : "int64 index of the first minimum (flattened when dim is None)",
-                        is_max ? InferArgMax : InferArgMin,
-                        is_max ? ArgMaxMinForward<true> : ArgMaxMinForward<false>, nullptr, 0, false);
+    OpDef d =
+        Reduction(is_max ? "argmax" : "argmin", "",
+                  is_max ? "int64 index of the first maximum (flattened when dim is None)"
+                         : "int64 index of the first minimum (flattened when dim is None)",
+                  is_max ? InferArgMax : InferArgMin,
+                  is_max ? ArgMaxMinForward<true> : ArgMaxMinForward<false>, nullptr, 0, false);
     d.attrs = {optional_dim, keepdim};
     t.push_back(d);
   }
@@ -813,7 +828,8 @@ void RegisterMoreReductionOps(std::vector<OpDef>& t) {
     OpDef d = Reduction("norm", "NormBackward1", "p-norm over dims (torch.norm with a number p)",
                         InferNorm, NormForward, NormBackward, kSelf, true);
     d.attrs = {{"p", AttrType::kDouble, 2.0, false, "the order: any number, inf or -inf"},
-               optional_dims, keepdim};
+               optional_dims,
+               keepdim};
     t.push_back(d);
   }
   const AttrSpec unbiased{"unbiased", AttrType::kBool, true, false, "divide by n - 1 (Bessel)"};
@@ -830,8 +846,9 @@ void RegisterMoreReductionOps(std::vector<OpDef>& t) {
     t.push_back(d);
   }
   {
-    OpDef d = Reduction("cumsum", "CumsumBackward0", "cumulative sum along dim (integers give int64)",
-                        InferCumsum, CumsumForward, CumsumBackward, 0, false);
+    OpDef d =
+        Reduction("cumsum", "CumsumBackward0", "cumulative sum along dim (integers give int64)",
+                  InferCumsum, CumsumForward, CumsumBackward, 0, false);
     d.attrs = {dim};
     t.push_back(d);
   }
@@ -842,8 +859,9 @@ void RegisterMoreReductionOps(std::vector<OpDef>& t) {
     t.push_back(d);
   }
   {
-    OpDef d = Reduction("softmax", "SoftmaxBackward0", "exp(self) / sum(exp(self)) along dim",
-                        InferSoftmax<false>, SoftmaxForward<false>, SoftmaxBackward<false>, 0, true);
+    OpDef d =
+        Reduction("softmax", "SoftmaxBackward0", "exp(self) / sum(exp(self)) along dim",
+                  InferSoftmax<false>, SoftmaxForward<false>, SoftmaxBackward<false>, 0, true);
     d.attrs = {dim};
     t.push_back(d);
   }

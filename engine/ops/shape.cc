@@ -3,9 +3,9 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops.h"
-#include "engine/dispatch.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/registry.h"
 #include "engine/status_macros.h"
@@ -44,8 +44,8 @@ absl::StatusOr<Shape> InferSize(const Shape& shape, int64_t numel) {
         " because the unspecified dimension size -1 can be any value and is ambiguous"));
   }
   if (infer ? numel % known != 0 : known != numel) {
-    return absl::InvalidArgumentError(absl::StrCat("shape '", ShapeToString(shape),
-                                                   "' is invalid for input of size ", numel));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shape '", ShapeToString(shape), "' is invalid for input of size ", numel));
   }
   if (infer) out[*infer] = numel / known;
   return out;
@@ -63,7 +63,8 @@ std::optional<Shape> ViewStrides(const Shape& shape, const Shape& strides, const
     tensor_numel *= shape[static_cast<size_t>(d)];
     if (d == 0 || (shape[static_cast<size_t>(d - 1)] != 1 &&
                    strides[static_cast<size_t>(d - 1)] != tensor_numel * chunk_base_stride)) {
-      while (view_d >= 0 && (view_numel < tensor_numel || new_shape[static_cast<size_t>(view_d)] == 1)) {
+      while (view_d >= 0 &&
+             (view_numel < tensor_numel || new_shape[static_cast<size_t>(view_d)] == 1)) {
         out[static_cast<size_t>(view_d)] = view_numel * chunk_base_stride;
         view_numel *= new_shape[static_cast<size_t>(view_d)];
         --view_d;
@@ -158,7 +159,8 @@ ListOr TransposeForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 }
 
 ListOr TransposeBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor g, ops::transpose(b.grads[0], b.attrs.Int("dim0"), b.attrs.Int("dim1")));
+  TD_ASSIGN_OR_RETURN(Tensor g,
+                      ops::transpose(b.grads[0], b.attrs.Int("dim0"), b.attrs.Int("dim1")));
   return TensorList{g};
 }
 
@@ -269,8 +271,8 @@ MetaOr InferExpand(const OpArgs& a) {
     const int64_t have = x.shape()[i - lead];
     const int64_t want = size[i] == -1 ? have : size[i];
     if (want < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("Trying to create tensor with negative dimension ",
-                                                     want, ": ", ShapeToString(size)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Trying to create tensor with negative dimension ", want, ": ", ShapeToString(size)));
     }
     if (have != want && have != 1) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -285,7 +287,8 @@ MetaOr InferExpand(const OpArgs& a) {
 
 ListOr ExpandForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor& x = a.inputs[0];
-  return TensorList{MakeView(x, m[0].shape, kernels::BroadcastStrides(x, m[0].shape), x.storage_offset())};
+  return TensorList{
+      MakeView(x, m[0].shape, kernels::BroadcastStrides(x, m[0].shape), x.storage_offset())};
 }
 
 ListOr ExpandBackward(const BackwardArgs& b) {
@@ -357,7 +360,8 @@ struct SliceRange {
 
 absl::StatusOr<SliceRange> ResolveSlice(const Shape& shape, const Attrs& attrs) {
   if (shape.empty()) return absl::OutOfRangeError("slice() cannot be applied to a 0-dim tensor.");
-  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(attrs.Int("dim"), static_cast<int64_t>(shape.size())));
+  TD_ASSIGN_OR_RETURN(int64_t dim,
+                      op_util::WrapDim(attrs.Int("dim"), static_cast<int64_t>(shape.size())));
   const int64_t step = attrs.Int("step");
   if (step <= 0) return absl::InvalidArgumentError("slice step must be positive");
   const int64_t n = shape[static_cast<size_t>(dim)];
@@ -460,7 +464,8 @@ ListOr SliceBackwardBackward(const BackwardArgs& b) {
 
 MetaOr InferUnbind(const OpArgs& a) {
   const Tensor& x = a.inputs[0];
-  if (x.dim() == 0) return absl::OutOfRangeError("Dimension specified as 0 but tensor has no dimensions");
+  if (x.dim() == 0)
+    return absl::OutOfRangeError("Dimension specified as 0 but tensor has no dimensions");
   TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
   Shape s = x.shape();
   s.erase(s.begin() + dim);
@@ -476,7 +481,8 @@ ListOr UnbindForward(const OpArgs& a, const std::vector<TensorMeta>&) {
 }
 
 ListOr UnbindBackward(const BackwardArgs& b) {
-  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(b.input_meta[0].shape.size()));
+  const int64_t dim =
+      *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(b.input_meta[0].shape.size()));
   TensorList parts;
   for (const Tensor& g : b.grads) {
     TD_ASSIGN_OR_RETURN(Tensor u, ops::unsqueeze(g, dim));
@@ -492,7 +498,8 @@ ListOr UnbindBackward(const BackwardArgs& b) {
 bool SkippedInCat(const Tensor& t) { return t.dim() == 1 && t.size(0) == 0; }
 
 MetaOr InferCat(const OpArgs& a) {
-  if (a.inputs.empty()) return absl::InvalidArgumentError("torch.cat(): expected a non-empty list of Tensors");
+  if (a.inputs.empty())
+    return absl::InvalidArgumentError("torch.cat(): expected a non-empty list of Tensors");
   const Tensor* ref = nullptr;
   for (const Tensor& t : a.inputs) {
     if (!SkippedInCat(t)) {
@@ -503,7 +510,8 @@ MetaOr InferCat(const OpArgs& a) {
   const DType dtype = op_util::ResultType(a.inputs);
   if (ref == nullptr) return One(a.inputs[0].shape(), dtype);
   if (ref->dim() == 0) {
-    return absl::InvalidArgumentError("zero-dimensional tensor (at position 0) cannot be concatenated");
+    return absl::InvalidArgumentError(
+        "zero-dimensional tensor (at position 0) cannot be concatenated");
   }
   TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), ref->dim()));
   Shape out = ref->shape();
@@ -512,8 +520,8 @@ MetaOr InferCat(const OpArgs& a) {
     const Tensor& t = a.inputs[i];
     if (SkippedInCat(t)) continue;
     if (t.dim() != ref->dim()) {
-      return absl::InvalidArgumentError(absl::StrCat("Tensors must have same number of dimensions: got ",
-                                                     ref->dim(), " and ", t.dim()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Tensors must have same number of dimensions: got ", ref->dim(), " and ", t.dim()));
     }
     for (int64_t d = 0; d < t.dim(); ++d) {
       if (d != dim && t.size(d) != ref->size(d)) {
@@ -530,7 +538,8 @@ MetaOr InferCat(const OpArgs& a) {
 ListOr CatForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
   if (m[0].shape.empty() || out.numel() == 0) return TensorList{out};
-  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
+  const int64_t dim =
+      *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
   int64_t offset = 0;
   for (const Tensor& t : a.inputs) {
     if (SkippedInCat(t)) continue;
@@ -616,8 +625,9 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
   const AttrSpec dim0{"dim", AttrType::kInt, int64_t{0}, false, "the dim"};
   const AttrSpec input_size{"input_size", AttrType::kInts, {}, true, "shape of the forward input"};
-  t.push_back(Def("view", "ViewBackward0", "a view with another shape (no copy; fails if impossible)",
-                  OpKind::kView, InferView, ViewForward, ReshapeGradTo, {size}));
+  t.push_back(Def("view", "ViewBackward0",
+                  "a view with another shape (no copy; fails if impossible)", OpKind::kView,
+                  InferView, ViewForward, ReshapeGradTo, {size}));
   t.push_back(Def("reshape", "", "view when possible, else a copy with the new shape",
                   OpKind::kComposite, InferReshape, ReshapeForward, nullptr, {size}));
   t.push_back(Def("_reshape_alias", "ReshapeAliasBackward0", "reshape's view case", OpKind::kView,
@@ -637,10 +647,11 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
                   InferSqueeze, SqueezeForward, ReshapeGradTo));
   t.push_back(Def("squeeze_dim", "SqueezeBackward1", "removes dim if it has size 1 (view)",
                   OpKind::kView, InferSqueeze, SqueezeForward, ReshapeGradTo, {dim}));
-  t.push_back(Def("_matmul_squeeze", "SqueezeBackward3",
-                  "squeeze(dim) as matmul's 1-D @ 2-D case applies it (PyTorch's squeeze_ on a fresh "
-                  "result: shares storage, not a view)",
-                  OpKind::kKernel, InferSqueeze, MatmulSqueezeForward, ReshapeGradTo, {dim}));
+  t.push_back(
+      Def("_matmul_squeeze", "SqueezeBackward3",
+          "squeeze(dim) as matmul's 1-D @ 2-D case applies it (PyTorch's squeeze_ on a fresh "
+          "result: shares storage, not a view)",
+          OpKind::kKernel, InferSqueeze, MatmulSqueezeForward, ReshapeGradTo, {dim}));
   t.push_back(Def("expand", "ExpandBackward0", "broadcasts size-1 dims to `size` (view; -1 keeps)",
                   OpKind::kView, InferExpand, ExpandForward, ExpandBackward, {size}));
   {
@@ -649,9 +660,10 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
     d.num_inputs = 2;
     t.push_back(d);
   }
-  t.push_back(Def("select", "SelectBackward0", "self[..., index, ...] on dim (view)", OpKind::kView,
-                  InferSelect, SelectForward, SelectBackward,
-                  {dim, {"index", AttrType::kInt, {}, true, "index (negative counts from the end)"}}));
+  t.push_back(
+      Def("select", "SelectBackward0", "self[..., index, ...] on dim (view)", OpKind::kView,
+          InferSelect, SelectForward, SelectBackward,
+          {dim, {"index", AttrType::kInt, {}, true, "index (negative counts from the end)"}}));
   t.push_back(Def("slice", "SliceBackward0", "self[..., start:end:step, ...] on dim (view)",
                   OpKind::kView, InferSlice, SliceForward, SliceBackward,
                   {dim0,
@@ -663,7 +675,8 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
                   {input_size, dim, {"index", AttrType::kInt, {}, true, "index"}}));
   t.push_back(Def("_slice_backward", "SliceBackwardBackward0", "gradient of slice", OpKind::kKernel,
                   InferSliceBack, SliceBackwardForward, SliceBackwardBackward,
-                  {input_size, dim,
+                  {input_size,
+                   dim,
                    {"start", AttrType::kInt, {}, true, "start"},
                    {"end", AttrType::kInt, {}, true, "end"},
                    {"step", AttrType::kInt, {}, true, "step"}}));

@@ -116,8 +116,8 @@ absl::Status CheckIndexDType(const Tensor& index, absl::string_view op) {
 absl::Status CheckIndexValues(const Tensor& index, int64_t dim, int64_t size) {
   for (const int64_t v : index.ToVector<int64_t>()) {
     if (v < 0 || v >= size) {
-      return absl::OutOfRangeError(absl::StrCat("index ", v, " is out of bounds for dimension ", dim,
-                                                " with size ", size));
+      return absl::OutOfRangeError(
+          absl::StrCat("index ", v, " is out of bounds for dimension ", dim, " with size ", size));
     }
   }
   return absl::OkStatus();
@@ -210,7 +210,7 @@ ListOr PermuteBackward(const BackwardArgs& b) {
   std::vector<int64_t> inverse(dims.size());
   for (int64_t i = 0; i < n; ++i) {
     const int64_t d = dims[static_cast<size_t>(i)] < 0 ? dims[static_cast<size_t>(i)] + n
-                                                        : dims[static_cast<size_t>(i)];
+                                                       : dims[static_cast<size_t>(i)];
     inverse[static_cast<size_t>(d)] = i;
   }
   TD_ASSIGN_OR_RETURN(Tensor g, Call1("permute", {b.grads[0]}, Attrs{{"dims", inverse}}));
@@ -257,7 +257,8 @@ ListOr RepeatForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
     out_st.insert(out_st.end(), {s * out.strides()[i], out.strides()[i]});
     src_st.insert(src_st.end(), {0, xs});
   }
-  kernels::CopyInto(MakeView(out, shape, out_st, 0), MakeView(x, shape, src_st, x.storage_offset()));
+  kernels::CopyInto(MakeView(out, shape, out_st, 0),
+                    MakeView(x, shape, src_st, x.storage_offset()));
   return TensorList{out};
 }
 
@@ -336,13 +337,14 @@ struct Piece {
   int64_t start, length;
 };
 
-absl::StatusOr<std::vector<Piece>> SplitPieces(const Shape& shape, int64_t split_size, int64_t& dim) {
+absl::StatusOr<std::vector<Piece>> SplitPieces(const Shape& shape, int64_t split_size,
+                                               int64_t& dim) {
   if (shape.empty()) {
     return absl::InvalidArgumentError("split expects at least a 1-dimensional tensor");
   }
   if (split_size < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "split expects split_size be non-negative, but got split_size=", split_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("split expects split_size be non-negative, but got split_size=", split_size));
   }
   TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(dim, static_cast<int64_t>(shape.size())));
   const int64_t dim_size = shape[static_cast<size_t>(dim)];
@@ -350,7 +352,8 @@ absl::StatusOr<std::vector<Piece>> SplitPieces(const Shape& shape, int64_t split
     return absl::InvalidArgumentError(absl::StrCat(
         "split_size can only be 0 if dimension size is 0, but got dimension size of ", dim_size));
   }
-  const int64_t n = split_size == 0 ? 1 : std::max<int64_t>((dim_size + split_size - 1) / split_size, 1);
+  const int64_t n =
+      split_size == 0 ? 1 : std::max<int64_t>((dim_size + split_size - 1) / split_size, 1);
   std::vector<Piece> pieces;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t start = i * split_size;
@@ -382,8 +385,8 @@ ListOr SplitForward(const OpArgs& a, const std::vector<TensorMeta>&) {
 }
 
 ListOr SplitBackward(const BackwardArgs& b) {
-  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"),
-                                        static_cast<int64_t>(b.input_meta[0].shape.size()));
+  const int64_t dim =
+      *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(b.input_meta[0].shape.size()));
   TD_ASSIGN_OR_RETURN(Tensor g, ops::cat(b.grads, dim));
   return TensorList{g};
 }
@@ -493,9 +496,8 @@ ListOr IndexSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 ListOr IndexSelectBackward(const BackwardArgs& b) {
   const auto ndim = static_cast<int64_t>(b.input_meta[0].shape.size());
   const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim);
-  TD_ASSIGN_OR_RETURN(
-      Tensor g, Call1("_index_select_backward", {b.grads[0], b.inputs[1]},
-                      Attrs{{"input_size", b.input_meta[0].shape}, {"dim", dim}}));
+  TD_ASSIGN_OR_RETURN(Tensor g, Call1("_index_select_backward", {b.grads[0], b.inputs[1]},
+                                      Attrs{{"input_size", b.input_meta[0].shape}, {"dim", dim}}));
   return TensorList{g, Tensor()};
 }
 
@@ -507,7 +509,8 @@ MetaOr InferIndexSelectBack(const OpArgs& a) {
   for (const int64_t d : size) {
     if (d < 0) return absl::InvalidArgumentError("_index_select_backward(): negative input_size");
   }
-  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(size.size())));
+  TD_ASSIGN_OR_RETURN(int64_t dim,
+                      op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(size.size())));
   TD_RETURN_IF_ERROR(CheckSelectIndex(index, NonemptySize(size, dim)));
   Shape expect = size;
   if (!size.empty()) expect[static_cast<size_t>(dim)] = index.numel();
@@ -529,10 +532,12 @@ ListOr IndexSelectBackForward(const OpArgs& a, const std::vector<TensorMeta>& m)
     kernels::CopyInto(out, g);
     return TensorList{out};
   }
-  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
+  const int64_t dim =
+      *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
   const std::vector<int64_t> idx = index.ToVector<int64_t>();
   for (size_t j = 0; j < idx.size(); ++j) {
-    TD_RETURN_IF_ERROR(AddInto(SelectView(out, dim, idx[j]), SelectView(g, dim, static_cast<int64_t>(j))));
+    TD_RETURN_IF_ERROR(
+        AddInto(SelectView(out, dim, idx[j]), SelectView(g, dim, static_cast<int64_t>(j))));
   }
   return TensorList{out};
 }
@@ -619,12 +624,13 @@ MetaOr InferGatherBack(const OpArgs& a) {
   for (const int64_t d : size) {
     if (d < 0) return absl::InvalidArgumentError("_gather_backward(): negative input_size");
   }
-  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(size.size())));
+  TD_ASSIGN_OR_RETURN(int64_t dim,
+                      op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(size.size())));
   TD_RETURN_IF_ERROR(CheckIndexDType(index, "_gather_backward"));
   if (g.shape() != index.shape()) {
-    return absl::InvalidArgumentError(absl::StrCat("_gather_backward(): grad of shape ",
-                                                   ShapeToString(g.shape()), " does not match index ",
-                                                   ShapeToString(index.shape())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("_gather_backward(): grad of shape ", ShapeToString(g.shape()),
+                     " does not match index ", ShapeToString(index.shape())));
   }
   if (!IsFloating(g.dtype())) {
     return absl::InvalidArgumentError("_gather_backward(): grad must be floating");
@@ -640,7 +646,8 @@ ListOr GatherBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor &g = a.inputs[0], &index = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
   if (index.numel() == 0) return TensorList{out};
-  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
+  const int64_t dim =
+      *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
   DispatchDType(g.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T>) {
@@ -655,8 +662,8 @@ ListOr GatherBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 }
 
 ListOr GatherBackBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("gather", {b.grads[0], b.inputs[1]},
-                                      Attrs{{"dim", b.attrs.Int("dim")}}));
+  TD_ASSIGN_OR_RETURN(
+      Tensor g, Call1("gather", {b.grads[0], b.inputs[1]}, Attrs{{"dim", b.attrs.Int("dim")}}));
   return TensorList{g, Tensor()};
 }
 
@@ -685,10 +692,10 @@ MetaOr InferScatter(const OpArgs& a) {
       if (NonemptySize(index.shape(), d) > NonemptySize(src.shape(), d)) wrong = true;
     }
     if (wrong) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Expected index ", ShapeToString(index.shape()), " to be smaller than self ",
-          ShapeToString(x.shape()), " apart from dimension ", dim,
-          " and to be smaller size than src ", ShapeToString(src.shape())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Expected index ", ShapeToString(index.shape()), " to be smaller than self ",
+                       ShapeToString(x.shape()), " apart from dimension ", dim,
+                       " and to be smaller size than src ", ShapeToString(src.shape())));
     }
     if (dims != std::max<int64_t>(src.dim(), 1)) {
       return absl::InvalidArgumentError(
@@ -718,8 +725,8 @@ ListOr ScatterForward(const OpArgs& a, const std::vector<TensorMeta>&) {
 ListOr ScatterBackward(const BackwardArgs& b) {
   const Tensor& g = b.grads[0];
   const Tensor& index = b.inputs[1];
-  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"),
-                                        static_cast<int64_t>(b.input_meta[0].shape.size()));
+  const int64_t dim =
+      *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(b.input_meta[0].shape.size()));
   const Attrs attrs{{"dim", dim}};
   TensorList out(3);
   if (b.needs_input_grad[0]) {
@@ -733,10 +740,12 @@ ListOr ScatterBackward(const BackwardArgs& b) {
       if (s.shape()[d] == src_shape[d]) continue;
       Shape size = s.shape();
       size[d] = src_shape[d];
-      TD_ASSIGN_OR_RETURN(
-          s, Call1("_slice_backward", {s},
-                   Attrs{{"input_size", size}, {"dim", static_cast<int64_t>(d)}, {"start", int64_t{0}},
-                         {"end", s.shape()[d]}, {"step", int64_t{1}}}));
+      TD_ASSIGN_OR_RETURN(s, Call1("_slice_backward", {s},
+                                   Attrs{{"input_size", size},
+                                         {"dim", static_cast<int64_t>(d)},
+                                         {"start", int64_t{0}},
+                                         {"end", s.shape()[d]},
+                                         {"step", int64_t{1}}}));
     }
     out[2] = s;
   }
@@ -761,8 +770,9 @@ absl::Status CheckFillValue(DType dtype, const Attrs& attrs) {
 MetaOr InferMaskedFill(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &mask = a.inputs[1];
   if (mask.dtype() != DType::kBool) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "masked_fill_ only supports boolean masks, but got mask with dtype ", ScalarTypeName(mask.dtype())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("masked_fill_ only supports boolean masks, but got mask with dtype ",
+                     ScalarTypeName(mask.dtype())));
   }
   TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(mask.shape(), x.shape()));
   TD_RETURN_IF_ERROR(CheckFillValue(x.dtype(), a.attrs));
@@ -782,7 +792,8 @@ ListOr MaskedFillForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
     } else if constexpr (std::is_same_v<T, int64_t>) {
       v = integral ? a.attrs.Int("value") : static_cast<int64_t>(a.attrs.Double("value"));
     } else {
-      v = static_cast<T>(integral ? static_cast<double>(a.attrs.Int("value")) : a.attrs.Double("value"));
+      v = static_cast<T>(integral ? static_cast<double>(a.attrs.Int("value"))
+                                  : a.attrs.Double("value"));
     }
     kernels::Map2<T, T, bool>(out, out, mask, [v](T x, bool keep) { return keep ? v : x; });
   });
@@ -790,8 +801,8 @@ ListOr MaskedFillForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 }
 
 ListOr MaskedFillBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("masked_fill", {b.grads[0], b.inputs[1]},
-                                      Attrs{{"value", int64_t{0}}}));
+  TD_ASSIGN_OR_RETURN(
+      Tensor g, Call1("masked_fill", {b.grads[0], b.inputs[1]}, Attrs{{"value", int64_t{0}}}));
   TD_ASSIGN_OR_RETURN(g, ops::sum_to(g, b.input_meta[0].shape));
   return TensorList{g, Tensor()};
 }
@@ -836,8 +847,8 @@ ListOr MaskedSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 ListOr MaskedSelectBackward(const BackwardArgs& b) {
   const Tensor& mask = b.inputs[1];
   TD_ASSIGN_OR_RETURN(Shape size, op_util::BroadcastShapes(mask.shape(), b.input_meta[0].shape));
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("_masked_select_backward", {b.grads[0], mask},
-                                      Attrs{{"input_size", size}}));
+  TD_ASSIGN_OR_RETURN(
+      Tensor g, Call1("_masked_select_backward", {b.grads[0], mask}, Attrs{{"input_size", size}}));
   TD_ASSIGN_OR_RETURN(g, ops::sum_to(g, b.input_meta[0].shape));
   return TensorList{g, Tensor()};
 }
@@ -861,8 +872,8 @@ MetaOr InferMaskedSelectBack(const OpArgs& a) {
   TD_ASSIGN_OR_RETURN(int64_t n, CountTrue(mask, size));
   if (g.shape() != Shape{n}) {
     return absl::InvalidArgumentError(absl::StrCat("_masked_select_backward(): grad of shape ",
-                                                   ShapeToString(g.shape()), " does not match [",
-                                                   n, "]"));
+                                                   ShapeToString(g.shape()), " does not match [", n,
+                                                   "]"));
   }
   if (!IsFloating(g.dtype())) {
     return absl::InvalidArgumentError("_masked_select_backward(): grad must be floating");
@@ -926,29 +937,34 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
   t.push_back(Def("permute", "PermuteBackward0", "the dims reordered (view)", OpKind::kView,
                   InferPermute, PermuteForward, PermuteBackward,
                   {{"dims", AttrType::kInts, {}, true, "the new order of the dims"}}));
-  t.push_back(Def("repeat", "RepeatBackward0", "self tiled repeats[i] times along each dim",
-                  OpKind::kKernel, InferRepeat, RepeatForward, RepeatBackward,
-                  {{"repeats", AttrType::kInts, {}, true, "times to repeat each dim (may add dims)"}}));
+  t.push_back(
+      Def("repeat", "RepeatBackward0", "self tiled repeats[i] times along each dim",
+          OpKind::kKernel, InferRepeat, RepeatForward, RepeatBackward,
+          {{"repeats", AttrType::kInts, {}, true, "times to repeat each dim (may add dims)"}}));
   t.push_back(Def("stack", "StackBackward0", "the tensors joined along a new dim", OpKind::kKernel,
                   InferStack, StackForward, StackBackward, {dim0}, kVariadic));
   {
-    OpDef d = Def("split", "SplitBackward0", "pieces of split_size along dim (views; the last may be smaller)",
-                  OpKind::kView, InferSplit, SplitForward, SplitBackward,
+    OpDef d = Def("split", "SplitBackward0",
+                  "pieces of split_size along dim (views; the last may be smaller)", OpKind::kView,
+                  InferSplit, SplitForward, SplitBackward,
                   {{"split_size", AttrType::kInt, {}, true, "size of each piece"}, dim0});
     d.num_outputs = -1;
     t.push_back(d);
   }
   {
-    OpDef d = Def("chunk", "", "split into `chunks` pieces of ceil(size / chunks) along dim (views)",
-                  OpKind::kComposite, InferChunk, ChunkForward, nullptr,
-                  {{"chunks", AttrType::kInt, {}, true, "number of pieces (at most)"}, dim0});
+    OpDef d =
+        Def("chunk", "", "split into `chunks` pieces of ceil(size / chunks) along dim (views)",
+            OpKind::kComposite, InferChunk, ChunkForward, nullptr,
+            {{"chunks", AttrType::kInt, {}, true, "number of pieces (at most)"}, dim0});
     d.num_outputs = -1;
     t.push_back(d);
   }
-  t.push_back(Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
-                  OpKind::kComposite, InferNarrow, NarrowForward, nullptr,
-                  {dim, {"start", AttrType::kInt, {}, true, "first index (negative counts from the end)"},
-                   {"length", AttrType::kInt, {}, true, "number of elements"}}));
+  t.push_back(
+      Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
+          OpKind::kComposite, InferNarrow, NarrowForward, nullptr,
+          {dim,
+           {"start", AttrType::kInt, {}, true, "first index (negative counts from the end)"},
+           {"length", AttrType::kInt, {}, true, "number of elements"}}));
   t.push_back(Def("index_select", "IndexSelectBackward0",
                   "the entries of self at index (int64 vector) along dim", OpKind::kKernel,
                   InferIndexSelect, IndexSelectForward, IndexSelectBackward, {dim}, 2, kIndex));
@@ -967,8 +983,9 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
                   {input_size, dim}, 2, kIndex));
   t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("scatter", "ScatterBackward0",
-                  "a copy of self with out[i][index[i][j]] = src[i][j] (for dim 1)", OpKind::kKernel,
-                  InferScatter, ScatterForward, ScatterBackward, {dim}, 3, kIndex));
+                  "a copy of self with out[i][index[i][j]] = src[i][j] (for dim 1)",
+                  OpKind::kKernel, InferScatter, ScatterForward, ScatterBackward, {dim}, 3,
+                  kIndex));
   t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("masked_fill", "MaskedFillBackward0",
                   "self (broadcast with mask) with value where mask is true", OpKind::kKernel,

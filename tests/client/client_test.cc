@@ -18,8 +18,10 @@ class Client : public ::testing::TestWithParam<bool> {
     server::ServerOptions o;
     o.listen = "127.0.0.1:0";
     server_ = *server::TensordServer::Start(o);
-    s_ = std::make_unique<Session>(Session::Connect(
-        {.address = "127.0.0.1:" + std::to_string(server_->port()), .seed = 3, .pipelined = GetParam()}));
+    s_ = std::make_unique<Session>(
+        Session::Connect({.address = "127.0.0.1:" + std::to_string(server_->port()),
+                          .seed = 3,
+                          .pipelined = GetParam()}));
   }
   void TearDown() override {
     s_.reset();
@@ -140,7 +142,8 @@ TEST_P(Client, AutogradGrad_WithCreateGraph) {
   auto d2 = autograd::grad({d1[0].sum()}, {x});
   EXPECT_EQ(d1[0].item<double>(), 12.0);
   EXPECT_EQ(d2[0].item<double>(), 12.0);
-  auto unused = autograd::grad({(x * 2).sum()}, {x, s().ones({1}, requires_grad())}, {}, std::nullopt, false, true);
+  auto unused = autograd::grad({(x * 2).sum()}, {x, s().ones({1}, requires_grad())}, {},
+                               std::nullopt, false, true);
   EXPECT_FALSE(unused[1].defined());
 }
 

@@ -42,7 +42,8 @@ ABSL_FLAG(std::string, victim, "", "The replica to kill (a name from --replicas)
 ABSL_FLAG(int, victim_pid, 0, "Its process id (SIGKILL); 0: no failover check.");
 ABSL_FLAG(absl::Duration, down_timeout, absl::Seconds(15),
           "How long the proxy may take to mark a killed replica down (new sessions avoid it).");
-ABSL_FLAG(double, bench_seconds, 0, "> 0: only measure commands/s through the proxy for this long.");
+ABSL_FLAG(double, bench_seconds, 0,
+          "> 0: only measure commands/s through the proxy for this long.");
 ABSL_FLAG(int, bench_threads, 8, "Concurrent sessions of the measurement.");
 
 namespace td = tensord::client;
@@ -74,14 +75,22 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& session = "") {
 
 std::string CodeName(int code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    default: return "code " + std::to_string(code);
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    default:
+      return "code " + std::to_string(code);
   }
 }
 
@@ -94,12 +103,16 @@ void Work(td::Session& s, int i) {
   y.backward();
   const std::vector<double> g = x.grad().to_vector<double>();
   const std::vector<double> want = {2 * k, 4 * k, 6 * k};
-  if (g != want) throw td::Error(grpc::StatusCode::INTERNAL, "wrong gradient in session " + std::to_string(i), "check");
-  if (y.item<double>() != 14 * k) throw td::Error(grpc::StatusCode::INTERNAL, "wrong value", "check");
+  if (g != want)
+    throw td::Error(grpc::StatusCode::INTERNAL, "wrong gradient in session " + std::to_string(i),
+                    "check");
+  if (y.item<double>() != 14 * k)
+    throw td::Error(grpc::StatusCode::INTERNAL, "wrong value", "check");
 }
 
 // session id -> replica names that list it.
-std::map<std::string, std::vector<std::string>> Owners(std::vector<Replica>& replicas, const std::string& skip = "") {
+std::map<std::string, std::vector<std::string>> Owners(std::vector<Replica>& replicas,
+                                                       const std::string& skip = "") {
   std::map<std::string, std::vector<std::string>> owners;
   for (Replica& r : replicas) {
     if (r.name == skip) continue;
@@ -120,13 +133,14 @@ int Bench(const std::string& proxy, double seconds, int threads) {
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       try {
-        td::Session s = td::Session::Connect({.address = proxy, .seed = static_cast<uint64_t>(t + 1)});
+        td::Session s =
+            td::Session::Connect({.address = proxy, .seed = static_cast<uint64_t>(t + 1)});
         td::Tensor w = s.randn({16, 16}, td::requires_grad());
         td::Tensor x = s.randn({8, 16});
         while (!stop.load()) {
           td::Tensor loss = (x.mm(w).tanh() * 0.5).sum();  // mm, tanh, mul, sum
-          loss.backward();                                  // backward
-          (void)loss.item<float>();                         // a round trip: waits for all five
+          loss.backward();                                 // backward
+          (void)loss.item<float>();                        // a round trip: waits for all five
           commands += 5;
         }
       } catch (const std::exception& e) {
@@ -138,10 +152,12 @@ int Bench(const std::string& proxy, double seconds, int threads) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& th : pool) th.join();
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "bench: threads=" << threads << " commands=" << commands.load() << " seconds=" << elapsed
-            << " commands_per_s=" << static_cast<uint64_t>(commands.load() / elapsed) << " errors=" << errors.load()
-            << "\n";
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "bench: threads=" << threads << " commands=" << commands.load()
+            << " seconds=" << elapsed
+            << " commands_per_s=" << static_cast<uint64_t>(commands.load() / elapsed)
+            << " errors=" << errors.load() << "\n";
   return errors.load() == 0 ? 0 : 1;
 }
 
@@ -160,10 +176,12 @@ int main(int argc, char** argv) {
   }
 
   std::vector<Replica> replicas;
-  for (absl::string_view item : absl::StrSplit(absl::GetFlag(FLAGS_replicas), ',', absl::SkipEmpty())) {
+  for (absl::string_view item :
+       absl::StrSplit(absl::GetFlag(FLAGS_replicas), ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     Replica r{kv.first, kv.second, nullptr};
-    r.stub = pb::Tensord::NewStub(grpc::CreateChannel(r.address, grpc::InsecureChannelCredentials()));
+    r.stub =
+        pb::Tensord::NewStub(grpc::CreateChannel(r.address, grpc::InsecureChannelCredentials()));
     replicas.push_back(std::move(r));
   }
   if (replicas.size() < 2) {
@@ -175,8 +193,8 @@ int main(int argc, char** argv) {
   for (Replica& r : replicas) {
     pb::ServerInfoResponse info;
     grpc::Status st = r.stub->ServerInfo(Ctx().get(), pb::ServerInfoRequest(), &info);
-    Check(st.ok() && info.replica() == r.name,
-          "ServerInfo of " + r.address + " reports replica '" + info.replica() + "', want '" + r.name + "'");
+    Check(st.ok() && info.replica() == r.name, "ServerInfo of " + r.address + " reports replica '" +
+                                                   info.replica() + "', want '" + r.name + "'");
   }
 
   // 1. Sessions through the proxy, two rounds of work each.
@@ -185,10 +203,12 @@ int main(int argc, char** argv) {
   const absl::Time t0 = absl::Now();
   for (int i = 0; i < n; ++i) {
     try {
-      sessions.push_back(td::Session::Connect({.address = proxy, .seed = static_cast<uint64_t>(i + 1)}));
+      sessions.push_back(
+          td::Session::Connect({.address = proxy, .seed = static_cast<uint64_t>(i + 1)}));
       Work(sessions.back(), i);
     } catch (const td::Error& e) {
-      std::cerr << "session " << i << ": " << CodeName(e.code()) << " " << e.message() << " (" << e.command() << ")\n";
+      std::cerr << "session " << i << ": " << CodeName(e.code()) << " " << e.message() << " ("
+                << e.command() << ")\n";
       return 1;
     }
   }
@@ -196,7 +216,8 @@ int main(int argc, char** argv) {
     try {
       Work(sessions[i], i);
     } catch (const td::Error& e) {
-      Check(false, "second round, session " + std::to_string(i) + ": " + CodeName(e.code()) + " " + e.message());
+      Check(false, "second round, session " + std::to_string(i) + ": " + CodeName(e.code()) + " " +
+                       e.message());
     }
   }
   std::cout << "created " << n << " sessions through " << proxy << " and ran 2 rounds of ops in "
@@ -209,9 +230,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i) {
     const std::string& id = sessions[i].id();
     const auto it = owners.find(id);
-    const std::vector<std::string> on = it == owners.end() ? std::vector<std::string>{} : it->second;
-    Check(on.size() == 1, "session " + id + " is listed on " + std::to_string(on.size()) + " replicas (" +
-                              absl::StrJoin(on, ",") + "), want exactly one");
+    const std::vector<std::string> on =
+        it == owners.end() ? std::vector<std::string>{} : it->second;
+    Check(on.size() == 1, "session " + id + " is listed on " + std::to_string(on.size()) +
+                              " replicas (" + absl::StrJoin(on, ",") + "), want exactly one");
     if (on.size() != 1) continue;
     owner_of[id] = on[0];
     ++per_replica[on[0]];
@@ -223,10 +245,12 @@ int main(int argc, char** argv) {
       if (r.name == on[0]) {
         // Two rounds of Work: 2 x (tensor, mul, mul, sum, backward, grad, get, get) at least.
         Check(st.ok() && info.commands() >= 8, "owner " + r.name + " of " + id + " counted " +
-                                                   std::to_string(info.commands()) + " commands: " + st.error_message());
+                                                   std::to_string(info.commands()) +
+                                                   " commands: " + st.error_message());
       } else {
         Check(st.error_code() == grpc::StatusCode::NOT_FOUND,
-              "replica " + r.name + " answers DescribeSession(" + id + ") with " + CodeName(st.error_code()));
+              "replica " + r.name + " answers DescribeSession(" + id + ") with " +
+                  CodeName(st.error_code()));
       }
     }
   }
@@ -239,7 +263,8 @@ int main(int argc, char** argv) {
   for (Replica& r : replicas) {
     pb::ServerInfoResponse info;
     r.stub->ServerInfo(Ctx().get(), pb::ServerInfoRequest(), &info);
-    std::cout << "  " << r.name << ": sessions=" << info.sessions() << " commands_served=" << info.commands_served()
+    std::cout << "  " << r.name << ": sessions=" << info.sessions()
+              << " commands_served=" << info.commands_served()
               << " ops_served=" << info.ops_served() << "\n";
   }
 
@@ -263,22 +288,25 @@ int main(int argc, char** argv) {
         ++survivors_ok;
       } catch (const td::Error& e) {
         ++codes[CodeName(e.code())];
-        Check(on_victim, "session " + id + " on " + owner_of[id] + " failed after " + victim + " was killed: " +
-                             CodeName(e.code()) + " " + e.message());
+        Check(on_victim, "session " + id + " on " + owner_of[id] + " failed after " + victim +
+                             " was killed: " + CodeName(e.code()) + " " + e.message());
         Check(e.code() == grpc::StatusCode::UNAVAILABLE || e.code() == grpc::StatusCode::NOT_FOUND,
-              "session " + id + " of the killed replica failed with " + CodeName(e.code()) + " " + e.message());
+              "session " + id + " of the killed replica failed with " + CodeName(e.code()) + " " +
+                  e.message());
         if (on_victim) ++victims_failed;
       }
     }
     std::string c;
     for (const auto& [k, v] : codes) c += " " + k + "=" + std::to_string(v);
-    std::cout << "after the kill: " << survivors_ok << " sessions of the survivors worked, " << victims_failed << " of "
-              << per_replica[victim] << " sessions of " << victim << " failed:" << c << "\n";
+    std::cout << "after the kill: " << survivors_ok << " sessions of the survivors worked, "
+              << victims_failed << " of " << per_replica[victim] << " sessions of " << victim
+              << " failed:" << c << "\n";
 
     // Once the proxy has marked the victim down, a call with a victim session's header goes to
     // a survivor, which does not know the session: NOT_FOUND (UNAVAILABLE until then).
     const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_down_timeout);
-    auto proxy_stub = pb::Tensord::NewStub(grpc::CreateChannel(proxy, grpc::InsecureChannelCredentials()));
+    auto proxy_stub =
+        pb::Tensord::NewStub(grpc::CreateChannel(proxy, grpc::InsecureChannelCredentials()));
     std::string victim_session;
     for (const auto& [id, r] : owner_of)
       if (r == victim) victim_session = id;
@@ -291,15 +319,18 @@ int main(int argc, char** argv) {
       last = st.error_code();
       if (last == grpc::StatusCode::NOT_FOUND || absl::Now() > deadline) break;
       Check(last == grpc::StatusCode::UNAVAILABLE,
-            "DescribeSession of a killed session through the proxy: " + CodeName(last) + " " + st.error_message());
+            "DescribeSession of a killed session through the proxy: " + CodeName(last) + " " +
+                st.error_message());
       absl::SleepFor(absl::Milliseconds(200));
     }
     Check(victim_session.empty() || last == grpc::StatusCode::NOT_FOUND,
           "the proxy still routes " + victim + "'s sessions to it after " +
-              absl::FormatDuration(absl::GetFlag(FLAGS_down_timeout)) + " (last: " + CodeName(last) + ")");
+              absl::FormatDuration(absl::GetFlag(FLAGS_down_timeout)) +
+              " (last: " + CodeName(last) + ")");
     std::cout << "the proxy rerouted " << victim << "'s sessions after "
-              << absl::FormatDuration(absl::Trunc(absl::Now() - (deadline - absl::GetFlag(FLAGS_down_timeout)),
-                                                  absl::Milliseconds(100)))
+              << absl::FormatDuration(
+                     absl::Trunc(absl::Now() - (deadline - absl::GetFlag(FLAGS_down_timeout)),
+                                 absl::Milliseconds(100)))
               << " (their calls now answer NOT_FOUND)\n";
 
     // The survivors' sessions stay where they were (consistent hashing) and keep working.
@@ -311,8 +342,8 @@ int main(int argc, char** argv) {
         Work(sessions[i], i);
         ++still;
       } catch (const td::Error& e) {
-        Check(false, "session " + id + " of " + owner_of[id] + " after the reroute: " + CodeName(e.code()) + " " +
-                         e.message());
+        Check(false, "session " + id + " of " + owner_of[id] +
+                         " after the reroute: " + CodeName(e.code()) + " " + e.message());
       }
     }
     // New sessions land on the survivors only.
@@ -329,7 +360,8 @@ int main(int argc, char** argv) {
     std::map<std::string, int> fresh_on;
     for (td::Session& s : fresh) {
       const auto it = after.find(s.id());
-      Check(it != after.end() && it->second.size() == 1, "new session " + s.id() + " is not on exactly one survivor");
+      Check(it != after.end() && it->second.size() == 1,
+            "new session " + s.id() + " is not on exactly one survivor");
       if (it != after.end() && !it->second.empty()) ++fresh_on[it->second[0]];
     }
     std::string fd;

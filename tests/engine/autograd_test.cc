@@ -10,13 +10,13 @@
 namespace tensord {
 namespace {
 
+using factory::TensorOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::StrEq;
 using testing::Must;
 using testing::StatusIs;
+using ::testing::StrEq;
 using testing::Values;
-using factory::TensorOptions;
 using Code = absl::StatusCode;
 
 TensorOptions RequiresGrad() { return TensorOptions().with_requires_grad(); }
@@ -29,9 +29,10 @@ class Autograd : public ::testing::Test {
 };
 
 TEST_F(Autograd, RequiresGrad_OnIntegerTensor_FailsWithPyTorchMessage) {
-  EXPECT_THAT(factory::ones({2}, TensorOptions().with_dtype(DType::kInt64).with_requires_grad()),
-              StatusIs(Code::kInvalidArgument,
-                       StrEq("Only Tensors of floating point and complex dtype can require gradients")));
+  EXPECT_THAT(
+      factory::ones({2}, TensorOptions().with_dtype(DType::kInt64).with_requires_grad()),
+      StatusIs(Code::kInvalidArgument,
+               StrEq("Only Tensors of floating point and complex dtype can require gradients")));
   Tensor t = Must(factory::ones({2}, TensorOptions().with_dtype(DType::kInt64)));
   EXPECT_THAT(t.set_requires_grad(true),
               StatusIs(Code::kInvalidArgument,
@@ -53,8 +54,9 @@ TEST_F(Autograd, RequiresGrad_OnNonLeaf_FailsWithPyTorchMessage) {
 TEST_F(Autograd, Backward_NonScalarWithoutGradient_Fails) {
   Tensor x = Must(factory::ones({3}, RequiresGrad()));
   Tensor y = Must(ops::mul(x, Scalar(2)));
-  EXPECT_THAT(Backward(y), StatusIs(Code::kInvalidArgument,
-                                    StrEq("grad can be implicitly created only for scalar outputs")));
+  EXPECT_THAT(Backward(y),
+              StatusIs(Code::kInvalidArgument,
+                       StrEq("grad can be implicitly created only for scalar outputs")));
   EXPECT_FALSE(x.grad().defined());
 }
 
@@ -76,9 +78,10 @@ TEST_F(Autograd, Backward_ExplicitGradient_IsAVectorJacobianProduct) {
 
 TEST_F(Autograd, Backward_OnTensorWithoutGrad_Fails) {
   Tensor x = Must(factory::ones({2}));
-  EXPECT_THAT(Backward(Must(ops::sum(x))),
-              StatusIs(Code::kFailedPrecondition,
-                       StrEq("element 0 of tensors does not require grad and does not have a grad_fn")));
+  EXPECT_THAT(
+      Backward(Must(ops::sum(x))),
+      StatusIs(Code::kFailedPrecondition,
+               StrEq("element 0 of tensors does not require grad and does not have a grad_fn")));
 }
 
 TEST_F(Autograd, SecondBackward_WithoutSavedTensors_IsAllowedAsInPyTorch) {
@@ -234,8 +237,9 @@ TEST_F(Autograd, GradAccumulates_AndCanBeZeroedOrSet) {
   EXPECT_THAT(Values(x.grad()), ElementsAre(0, 0));
   ASSERT_OK(x.set_grad(Tensor()));
   EXPECT_FALSE(x.grad().defined());
-  EXPECT_THAT(x.set_grad(Must(factory::ones({3}))),
-              StatusIs(Code::kInvalidArgument, StrEq("assigned grad has data of a different size")));
+  EXPECT_THAT(
+      x.set_grad(Must(factory::ones({3}))),
+      StatusIs(Code::kInvalidArgument, StrEq("assigned grad has data of a different size")));
   ASSERT_OK(x.set_grad(Must(factory::full({2}, 5))));
   ASSERT_OK(Backward(Must(ops::sum(x))));
   EXPECT_THAT(Values(x.grad()), ElementsAre(6, 6));

@@ -10,11 +10,11 @@
 namespace tensord {
 namespace {
 
+using factory::TensorOptions;
 using ::testing::HasSubstr;
 using testing::Must;
 using testing::StatusIs;
 using testing::Values;
-using factory::TensorOptions;
 
 TEST(Context, SameSeedGivesSameNumbers_DifferentSeedsDiffer) {
   auto draw = [](uint64_t seed) {
@@ -101,7 +101,6 @@ TEST(Context, MemoryLimit_RefusesAllocationAndChangesNothing) {
   EXPECT_EQ(Values(x)[0], 3.0);
   EXPECT_EQ(x.version(), 1u);
   EXPECT_EQ(ctx.memory().used(), 4096);
-
 }
 
 }  // namespace

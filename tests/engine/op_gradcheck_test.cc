@@ -41,7 +41,9 @@ TEST(OpTable, NamesAreUniqueAndDifferentiableOpsHaveBackward) {
   }
 }
 
-bool Differentiable(const OpDef& def) { return def.kind == OpKind::kComposite || !def.grad_fn.empty(); }
+bool Differentiable(const OpDef& def) {
+  return def.kind == OpKind::kComposite || !def.grad_fn.empty();
+}
 
 class OpGradcheck : public ::testing::TestWithParam<OpSample> {};
 
@@ -119,7 +121,8 @@ std::vector<OpSample> DifferentiableSamples() {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllOps, OpGradcheck, ::testing::ValuesIn(DifferentiableSamples()), SampleName);
+INSTANTIATE_TEST_SUITE_P(AllOps, OpGradcheck, ::testing::ValuesIn(DifferentiableSamples()),
+                         SampleName);
 INSTANTIATE_TEST_SUITE_P(AllOps, OpForward, ::testing::ValuesIn(AllSamples()), SampleName);
 
 }  // namespace
@@ -133,7 +136,8 @@ namespace {
 // must fail with OUT_OF_RANGE, a message, and its inputs untouched.
 class OpErrors : public ::testing::TestWithParam<OpSample> {};
 
-void ExpectUntouched(const std::vector<Tensor>& inputs, const std::vector<std::vector<double>>& before) {
+void ExpectUntouched(const std::vector<Tensor>& inputs,
+                     const std::vector<std::vector<double>>& before) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     EXPECT_EQ(inputs[i].version(), 0u) << "input " << i;
     EXPECT_EQ(inputs[i].ToVector<double>(), before[i]) << "input " << i;
@@ -165,14 +169,16 @@ TEST_P(OpErrors, BadDimOrIndex_IsOutOfRangeAndChangesNothing) {
       tried = true;
       auto r = Apply(*def, inputs, attrs);
       ASSERT_FALSE(r.ok()) << sample.op << " accepted " << spec.name << "=" << bad;
-      EXPECT_EQ(r.status().code(), absl::StatusCode::kOutOfRange) << sample.op << ": " << r.status();
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kOutOfRange)
+          << sample.op << ": " << r.status();
       EXPECT_FALSE(r.status().message().empty());
       ExpectUntouched(inputs, before);
     }
   }
   for (size_t i = 0; i < sample.inputs.size(); ++i) {
     // Index inputs: the op's non-differentiable int64 inputs.
-    if (i >= 32 || !((def->nondiff_inputs >> i) & 1u) || inputs[i].dtype() != DType::kInt64) continue;
+    if (i >= 32 || !((def->nondiff_inputs >> i) & 1u) || inputs[i].dtype() != DType::kInt64)
+      continue;
     if (inputs[i].numel() == 0) continue;
     std::vector<Tensor> bad_inputs = inputs;
     std::vector<double> far(static_cast<size_t>(inputs[i].numel()), 1000.0);
@@ -193,9 +199,11 @@ std::vector<OpSample> SamplesWithDimsOrIndices() {
   for (const OpSample& s : AllSamples()) {
     const OpDef* def = Must(FindOp(s.op));
     bool has = false;
-    for (const AttrSpec& a : def->attrs) has |= a.name == "dim" || a.name == "dim0" || a.name == "start_dim";
+    for (const AttrSpec& a : def->attrs)
+      has |= a.name == "dim" || a.name == "dim0" || a.name == "start_dim";
     for (size_t i = 0; i < s.inputs.size() && i < 32; ++i) {
-      has |= ((def->nondiff_inputs >> i) & 1u) && !s.inputs[i].floating && s.inputs[i].dtype == DType::kInt64;
+      has |= ((def->nondiff_inputs >> i) & 1u) && !s.inputs[i].floating &&
+             s.inputs[i].dtype == DType::kInt64;
     }
     if (has && seen.insert(s.op).second) out.push_back(s);  // one sample per op
   }
@@ -209,7 +217,8 @@ std::string ErrName(const ::testing::TestParamInfo<OpSample>& info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllOps, OpErrors, ::testing::ValuesIn(SamplesWithDimsOrIndices()), ErrName);
+INSTANTIATE_TEST_SUITE_P(AllOps, OpErrors, ::testing::ValuesIn(SamplesWithDimsOrIndices()),
+                         ErrName);
 
 }  // namespace
 }  // namespace tensord::testing

@@ -12,12 +12,12 @@
 namespace tensord {
 namespace {
 
+using factory::TensorOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::Must;
 using testing::StatusIs;
 using testing::Values;
-using factory::TensorOptions;
 
 TensorOptions RequiresGrad() { return TensorOptions().with_requires_grad(); }
 

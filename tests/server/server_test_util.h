@@ -90,7 +90,8 @@ class ServerTest : public ::testing::Test {
   }
 
   pb::TensorInfo MustOp(const std::string& sid, const std::string& op, std::vector<uint64_t> inputs,
-                        uint64_t output, std::vector<std::pair<std::string, pb::AttrValue>> attrs = {}) {
+                        uint64_t output,
+                        std::vector<std::pair<std::string, pb::AttrValue>> attrs = {}) {
     pb::TensorsResponse resp;
     grpc::Status s = Op(sid, op, inputs, {output}, &resp, attrs);
     EXPECT_TRUE(s.ok()) << op << ": " << s.error_message();
@@ -108,7 +109,8 @@ class ServerTest : public ::testing::Test {
     return resp;
   }
 
-  grpc::Status Backward(const std::string& sid, std::vector<uint64_t> tensors, std::vector<uint64_t> grads = {},
+  grpc::Status Backward(const std::string& sid, std::vector<uint64_t> tensors,
+                        std::vector<uint64_t> grads = {},
                         std::optional<bool> retain = std::nullopt) {
     pb::BackwardRequest req;
     req.set_session_id(sid);

@@ -56,9 +56,9 @@ TEST_F(Service, Tutorial_XSquaredExpX_GradMatchesHandDerivative) {
 
 TEST_F(Service, Tutorial_GraphInspection_ShowsGradFnAndNextFunctions) {
   const std::string sid = NewSession();
-  Create(sid, 1, {1, 1, 1, 1, 1}, {5});            // x
+  Create(sid, 1, {1, 1, 1, 1, 1}, {5});                        // x
   Create(sid, 2, std::vector<float>(15, 0.1f), {5, 3}, true);  // w
-  Create(sid, 3, {0.1f, 0.2f, 0.3f}, {3}, true);   // b
+  Create(sid, 3, {0.1f, 0.2f, 0.3f}, {3}, true);               // b
   MustOp(sid, "matmul", {1, 2}, 4);
   pb::TensorInfo z = MustOp(sid, "add", {4, 3}, 5);
   EXPECT_EQ(z.grad_fn(), "AddBackward0");
@@ -321,7 +321,8 @@ TEST_F(Service, ListOps_EveryOpAppliesRemotely) {
       ASSERT_TRUE(stub_->CreateTensor(Ctx(sid).get(), c, &cr).ok()) << op.name();
       req.add_inputs(next_id++);
     }
-    for (const auto& [name, value] : sample.attrs.entries()) server::ToProto(value, &(*req.mutable_attrs())[name]);
+    for (const auto& [name, value] : sample.attrs.entries())
+      server::ToProto(value, &(*req.mutable_attrs())[name]);
     pb::TensorsResponse resp;
     grpc::Status s = stub_->ApplyOp(Ctx(sid).get(), req, &resp);
     ASSERT_TRUE(s.ok()) << op.name() << ": " << s.error_message();
@@ -356,7 +357,8 @@ TEST_F(Service, SessionsAreListedDescribedAndClosed) {
   ASSERT_TRUE(stub_->KeepAlive(Ctx(a).get(), req, &ka).ok());
   EXPECT_GT(ka.expires_in_seconds(), 0);
   ASSERT_TRUE(stub_->CloseSession(Ctx(a).get(), req, &info).ok());
-  EXPECT_EQ(stub_->DescribeSession(Ctx(a).get(), req, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stub_->DescribeSession(Ctx(a).get(), req, &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   pb::ServerInfoResponse si;
   ASSERT_TRUE(stub_->ServerInfo(Ctx().get(), pb::ServerInfoRequest(), &si).ok());
   EXPECT_EQ(si.sessions(), 1);

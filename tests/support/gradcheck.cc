@@ -65,12 +65,14 @@ absl::Status Gradcheck(const DiffFn& fn, const std::vector<Tensor>& inputs,
     if (!out.defined() || !IsFloating(out.dtype())) continue;
     const int64_t n_out = out.numel();
     // Analytical rows: one backward per output element.
-    std::vector<std::vector<std::vector<double>>> analytic(diff_inputs.size());  // [input][out_elem][in_elem]
+    std::vector<std::vector<std::vector<double>>> analytic(
+        diff_inputs.size());  // [input][out_elem][in_elem]
     for (int64_t j = 0; j < n_out; ++j) {
       std::vector<double> unit(static_cast<size_t>(n_out), 0.0);
       unit[static_cast<size_t>(j)] = 1.0;
-      TD_ASSIGN_OR_RETURN(Tensor g, factory::from_values(unit, out.shape(),
-                                                         factory::TensorOptions().with_dtype(out.dtype())));
+      TD_ASSIGN_OR_RETURN(Tensor g,
+                          factory::from_values(unit, out.shape(),
+                                               factory::TensorOptions().with_dtype(out.dtype())));
       std::vector<Tensor> grads;
       if (out.requires_grad()) {
         GradOptions go;
@@ -98,13 +100,14 @@ absl::Status Gradcheck(const DiffFn& fn, const std::vector<Tensor>& inputs,
         TD_ASSIGN_OR_RETURN(auto minus, EvalOutputs(fn, inputs));
         *p = orig;
         for (int64_t j = 0; j < n_out; ++j) {
-          const double numeric = (plus[o][static_cast<size_t>(j)] - minus[o][static_cast<size_t>(j)]) /
-                                 (2 * options.eps);
+          const double numeric =
+              (plus[o][static_cast<size_t>(j)] - minus[o][static_cast<size_t>(j)]) /
+              (2 * options.eps);
           const double a = analytic[i][static_cast<size_t>(j)][k];
           if (std::fabs(a - numeric) > options.atol + options.rtol * std::fabs(numeric) ||
               std::isnan(a) != std::isnan(numeric)) {
-            return absl::InternalError(absl::StrCat("Jacobian mismatch for output ", o, " element ", j,
-                                                    " w.r.t. input ", i, " element ", k,
+            return absl::InternalError(absl::StrCat("Jacobian mismatch for output ", o, " element ",
+                                                    j, " w.r.t. input ", i, " element ", k,
                                                     ": numerical ", numeric, ", analytical ", a));
           }
         }
@@ -128,8 +131,9 @@ absl::Status GradGradcheck(const DiffFn& fn, const std::vector<Tensor>& inputs,
     if (!outs[o].defined() || !outs[o].requires_grad()) continue;
     std::vector<double> vals(static_cast<size_t>(outs[o].numel()));
     for (double& x : vals) x = dist(gen);
-    TD_ASSIGN_OR_RETURN(Tensor v, factory::from_values(vals, outs[o].shape(),
-                                                       factory::TensorOptions().with_dtype(outs[o].dtype())));
+    TD_ASSIGN_OR_RETURN(Tensor v,
+                        factory::from_values(vals, outs[o].shape(),
+                                             factory::TensorOptions().with_dtype(outs[o].dtype())));
     TD_RETURN_IF_ERROR(v.set_requires_grad(true));
     all.push_back(v);
     all_wrt.push_back(true);

@@ -28,7 +28,8 @@ std::vector<OpSample> BuildSamples() {
   v.push_back(S("pow", "same_shape", {In({3, 4}, Domain::kPositive), In({3, 4})}));
   v.push_back(S("pow", "broadcast", {In({2, 3}, Domain::kPositive), In({3})}));
   v.push_back(S("pow", "noncontiguous", {Nc({3, 2}, Domain::kPositive), In({3, 2})}));
-  v.push_back(S("pow_scalar", "fractional", {In({3, 4}, Domain::kPositive)}, Attrs{{"exponent", 2.5}}));
+  v.push_back(
+      S("pow_scalar", "fractional", {In({3, 4}, Domain::kPositive)}, Attrs{{"exponent", 2.5}}));
   v.push_back(S("pow_scalar", "square", {In({3, 4})}, Attrs{{"exponent", int64_t{2}}}));
   v.push_back(S("pow_scalar", "cube_nc", {Nc({3, 4})}, Attrs{{"exponent", int64_t{3}}}));
   v.push_back(S("pow_scalar", "negative", {In({5}, Domain::kPositive)}, Attrs{{"exponent", -1.5}}));
@@ -37,10 +38,11 @@ std::vector<OpSample> BuildSamples() {
     const char* op;
     Domain domain;
   };
-  for (const U& u : {U{"neg", Domain::kAny}, U{"abs", Domain::kNonZero}, U{"sign", Domain::kNonZero},
-                     U{"exp", Domain::kAny}, U{"log", Domain::kPositive}, U{"sqrt", Domain::kPositive},
-                     U{"sin", Domain::kAny}, U{"cos", Domain::kAny}, U{"tanh", Domain::kAny},
-                     U{"sigmoid", Domain::kAny}, U{"relu", Domain::kNonZero}}) {
+  for (const U& u :
+       {U{"neg", Domain::kAny}, U{"abs", Domain::kNonZero}, U{"sign", Domain::kNonZero},
+        U{"exp", Domain::kAny}, U{"log", Domain::kPositive}, U{"sqrt", Domain::kPositive},
+        U{"sin", Domain::kAny}, U{"cos", Domain::kAny}, U{"tanh", Domain::kAny},
+        U{"sigmoid", Domain::kAny}, U{"relu", Domain::kNonZero}}) {
     v.push_back(S(u.op, "matrix", {In({3, 4}, u.domain)}));
     v.push_back(S(u.op, "noncontiguous", {Nc({4, 3}, u.domain)}));
     v.push_back(S(u.op, "scalar", {In({}, u.domain)}));
@@ -48,8 +50,7 @@ std::vector<OpSample> BuildSamples() {
   v.push_back(S("clamp", "min_max", {In({3, 4})}, Attrs{{"min", -0.5}, {"max", 0.5}}));
   v.push_back(S("clamp", "min_only", {Nc({4, 3})}, Attrs{{"min", 0.1}}));
   v.push_back(S("clamp", "max_only", {In({6})}, Attrs{{"max", int64_t{0}}}));
-  v.push_back(S("where", "same_shape",
-                {Mask({2, 3}, {1, 0, 1, 0, 0, 1}), In({2, 3}), In({2, 3})}));
+  v.push_back(S("where", "same_shape", {Mask({2, 3}, {1, 0, 1, 0, 0, 1}), In({2, 3}), In({2, 3})}));
   v.push_back(S("where", "broadcast", {Mask({3, 1}, {1, 0, 1}), In({3, 4}), In({4})}));
   v.push_back(S("zero", "matrix", {In({3, 4})}));
   v.push_back(S("fill", "matrix", {In({3, 4})}, Attrs{{"value", 2.0}}));
@@ -99,10 +100,13 @@ std::vector<OpSample> BuildSamples() {
   v.push_back(S("view", "split", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{2, 6}}}));
   v.push_back(S("reshape", "view_case", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{4, 3}}}));
   v.push_back(S("reshape", "copy_case", {Nc({4, 3})}, Attrs{{"size", std::vector<int64_t>{-1}}}));
-  v.push_back(S("_reshape_alias", "plain", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{2, 2, 3}}}));
+  v.push_back(
+      S("_reshape_alias", "plain", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{2, 2, 3}}}));
   v.push_back(S("_unsafe_view", "plain", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{12}}}));
-  v.push_back(S("transpose", "3d", {In({2, 3, 4})}, Attrs{{"dim0", int64_t{0}}, {"dim1", int64_t{2}}}));
-  v.push_back(S("transpose", "negative", {In({3, 4})}, Attrs{{"dim0", int64_t{-1}}, {"dim1", int64_t{0}}}));
+  v.push_back(
+      S("transpose", "3d", {In({2, 3, 4})}, Attrs{{"dim0", int64_t{0}}, {"dim1", int64_t{2}}}));
+  v.push_back(
+      S("transpose", "negative", {In({3, 4})}, Attrs{{"dim0", int64_t{-1}}, {"dim1", int64_t{0}}}));
   v.push_back(S("t", "matrix", {In({3, 4})}));
   v.push_back(S("t", "vector", {In({4})}));
   v.push_back(S("unsqueeze", "front", {In({3, 4})}, Attrs{{"dim", int64_t{0}}}));
@@ -111,23 +115,34 @@ std::vector<OpSample> BuildSamples() {
   v.push_back(S("squeeze_dim", "size1", {In({3, 1, 4})}, Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("_matmul_squeeze", "plain", {In({1, 4})}, Attrs{{"dim", int64_t{0}}}));
   v.push_back(S("squeeze_dim", "noop", {In({3, 1, 4})}, Attrs{{"dim", int64_t{0}}}));
-  v.push_back(S("expand", "new_dims", {In({3, 1})}, Attrs{{"size", std::vector<int64_t>{2, 3, 4}}}));
+  v.push_back(
+      S("expand", "new_dims", {In({3, 1})}, Attrs{{"size", std::vector<int64_t>{2, 3, 4}}}));
   v.push_back(S("expand", "keep", {In({3, 1})}, Attrs{{"size", std::vector<int64_t>{-1, 5}}}));
   v.push_back(S("expand_as", "plain", {In({3, 1}), NoGrad(In({2, 3, 4}))}));
   v.push_back(S("select", "row", {In({3, 4})}, Attrs{{"dim", int64_t{0}}, {"index", int64_t{1}}}));
-  v.push_back(S("select", "negative", {Nc({4, 3})}, Attrs{{"dim", int64_t{1}}, {"index", int64_t{-1}}}));
-  v.push_back(S("slice", "step", {In({5, 4})},
-                Attrs{{"dim", int64_t{0}}, {"start", int64_t{1}}, {"end", int64_t{5}}, {"step", int64_t{2}}}));
-  v.push_back(S("slice", "negative_open_end", {In({5, 4})}, Attrs{{"dim", int64_t{1}}, {"start", int64_t{-3}}}));
-  v.push_back(S("_select_backward", "plain", {In({4})},
-                Attrs{{"input_size", std::vector<int64_t>{3, 4}}, {"dim", int64_t{0}}, {"index", int64_t{1}}}));
+  v.push_back(
+      S("select", "negative", {Nc({4, 3})}, Attrs{{"dim", int64_t{1}}, {"index", int64_t{-1}}}));
+  v.push_back(S(
+      "slice", "step", {In({5, 4})},
+      Attrs{
+          {"dim", int64_t{0}}, {"start", int64_t{1}}, {"end", int64_t{5}}, {"step", int64_t{2}}}));
+  v.push_back(S("slice", "negative_open_end", {In({5, 4})},
+                Attrs{{"dim", int64_t{1}}, {"start", int64_t{-3}}}));
+  v.push_back(S(
+      "_select_backward", "plain", {In({4})},
+      Attrs{
+          {"input_size", std::vector<int64_t>{3, 4}}, {"dim", int64_t{0}}, {"index", int64_t{1}}}));
   v.push_back(S("_slice_backward", "plain", {In({2, 4})},
-                Attrs{{"input_size", std::vector<int64_t>{5, 4}}, {"dim", int64_t{0}}, {"start", int64_t{1}},
-                      {"end", int64_t{5}}, {"step", int64_t{2}}}));
+                Attrs{{"input_size", std::vector<int64_t>{5, 4}},
+                      {"dim", int64_t{0}},
+                      {"start", int64_t{1}},
+                      {"end", int64_t{5}},
+                      {"step", int64_t{2}}}));
   v.push_back(S("unbind", "dim0", {In({3, 4})}));
   v.push_back(S("unbind", "dim1", {Nc({4, 3})}, Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("cat", "dim0", {In({2, 3}), In({4, 3})}));
-  v.push_back(S("cat", "dim1_three", {In({2, 3}), Nc({2, 1}), In({2, 2})}, Attrs{{"dim", int64_t{1}}}));
+  v.push_back(
+      S("cat", "dim1_three", {In({2, 3}), Nc({2, 1}), In({2, 2})}, Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("clone", "noncontiguous", {Nc({4, 3})}));
   v.push_back(S("contiguous", "noncontiguous", {Nc({4, 3})}));
   v.push_back(S("to", "same_dtype", {In({3, 4})}, Attrs{{"dtype", DType::kFloat64}}));
@@ -144,7 +159,8 @@ std::vector<OpSample> BuildSamples() {
   AddShapeSamples(v);
   AddNNSamples(v);
   for (const char* r : {"mean", "sum", "none"}) {
-    v.push_back(S("binary_cross_entropy_with_logits", r, {In({3, 4}), In({3, 4}, Domain::kPositive)},
+    v.push_back(S("binary_cross_entropy_with_logits", r,
+                  {In({3, 4}), In({3, 4}, Domain::kPositive)},
                   Attrs{{"reduction", std::string(r)}}));
   }
   return v;

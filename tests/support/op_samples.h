@@ -14,11 +14,11 @@
 namespace tensord::testing {
 
 enum class Domain {
-  kAny,        // uniform in [-2, 2]
-  kPositive,   // uniform in [0.5, 2]
-  kNonZero,    // |x| uniform in [0.5, 2], random sign
-  kSmallInt,   // integers in [-2, 2] (for comparisons, which need ties)
-  kFixed,      // `values` as given
+  kAny,       // uniform in [-2, 2]
+  kPositive,  // uniform in [0.5, 2]
+  kNonZero,   // |x| uniform in [0.5, 2], random sign
+  kSmallInt,  // integers in [-2, 2] (for comparisons, which need ties)
+  kFixed,     // `values` as given
 };
 
 struct InputSpec {

@@ -39,16 +39,16 @@ void AddNNSamples(std::vector<OpSample>& v) {
   v.push_back(S("addmm", "beta_zero", {In({3, 1}), In({3, 2}), In({2, 2})}, Attrs{{"beta", 0.0}}));
 
   // linear takes the node of the path PyTorch 1.13's at::linear takes.
-  v.push_back(S("linear", "2d_bias", {In({3, 4}), In({5, 4}), In({5})}));               // Addmm
-  v.push_back(S("linear", "2d_no_bias", {In({3, 4}), In({5, 4})}));                     // Mm
-  v.push_back(S("linear", "3d_bias", {In({2, 3, 4}), In({5, 4}), In({5})}));            // View
-  v.push_back(S("linear", "3d_nc_bias", {Nc({2, 3, 4}), In({5, 4}), In({5})}));         // Add
-  v.push_back(S("linear", "3d_no_bias", {In({2, 3, 4}), In({5, 4})}));                  // UnsafeView
-  v.push_back(S("linear", "1d_bias", {In({4}), In({5, 4}), In({5})}));                  // Add
-  v.push_back(S("linear", "1d_no_bias", {In({4}), In({5, 4})}));                        // Squeeze
-  v.push_back(S("linear", "4d_bias", {In({2, 1, 3, 4}), In({2, 4}), In({2})}));         // Add
+  v.push_back(S("linear", "2d_bias", {In({3, 4}), In({5, 4}), In({5})}));        // Addmm
+  v.push_back(S("linear", "2d_no_bias", {In({3, 4}), In({5, 4})}));              // Mm
+  v.push_back(S("linear", "3d_bias", {In({2, 3, 4}), In({5, 4}), In({5})}));     // View
+  v.push_back(S("linear", "3d_nc_bias", {Nc({2, 3, 4}), In({5, 4}), In({5})}));  // Add
+  v.push_back(S("linear", "3d_no_bias", {In({2, 3, 4}), In({5, 4})}));           // UnsafeView
+  v.push_back(S("linear", "1d_bias", {In({4}), In({5, 4}), In({5})}));           // Add
+  v.push_back(S("linear", "1d_no_bias", {In({4}), In({5, 4})}));                 // Squeeze
+  v.push_back(S("linear", "4d_bias", {In({2, 1, 3, 4}), In({2, 4}), In({2})}));  // Add
   v.push_back(S("linear", "input_no_grad_weight_nc", {NoGrad(In({3, 4})), Nc({2, 4}), In({2})}));
-  v.push_back(S("linear", "vector_weight", {In({3, 4}), In({4})}));                     // Mv
+  v.push_back(S("linear", "vector_weight", {In({3, 4}), In({4})}));  // Mv
 
   // nll_loss on arbitrary values (log-probabilities need not be normalised).
   for (const char* r : {"mean", "sum", "none"}) {
@@ -62,14 +62,16 @@ void AddNNSamples(std::vector<OpSample>& v) {
   v.push_back(S("nll_loss", "noncontiguous_sum", {Nc({3, 4}), Idx({3}, {3, 0, 2})}, Red("sum")));
   v.push_back(S("_nll_loss_backward", "mean", {In({}), Idx({3}, {1, 0, 4})},
                 Attrs{{"input_size", std::vector<int64_t>{3, 5}}}));
-  v.push_back(S("_nll_loss_backward", "none_ignored", {In({3}), Idx({3}, {1, -100, 4})},
-                Attrs{{"input_size", std::vector<int64_t>{3, 5}}, {"reduction", std::string("none")}}));
+  v.push_back(
+      S("_nll_loss_backward", "none_ignored", {In({3}), Idx({3}, {1, -100, 4})},
+        Attrs{{"input_size", std::vector<int64_t>{3, 5}}, {"reduction", std::string("none")}}));
   v.push_back(S("_nll_loss_backward", "no_batch_sum", {In({}), Idx({}, {2})},
                 Attrs{{"input_size", std::vector<int64_t>{5}}, {"reduction", std::string("sum")}}));
 
   v.push_back(S("cross_entropy", "mean", {In({3, 5}), Idx({3}, {1, 0, 4})}));
   v.push_back(S("cross_entropy", "sum_nc", {Nc({4, 3}), Idx({4}, {2, 0, 1, 1})}, Red("sum")));
-  v.push_back(S("cross_entropy", "none_ignored", {In({4, 3}), Idx({4}, {2, -100, 0, 1})}, Red("none")));
+  v.push_back(
+      S("cross_entropy", "none_ignored", {In({4, 3}), Idx({4}, {2, -100, 0, 1})}, Red("none")));
   v.push_back(S("cross_entropy", "no_batch", {In({5}), Idx({}, {3})}));
 
   // binary_cross_entropy: input in (0, 1) away from the ends, targets in [0, 1].

@@ -38,9 +38,9 @@ inline InputSpec NoGrad(InputSpec s) {
   return s;
 }
 
-inline OpSample S(std::string op, std::string label, std::vector<InputSpec> inputs, Attrs attrs = {}) {
+inline OpSample S(std::string op, std::string label, std::vector<InputSpec> inputs,
+                  Attrs attrs = {}) {
   return {std::move(op), std::move(label), std::move(inputs), std::move(attrs)};
 }
-
 
 }  // namespace tensord::testing

@@ -29,14 +29,14 @@ void AddPointwiseSamples(std::vector<OpSample>& v) {
     Domain domain;
   };
   for (const U& u : {U{"reciprocal", Domain::kNonZero}, U{"rsqrt", Domain::kPositive},
-                     U{"log1p", Domain::kPositive}, U{"floor", Domain::kAny}, U{"ceil", Domain::kAny},
-                     U{"round", Domain::kAny}, U{"trunc", Domain::kAny}}) {
+                     U{"log1p", Domain::kPositive}, U{"floor", Domain::kAny},
+                     U{"ceil", Domain::kAny}, U{"round", Domain::kAny}, U{"trunc", Domain::kAny}}) {
     v.push_back(S(u.op, "matrix", {In({3, 4}, u.domain)}));
     v.push_back(S(u.op, "noncontiguous", {Nc({4, 3}, u.domain)}));
     v.push_back(S(u.op, "scalar", {In({}, u.domain)}));
   }
-  v.push_back(S("log1p", "near_zero_and_negative",
-                {Fixed({6}, {-0.5, -0.25, 1e-3, -1e-4, 0.125, 3.0})}));
+  v.push_back(
+      S("log1p", "near_zero_and_negative", {Fixed({6}, {-0.5, -0.25, 1e-3, -1e-4, 0.125, 3.0})}));
   for (const char* op : {"floor", "ceil", "round", "trunc"}) {
     v.push_back(S(op, "int_input", {Int({2, 3})}));
   }
@@ -51,8 +51,10 @@ void AddPointwiseSamples(std::vector<OpSample>& v) {
     v.push_back(S("gelu", std::string("matrix_") + approx, {In({3, 4})}, a));
     v.push_back(S("gelu", std::string("noncontiguous_") + approx, {Nc({4, 3})}, a));
     v.push_back(S("gelu", std::string("scalar_") + approx, {In({})}, a));
-    v.push_back(S("_gelu_backward", std::string("same_shape_") + approx, {In({3, 4}), In({3, 4})}, a));
-    v.push_back(S("_gelu_backward", std::string("noncontiguous_") + approx, {In({2, 3}), Nc({2, 3})}, a));
+    v.push_back(
+        S("_gelu_backward", std::string("same_shape_") + approx, {In({3, 4}), In({3, 4})}, a));
+    v.push_back(
+        S("_gelu_backward", std::string("noncontiguous_") + approx, {In({2, 3}), Nc({2, 3})}, a));
   }
   v.push_back(S("gelu", "default", {In({5})}));
 
@@ -67,17 +69,20 @@ void AddPointwiseSamples(std::vector<OpSample>& v) {
     v.push_back(S(op, "scalar_rhs", {In({2, 3}), In({}, rhs)}));
     v.push_back(S(op, "scalar_lhs", {In({}), In({2, 3}, rhs)}));
     v.push_back(S(op, "float_int", {In({2, 3}), Int({3}, Domain::kFixed, {2, -3, 1})}));
-    v.push_back(S(op, "int_int", {Int({2, 3}, Domain::kFixed, {-7, 7, -5, 5, 0, 3}),
-                                  Int({3}, Domain::kFixed, {2, -3, 4})}));
+    v.push_back(S(
+        op, "int_int",
+        {Int({2, 3}, Domain::kFixed, {-7, 7, -5, 5, 0, 3}), Int({3}, Domain::kFixed, {2, -3, 4})}));
   }
   v.push_back(S("fmod", "signs", {Fixed({4}, {-3.5, 3.5, -3.5, 3.5}), Fixed({4}, {2, -2, -2, 2})}));
-  v.push_back(S("remainder", "signs", {Fixed({4}, {-3.5, 3.5, -3.5, 3.5}), Fixed({4}, {2, -2, -2, 2})}));
+  v.push_back(
+      S("remainder", "signs", {Fixed({4}, {-3.5, 3.5, -3.5, 3.5}), Fixed({4}, {2, -2, -2, 2})}));
   v.push_back(S("maximum", "bool_bool", {Mask({3}, {1, 0, 0}), Mask({3}, {1, 1, 0})}));
   v.push_back(S("minimum", "int_float_scalar", {Int({2, 2}), In({})}));
 
   // Logical: bool results, any input dtype (non-zero is true), broadcasting.
   for (const char* op : {"logical_and", "logical_or"}) {
-    v.push_back(S(op, "float_ties", {In({3, 4}, Domain::kSmallInt), In({3, 4}, Domain::kSmallInt)}));
+    v.push_back(
+        S(op, "float_ties", {In({3, 4}, Domain::kSmallInt), In({3, 4}, Domain::kSmallInt)}));
     v.push_back(S(op, "broadcast", {In({3, 4}, Domain::kSmallInt), In({4}, Domain::kSmallInt)}));
     v.push_back(S(op, "bool_int", {Mask({2, 3}, {1, 0, 1, 0, 1, 1}), Int({3})}));
     v.push_back(S(op, "noncontiguous", {Nc({4, 3}, Domain::kSmallInt), In({}, Domain::kSmallInt)}));

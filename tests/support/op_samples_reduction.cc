@@ -37,19 +37,22 @@ void AddReductionSamples(std::vector<OpSample>& v) {
   v.push_back(S("prod_dim", "dim1", {In({3, 4}, Domain::kNonZero)}, Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("prod_dim", "keepdim", {In({2, 3, 4}, Domain::kNonZero)},
                 Attrs{{"dim", int64_t{-1}}, {"keepdim", true}}));
-  v.push_back(S("prod_dim", "noncontiguous", {Nc({4, 3}, Domain::kNonZero)}, Attrs{{"dim", int64_t{0}}}));
+  v.push_back(
+      S("prod_dim", "noncontiguous", {Nc({4, 3}, Domain::kNonZero)}, Attrs{{"dim", int64_t{0}}}));
   v.push_back(S("prod_dim", "vector", {In({5}, Domain::kNonZero)}, Attrs{{"dim", int64_t{0}}}));
-  v.push_back(S("prod_dim", "scalar", {In({}, Domain::kNonZero)}, Attrs{{"dim", int64_t{-1}}, {"keepdim", true}}));
+  v.push_back(S("prod_dim", "scalar", {In({}, Domain::kNonZero)},
+                Attrs{{"dim", int64_t{-1}}, {"keepdim", true}}));
   // Rows with no, one, two and three zeros.
-  v.push_back(S("prod_dim", "zeros", {Fixed({4, 3}, {1.5, -2, 0.5, 0, 2, -1.5, 0, 0, 1.25, 0, 0, 0})},
+  v.push_back(S("prod_dim", "zeros",
+                {Fixed({4, 3}, {1.5, -2, 0.5, 0, 2, -1.5, 0, 0, 1.25, 0, 0, 0})},
                 Attrs{{"dim", int64_t{1}}}));
-  v.push_back(S("prod_dim", "zeros_keepdim_nc",
-                {[] {
-                  InputSpec s = Fixed({3, 4}, {1.5, -2, 0.5, 0, 0, -1.5, 0, 0, 1.25, 0.5, 0.75, -1});
-                  s.noncontiguous = true;
-                  return s;
-                }()},
-                Attrs{{"dim", int64_t{0}}, {"keepdim", true}}));
+  v.push_back(
+      S("prod_dim", "zeros_keepdim_nc", {[] {
+          InputSpec s = Fixed({3, 4}, {1.5, -2, 0.5, 0, 0, -1.5, 0, 0, 1.25, 0.5, 0.75, -1});
+          s.noncontiguous = true;
+          return s;
+        }()},
+        Attrs{{"dim", int64_t{0}}, {"keepdim", true}}));
   v.push_back(S("prod_dim", "int", {Int({2, 3})}, Attrs{{"dim", int64_t{0}}}));
 
   // max / min of everything: distinct random values (ties would split the gradient).
@@ -67,7 +70,8 @@ void AddReductionSamples(std::vector<OpSample>& v) {
     v.push_back(S(op, "flat", {In({3, 4})}));
     v.push_back(S(op, "flat_keepdim", {In({3, 4})}, Attrs{{"keepdim", true}}));
     v.push_back(S(op, "dim1", {In({3, 4})}, Attrs{{"dim", int64_t{1}}}));
-    v.push_back(S(op, "dim_keepdim", {In({2, 3, 4})}, Attrs{{"dim", int64_t{-2}}, {"keepdim", true}}));
+    v.push_back(
+        S(op, "dim_keepdim", {In({2, 3, 4})}, Attrs{{"dim", int64_t{-2}}, {"keepdim", true}}));
     v.push_back(S(op, "noncontiguous", {Nc({4, 3})}, Attrs{{"dim", int64_t{0}}}));
     v.push_back(S(op, "flat_noncontiguous", {Nc({4, 3})}));
     v.push_back(S(op, "ties", {In({3, 4}, Domain::kSmallInt)}, Attrs{{"dim", int64_t{1}}}));
@@ -79,14 +83,17 @@ void AddReductionSamples(std::vector<OpSample>& v) {
   // norm: p = 2 by default; others away from 0 where they are not differentiable.
   v.push_back(S("norm", "default", {In({3, 4})}));
   v.push_back(S("norm", "dim1", {In({3, 4})}, Attrs{{"dim", Ints{1}}}));
-  v.push_back(S("norm", "dims_keepdim", {In({2, 3, 4})}, Attrs{{"dim", Ints{0, 2}}, {"keepdim", true}}));
+  v.push_back(
+      S("norm", "dims_keepdim", {In({2, 3, 4})}, Attrs{{"dim", Ints{0, 2}}, {"keepdim", true}}));
   v.push_back(S("norm", "keepdim_all", {In({2, 3})}, Attrs{{"keepdim", true}}));
   v.push_back(S("norm", "noncontiguous", {Nc({4, 3})}, Attrs{{"dim", Ints{-1}}}));
   v.push_back(S("norm", "scalar", {In({}, Domain::kNonZero)}));
   v.push_back(S("norm", "p1", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 1.0}, {"dim", Ints{0}}}));
   v.push_back(S("norm", "p3", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 3.0}}));
-  v.push_back(S("norm", "p1_5", {Nc({4, 3}, Domain::kNonZero)}, Attrs{{"p", 1.5}, {"dim", Ints{1}}}));
-  v.push_back(S("norm", "p0_5", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 0.5}, {"dim", Ints{1}}}));
+  v.push_back(
+      S("norm", "p1_5", {Nc({4, 3}, Domain::kNonZero)}, Attrs{{"p", 1.5}, {"dim", Ints{1}}}));
+  v.push_back(
+      S("norm", "p0_5", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 0.5}, {"dim", Ints{1}}}));
   v.push_back(S("norm", "p_inf", {In({3, 4})}, Attrs{{"p", INFINITY}, {"dim", Ints{1}}}));
   v.push_back(S("norm", "p_neg_inf", {In({3, 4})}, Attrs{{"p", -INFINITY}}));
   v.push_back(S("norm", "p0", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 0.0}, {"dim", Ints{0}}}));
@@ -96,9 +103,11 @@ void AddReductionSamples(std::vector<OpSample>& v) {
   for (const char* op : {"var", "std"}) {
     v.push_back(S(op, "all", {In({3, 4})}));
     v.push_back(S(op, "dim1", {In({3, 4})}, Attrs{{"dim", Ints{1}}}));
-    v.push_back(S(op, "dims_keepdim", {In({2, 3, 4})}, Attrs{{"dim", Ints{0, -1}}, {"keepdim", true}}));
+    v.push_back(
+        S(op, "dims_keepdim", {In({2, 3, 4})}, Attrs{{"dim", Ints{0, -1}}, {"keepdim", true}}));
     v.push_back(S(op, "biased", {In({3, 4})}, Attrs{{"dim", Ints{0}}, {"unbiased", false}}));
-    v.push_back(S(op, "biased_all_keepdim", {In({2, 3})}, Attrs{{"unbiased", false}, {"keepdim", true}}));
+    v.push_back(
+        S(op, "biased_all_keepdim", {In({2, 3})}, Attrs{{"unbiased", false}, {"keepdim", true}}));
     v.push_back(S(op, "noncontiguous", {Nc({4, 3})}, Attrs{{"dim", Ints{0}}}));
     v.push_back(S(op, "vector", {In({6})}));
   }
@@ -116,12 +125,15 @@ void AddReductionSamples(std::vector<OpSample>& v) {
 
   // logsumexp.
   v.push_back(S("logsumexp", "dim1", {In({3, 4})}, Attrs{{"dim", Ints{1}}}));
-  v.push_back(S("logsumexp", "dims_keepdim", {In({2, 3, 4})}, Attrs{{"dim", Ints{0, 2}}, {"keepdim", true}}));
+  v.push_back(S("logsumexp", "dims_keepdim", {In({2, 3, 4})},
+                Attrs{{"dim", Ints{0, 2}}, {"keepdim", true}}));
   v.push_back(S("logsumexp", "noncontiguous", {Nc({4, 3})}, Attrs{{"dim", Ints{-1}}}));
   v.push_back(S("logsumexp", "all_dims", {In({2, 3})}, Attrs{{"dim", Ints{0, 1}}}));
-  v.push_back(S("logsumexp", "empty_dims_keepdim", {In({2, 3})}, Attrs{{"dim", Ints{}}, {"keepdim", true}}));
+  v.push_back(S("logsumexp", "empty_dims_keepdim", {In({2, 3})},
+                Attrs{{"dim", Ints{}}, {"keepdim", true}}));
   v.push_back(S("logsumexp", "scalar", {In({})}, Attrs{{"dim", Ints{0}}}));
-  v.push_back(S("logsumexp", "large_values", {Fixed({2, 2}, {1000, 999, -1000, -998})}, Attrs{{"dim", Ints{1}}}));
+  v.push_back(S("logsumexp", "large_values", {Fixed({2, 2}, {1000, 999, -1000, -998})},
+                Attrs{{"dim", Ints{1}}}));
 
   // softmax / log_softmax.
   for (const char* op : {"softmax", "log_softmax"}) {

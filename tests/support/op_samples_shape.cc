@@ -57,10 +57,12 @@ void AddShapeSamples(std::vector<OpSample>& v) {
                 Attrs{{"split_size", int64_t{5}}, {"dim", int64_t{1}}}));
 
   v.push_back(S("chunk", "even", {In({4, 3})}, Attrs{{"chunks", int64_t{2}}}));
-  v.push_back(S("chunk", "uneven", {In({2, 5})}, Attrs{{"chunks", int64_t{3}}, {"dim", int64_t{1}}}));
+  v.push_back(
+      S("chunk", "uneven", {In({2, 5})}, Attrs{{"chunks", int64_t{3}}, {"dim", int64_t{1}}}));
   v.push_back(S("chunk", "fewer_than_asked", {In({2, 4})},
                 Attrs{{"chunks", int64_t{3}}, {"dim", int64_t{-1}}}));
-  v.push_back(S("chunk", "noncontiguous", {Nc({3, 4})}, Attrs{{"chunks", int64_t{2}}, {"dim", int64_t{1}}}));
+  v.push_back(S("chunk", "noncontiguous", {Nc({3, 4})},
+                Attrs{{"chunks", int64_t{2}}, {"dim", int64_t{1}}}));
 
   v.push_back(S("narrow", "dim0", {In({5, 3})},
                 Attrs{{"dim", int64_t{0}}, {"start", int64_t{1}}, {"length", int64_t{3}}}));
@@ -70,26 +72,31 @@ void AddShapeSamples(std::vector<OpSample>& v) {
                 Attrs{{"dim", int64_t{1}}, {"start", int64_t{0}}, {"length", int64_t{2}}}));
 
   // Index tensors: int64 with fixed values; repeated indices are fine for index_select/gather.
-  v.push_back(S("index_select", "dim0", {In({4, 3}), Idx({3}, {3, 0, 2})}, Attrs{{"dim", int64_t{0}}}));
+  v.push_back(
+      S("index_select", "dim0", {In({4, 3}), Idx({3}, {3, 0, 2})}, Attrs{{"dim", int64_t{0}}}));
   v.push_back(S("index_select", "dim1_repeated", {In({2, 4}), Idx({5}, {1, 1, 3, 0, 1})},
                 Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("index_select", "negative_dim_nc", {Nc({3, 4}), Idx({2}, {2, 0})},
                 Attrs{{"dim", int64_t{-1}}}));
-  v.push_back(S("index_select", "scalar_index", {In({3, 4}), Idx({}, {2})}, Attrs{{"dim", int64_t{0}}}));
+  v.push_back(
+      S("index_select", "scalar_index", {In({3, 4}), Idx({}, {2})}, Attrs{{"dim", int64_t{0}}}));
   v.push_back(S("index_select", "int_self", {Idx({3}, {7, 8, 9}), Idx({4}, {2, 2, 0, 1})},
                 Attrs{{"dim", int64_t{0}}}));
-  v.push_back(S("index_select", "3d", {In({2, 3, 2}), Idx({2}, {2, 1})}, Attrs{{"dim", int64_t{1}}}));
+  v.push_back(
+      S("index_select", "3d", {In({2, 3, 2}), Idx({2}, {2, 1})}, Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("_index_select_backward", "dim0", {In({3, 4}), Idx({3}, {2, 0, 2})},
                 Attrs{{"input_size", Ints{4, 4}}, {"dim", int64_t{0}}}));
   v.push_back(S("_index_select_backward", "dim1", {In({2, 3}), Idx({3}, {1, 1, 0})},
                 Attrs{{"input_size", Ints{2, 2}}, {"dim", int64_t{1}}}));
 
-  v.push_back(S("gather", "dim1", {In({3, 4}), Idx({3, 2}, {0, 3, 1, 1, 2, 0})}, Attrs{{"dim", int64_t{1}}}));
+  v.push_back(S("gather", "dim1", {In({3, 4}), Idx({3, 2}, {0, 3, 1, 1, 2, 0})},
+                Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("gather", "dim0", {In({3, 4}), Idx({2, 4}, {2, 0, 1, 2, 0, 0, 2, 1})},
                 Attrs{{"dim", int64_t{0}}}));
-  v.push_back(S("gather", "longer_than_self_nc", {Nc({4, 3}), Idx({4, 5}, {0, 1, 2, 2, 1, 1, 0, 0, 2, 1,
-                                                                     2, 2, 2, 0, 0, 1, 0, 1, 0, 1})},
-                Attrs{{"dim", int64_t{-1}}}));
+  v.push_back(
+      S("gather", "longer_than_self_nc",
+        {Nc({4, 3}), Idx({4, 5}, {0, 1, 2, 2, 1, 1, 0, 0, 2, 1, 2, 2, 2, 0, 0, 1, 0, 1, 0, 1})},
+        Attrs{{"dim", int64_t{-1}}}));
   v.push_back(S("gather", "3d", {In({2, 3, 2}), Idx({2, 2, 2}, {2, 0, 1, 1, 0, 2, 2, 2})},
                 Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("gather", "int_self", {Idx({2, 3}, {4, 5, 6, 7, 8, 9}), Idx({2, 2}, {2, 0, 1, 1})},
@@ -104,25 +111,28 @@ void AddShapeSamples(std::vector<OpSample>& v) {
                 Attrs{{"dim", int64_t{1}}}));
   v.push_back(S("scatter", "dim0", {In({3, 4}), Idx({2, 4}, {2, 0, 1, 2, 0, 1, 2, 1}), In({2, 4})},
                 Attrs{{"dim", int64_t{0}}}));
-  v.push_back(S("scatter", "negative_dim_nc", {Nc({4, 3}), Idx({4, 2}, {2, 0, 1, 2, 0, 1, 1, 0}), Nc({4, 2})},
+  v.push_back(S("scatter", "negative_dim_nc",
+                {Nc({4, 3}), Idx({4, 2}, {2, 0, 1, 2, 0, 1, 1, 0}), Nc({4, 2})},
                 Attrs{{"dim", int64_t{-1}}}));
   v.push_back(S("scatter", "src_no_grad", {In({2, 3}), Idx({1, 3}, {1, 0, 1}), NoGrad(In({1, 3}))},
                 Attrs{{"dim", int64_t{0}}}));
 
   v.push_back(S("masked_fill", "same_shape",
-                {In({3, 4}), Mask({3, 4}, {1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1})}, Attrs{{"value", 1.5}}));
+                {In({3, 4}), Mask({3, 4}, {1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1})},
+                Attrs{{"value", 1.5}}));
   v.push_back(S("masked_fill", "broadcast_mask_int_value", {In({3, 4}), Mask({4}, {0, 1, 1, 0})},
                 Attrs{{"value", int64_t{2}}}));
   v.push_back(S("masked_fill", "broadcast_self",
                 {In({3, 1}), Mask({2, 3, 4}, {1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1,
                                               0, 1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 0})},
                 Attrs{{"value", -1.0}}));
-  v.push_back(S("masked_fill", "noncontiguous", {Nc({4, 3}), Mask({4, 3}, {1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1})},
+  v.push_back(S("masked_fill", "noncontiguous",
+                {Nc({4, 3}), Mask({4, 3}, {1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1})},
                 Attrs{{"value", 0.0}}));
 
   // An int64 self keeps its dtype; a float value is truncated toward zero.
-  v.push_back(S("masked_fill", "int_self_float_value", {Idx({4}, {1, -2, 3, 4}), Mask({4}, {1, 1, 0, 0})},
-                Attrs{{"value", -1.7}}));
+  v.push_back(S("masked_fill", "int_self_float_value",
+                {Idx({4}, {1, -2, 3, 4}), Mask({4}, {1, 1, 0, 0})}, Attrs{{"value", -1.7}}));
   v.push_back(S("masked_select", "int_self", {Idx({4}, {1, -2, 3, 4}), Mask({4}, {0, 1, 1, 0})}));
   v.push_back(S("masked_select", "same_shape",
                 {In({3, 4}), Mask({3, 4}, {1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1})}));

@@ -13,23 +13,23 @@
 #define TD_CONCAT2_(a, b) a##b
 #define TD_CONCAT1_(a, b) TD_CONCAT2_(a, b)
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    const ::absl::Status td_s_ = (expr);                  \
-    ASSERT_TRUE(td_s_.ok()) << #expr << ": " << td_s_;    \
+#define ASSERT_OK(expr)                                \
+  do {                                                 \
+    const ::absl::Status td_s_ = (expr);               \
+    ASSERT_TRUE(td_s_.ok()) << #expr << ": " << td_s_; \
   } while (false)
 
-#define EXPECT_OK(expr)                                   \
-  do {                                                    \
-    const ::absl::Status td_s_ = (expr);                  \
-    EXPECT_TRUE(td_s_.ok()) << #expr << ": " << td_s_;    \
+#define EXPECT_OK(expr)                                \
+  do {                                                 \
+    const ::absl::Status td_s_ = (expr);               \
+    EXPECT_TRUE(td_s_.ok()) << #expr << ": " << td_s_; \
   } while (false)
 
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(TD_CONCAT1_(td_sor_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)                 \
-  auto tmp = (expr);                                               \
-  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status();          \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)        \
+  auto tmp = (expr);                                      \
+  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status(); \
   lhs = std::move(tmp).value()
 
 namespace tensord::testing {
@@ -49,7 +49,6 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
   }
   return ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
 }
-
 
 // Unwraps or aborts the test (for setup code that must not fail).
 template <typename T>

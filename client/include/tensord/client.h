@@ -54,7 +54,7 @@ struct Scalar {
 class Error : public std::runtime_error {
  public:
   Error(int code, std::string message, std::string command);
-  int code() const { return code_; }                  // grpc::StatusCode value
+  int code() const { return code_; }                       // grpc::StatusCode value
   const std::string& message() const { return message_; }  // the server's text
   const std::string& command() const { return command_; }  // e.g. "mm" or "backward"
  private:
@@ -80,7 +80,7 @@ inline TensorOptions dtype(DType d) { return TensorOptions().dtype(d); }
 
 struct ConnectOptions {
   std::string address = "127.0.0.1:50051";
-  std::string token;              // bearer token, if the server wants one
+  std::string token;  // bearer token, if the server wants one
   bool tls = false;
   std::string root_certificates;  // PEM; empty with tls: system roots
   double deadline_seconds = 60;   // per synchronous call
@@ -99,7 +99,9 @@ class Node {
  public:
   const std::string& name() const { return name_; }
   // (node or nullptr for None, input_nr), like grad_fn.next_functions.
-  const std::vector<std::pair<std::shared_ptr<Node>, uint32_t>>& next_functions() const { return next_; }
+  const std::vector<std::pair<std::shared_ptr<Node>, uint32_t>>& next_functions() const {
+    return next_;
+  }
   // The saved tensors this node still holds (false) or has freed after backward (true).
   const std::vector<std::pair<std::string, bool>>& saved_tensors() const { return saved_; }
 
@@ -166,8 +168,12 @@ class Tensor {
   Tensor pow(Scalar exponent) const;
   Tensor squeeze(int64_t dim) const;
   Tensor operator[](int64_t index) const;  // select(0, index)
-  Tensor reshape(std::initializer_list<int64_t> shape) const { return reshape(std::vector<int64_t>(shape)); }
-  Tensor view(std::initializer_list<int64_t> shape) const { return view(std::vector<int64_t>(shape)); }
+  Tensor reshape(std::initializer_list<int64_t> shape) const {
+    return reshape(std::vector<int64_t>(shape));
+  }
+  Tensor view(std::initializer_list<int64_t> shape) const {
+    return view(std::vector<int64_t>(shape));
+  }
   Tensor add(Scalar other) const;
   Tensor sub(Scalar other) const;
   Tensor mul(Scalar other) const;
@@ -218,7 +224,8 @@ class Session {
   const std::string& id() const;
 
   // Factories, as torch.* (values are row-major; shape {} with values gives a 1-D tensor).
-  Tensor tensor(const std::vector<double>& values, std::vector<int64_t> shape = {}, TensorOptions options = {});
+  Tensor tensor(const std::vector<double>& values, std::vector<int64_t> shape = {},
+                TensorOptions options = {});
   Tensor scalar(Scalar value);  // a 0-dim tensor with a Python number's promotion rules
   Tensor zeros(const std::vector<int64_t>& shape, TensorOptions options = {});
   Tensor ones(const std::vector<int64_t>& shape, TensorOptions options = {});
@@ -230,10 +237,13 @@ class Session {
   Tensor linspace(double start, double end, int64_t steps, TensorOptions options = {});
   Tensor rand(const std::vector<int64_t>& shape, TensorOptions options = {});
   Tensor randn(const std::vector<int64_t>& shape, TensorOptions options = {});
-  Tensor randint(int64_t low, int64_t high, const std::vector<int64_t>& shape, TensorOptions options = {});
+  Tensor randint(int64_t low, int64_t high, const std::vector<int64_t>& shape,
+                 TensorOptions options = {});
   Tensor randperm(int64_t n, TensorOptions options = {});
-  Tensor normal(double mean, double std, const std::vector<int64_t>& shape, TensorOptions options = {});
-  Tensor uniform(const std::vector<int64_t>& shape, double low, double high, TensorOptions options = {});
+  Tensor normal(double mean, double std, const std::vector<int64_t>& shape,
+                TensorOptions options = {});
+  Tensor uniform(const std::vector<int64_t>& shape, double low, double high,
+                 TensorOptions options = {});
   Tensor zeros_like(const Tensor& t, TensorOptions options = {});
   Tensor ones_like(const Tensor& t, TensorOptions options = {});
   Tensor full_like(const Tensor& t, Scalar value, TensorOptions options = {});
@@ -263,8 +273,8 @@ class Session {
   friend class Tensor;
   friend class NoGradGuard;
   explicit Session(std::shared_ptr<detail::SessionImpl> impl) : impl_(std::move(impl)) {}
-  Tensor Factory(const std::string& name, const std::vector<int64_t>& shape, Attrs attrs, TensorOptions options,
-                 const Tensor* like = nullptr);
+  Tensor Factory(const std::string& name, const std::vector<int64_t>& shape, Attrs attrs,
+                 TensorOptions options, const Tensor* like = nullptr);
   std::shared_ptr<detail::SessionImpl> impl_;
 };
 
@@ -284,8 +294,9 @@ class NoGradGuard {
 namespace autograd {
 // torch.autograd.grad: one gradient per input (undefined where allow_unused left it None).
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs = {}, std::optional<bool> retain_graph = std::nullopt,
-                         bool create_graph = false, bool allow_unused = false);
+                         const std::vector<Tensor>& grad_outputs = {},
+                         std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+                         bool allow_unused = false);
 // torch.autograd.backward.
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors = {},
               std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
