@@ -1,6 +1,7 @@
 #include "engine/context.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/tensor.h"
 
 namespace tensord {
 namespace {
@@ -43,6 +44,24 @@ absl::Status Context::set_default_dtype(DType dtype) {
   default_dtype_ = dtype;
   return absl::OkStatus();
 }
+
+void Context::RememberGradWithHistory(const std::shared_ptr<TensorImpl>& leaf) {
+  std::lock_guard<std::mutex> lock(graph_grads_mu_);
+  graph_grads_.push_back(leaf);
+}
+
+void Context::BreakGradCycles() {
+  std::vector<std::weak_ptr<TensorImpl>> leaves;
+  {
+    std::lock_guard<std::mutex> lock(graph_grads_mu_);
+    leaves.swap(graph_grads_);
+  }
+  for (auto& weak : leaves) {
+    if (auto leaf = weak.lock()) leaf->grad.reset();
+  }
+}
+
+Context::~Context() { BreakGradCycles(); }
 
 Context& Context::ProcessDefault() {
   static Context* context = new Context();

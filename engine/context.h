@@ -7,12 +7,16 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "engine/dtype.h"
 
 namespace tensord {
+
+class TensorImpl;
 
 // Bytes held by one context's tensor storages. Every storage is charged once, when it is
 // allocated, and credited when its last user (tensor, view or saved graph buffer) drops it.
@@ -60,6 +64,13 @@ class Context {
   // Only floating dtypes can be the default, as in torch.set_default_dtype.
   absl::Status set_default_dtype(DType dtype);
 
+  // backward(create_graph=True) leaves .grad with a history that refers back to the leaf: a
+  // reference cycle (PyTorch warns about the same leak). The context remembers such leaves and
+  // resets their .grad when it is destroyed (a session closing), which breaks the cycles.
+  void RememberGradWithHistory(const std::shared_ptr<TensorImpl>& leaf);
+  void BreakGradCycles();
+  ~Context();
+
   MemoryAccount& memory() { return *memory_; }
   const std::shared_ptr<MemoryAccount>& memory_ptr() const { return memory_; }
 
@@ -72,6 +83,8 @@ class Context {
   DType default_dtype_;
   std::mt19937_64 generator_;
   std::shared_ptr<MemoryAccount> memory_;
+  std::mutex graph_grads_mu_;
+  std::vector<std::weak_ptr<TensorImpl>> graph_grads_;
 };
 
 // Binds a context to the calling thread for a scope.

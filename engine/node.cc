@@ -85,6 +85,7 @@ absl::StatusOr<std::vector<Tensor>> AccumulateGrad::Apply(std::vector<Tensor> gr
   Tensor old = variable.grad();
   if (GradModeEnabled()) {
     // create_graph: keep the gradient's own history so it can be differentiated again.
+    Context::Current().RememberGradWithHistory(variable_);
     if (!old.defined()) {
       variable_->grad = grad.impl_ptr();
     } else {

@@ -80,6 +80,8 @@ absl::Time Session::last_used() const {
 
 void Session::Close() {
   closed_.store(true, std::memory_order_release);
+  // Graph cycles through .grad (backward with create_graph) are broken by ~Context, when the
+  // last command holding the session is done with it.
   absl::flat_hash_map<uint64_t, Tensor> dropped;
   absl::MutexLock lock(&mu_);
   dropped.swap(handles_);
