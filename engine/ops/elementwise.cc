@@ -297,7 +297,6 @@ TENSORD_COMPARE_FN(GeFn, >=)
 TENSORD_UNARY_FN(NegFn, -x)
 TENSORD_UNARY_FN(AbsFn, x < 0 ? -x : x)
 TENSORD_UNARY_FN(SignFn, (T(0) < x) - (x < T(0)))
-#undef TENSORD_UNARY_FN
 #define TENSORD_UNARY_VEC_FN(Name, expr, vec)                                         \
   struct Name {                                                                       \
     template <typename T>                                                             \
@@ -314,18 +313,6 @@ TENSORD_UNARY_FN(SignFn, (T(0) < x) - (x < T(0)))
 TENSORD_UNARY_VEC_FN(ExpFn, std::exp(x), kernels::VecExp)
 TENSORD_UNARY_VEC_FN(LogFn, std::log(x), kernels::VecLog)
 #undef TENSORD_UNARY_VEC_FN
-#define TENSORD_UNARY_FN(Name, expr)           \
-  struct Name {                                \
-    template <typename T>                      \
-    static T Apply(T x, const Attrs& attrs) {  \
-      (void)attrs;                             \
-      if constexpr (std::is_same_v<T, bool>) { \
-        return x;                              \
-      } else {                                 \
-        return static_cast<T>(expr);           \
-      }                                        \
-    }                                          \
-  };
 TENSORD_UNARY_FN(SqrtFn, std::sqrt(x))
 TENSORD_UNARY_FN(SinFn, std::sin(x))
 TENSORD_UNARY_FN(CosFn, std::cos(x))

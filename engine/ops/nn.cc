@@ -26,12 +26,6 @@ using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
 
 MetaOr One(Shape s, DType d) { return std::vector<TensorMeta>{{std::move(s), d}}; }
 
-absl::StatusOr<Tensor> Call1(absl::string_view name, std::vector<Tensor> inputs,
-                             const Attrs& attrs = {}) {
-  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
-  return Apply1(*def, std::move(inputs), attrs);
-}
-
 // Another op's shape rule, for composites that check what the ops they call would check.
 MetaOr InferOf(absl::string_view name, std::vector<Tensor> inputs, const Attrs& attrs = {}) {
   TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
@@ -210,12 +204,12 @@ ListOr LinearForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   const bool has_bias = a.inputs.size() == 3;
   TD_ASSIGN_OR_RETURN(Tensor wt, ops::t(w));
   if (has_bias && x.dim() == 2) {
-    TD_ASSIGN_OR_RETURN(Tensor r, Call1("addmm", {a.inputs[2], x, wt}));
+    TD_ASSIGN_OR_RETURN(Tensor r, op_util::Call("addmm", {a.inputs[2], x, wt}));
     return TensorList{r};
   }
   if (has_bias && x.dim() == 3 && x.is_contiguous()) {
     TD_ASSIGN_OR_RETURN(Tensor x2, ops::view(x, {x.size(0) * x.size(1), x.size(2)}));
-    TD_ASSIGN_OR_RETURN(Tensor p, Call1("addmm", {a.inputs[2], x2, wt}));
+    TD_ASSIGN_OR_RETURN(Tensor p, op_util::Call("addmm", {a.inputs[2], x2, wt}));
     TD_ASSIGN_OR_RETURN(Tensor r, ops::view(p, {x.size(0), x.size(1), p.size(1)}));
     return TensorList{r};
   }
@@ -329,8 +323,8 @@ Attrs NllAttrs(const Attrs& attrs, const Shape& input_size) {
 }
 
 ListOr NllBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("_nll_loss_backward", {b.grads[0], b.inputs[1]},
-                                      NllAttrs(b.attrs, b.input_meta[0].shape)));
+  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("_nll_loss_backward", {b.grads[0], b.inputs[1]},
+                                              NllAttrs(b.attrs, b.input_meta[0].shape)));
   return TensorList{g, Tensor()};
 }
 
@@ -384,9 +378,10 @@ ListOr NllBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 }
 
 ListOr NllBackBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("nll_loss", {b.grads[0], b.inputs[1]},
-                                      Attrs{{"reduction", b.attrs.String("reduction")},
-                                            {"ignore_index", b.attrs.Int("ignore_index")}}));
+  TD_ASSIGN_OR_RETURN(Tensor g,
+                      op_util::Call("nll_loss", {b.grads[0], b.inputs[1]},
+                                    Attrs{{"reduction", b.attrs.String("reduction")},
+                                          {"ignore_index", b.attrs.Int("ignore_index")}}));
   return TensorList{g, Tensor()};
 }
 
@@ -435,9 +430,10 @@ absl::StatusOr<Tensor> LogSoftmax(const Tensor& x, int64_t dim) {
 ListOr CrossEntropyForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   const Tensor &x = a.inputs[0], &target = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor ls, LogSoftmax(x, x.dim() == 1 ? 0 : 1));
-  TD_ASSIGN_OR_RETURN(Tensor r, Call1("nll_loss", {ls, target},
-                                      Attrs{{"reduction", a.attrs.String("reduction")},
-                                            {"ignore_index", a.attrs.Int("ignore_index")}}));
+  TD_ASSIGN_OR_RETURN(Tensor r,
+                      op_util::Call("nll_loss", {ls, target},
+                                    Attrs{{"reduction", a.attrs.String("reduction")},
+                                          {"ignore_index", a.attrs.Int("ignore_index")}}));
   return TensorList{r};
 }
 

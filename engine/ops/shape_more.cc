@@ -28,18 +28,6 @@ using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
 
 MetaOr One(Shape s, DType d) { return std::vector<TensorMeta>{{std::move(s), d}}; }
 
-// Runs a table op by name (used by composites and backward rules: they record the graph).
-absl::StatusOr<TensorList> Call(absl::string_view name, std::vector<Tensor> inputs,
-                                const Attrs& attrs = {}) {
-  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
-  return Apply(*def, std::move(inputs), attrs);
-}
-absl::StatusOr<Tensor> Call1(absl::string_view name, std::vector<Tensor> inputs,
-                             const Attrs& attrs = {}) {
-  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
-  return Apply1(*def, std::move(inputs), attrs);
-}
-
 // ---- element-level helpers -----------------------------------------------------------------
 
 // Calls f(idx) for every multi-index of `shape` in row-major order (once for a 0-d shape).
@@ -213,7 +201,7 @@ ListOr PermuteBackward(const BackwardArgs& b) {
                                                        : dims[static_cast<size_t>(i)];
     inverse[static_cast<size_t>(d)] = i;
   }
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("permute", {b.grads[0]}, Attrs{{"dims", inverse}}));
+  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("permute", {b.grads[0]}, Attrs{{"dims", inverse}}));
   return TensorList{g};
 }
 
@@ -415,7 +403,7 @@ MetaOr InferChunk(const OpArgs& a) {
 ListOr ChunkForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   int64_t dim = 0;
   TD_ASSIGN_OR_RETURN(int64_t split_size, ChunkSplitSize(a.inputs[0], a.attrs, dim));
-  return Call("split", {a.inputs[0]}, Attrs{{"split_size", split_size}, {"dim", dim}});
+  return Apply("split", {a.inputs[0]}, Attrs{{"split_size", split_size}, {"dim", dim}});
 }
 
 struct NarrowRange {
@@ -496,8 +484,9 @@ ListOr IndexSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 ListOr IndexSelectBackward(const BackwardArgs& b) {
   const auto ndim = static_cast<int64_t>(b.input_meta[0].shape.size());
   const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim);
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("_index_select_backward", {b.grads[0], b.inputs[1]},
-                                      Attrs{{"input_size", b.input_meta[0].shape}, {"dim", dim}}));
+  TD_ASSIGN_OR_RETURN(Tensor g,
+                      op_util::Call("_index_select_backward", {b.grads[0], b.inputs[1]},
+                                    Attrs{{"input_size", b.input_meta[0].shape}, {"dim", dim}}));
   return TensorList{g, Tensor()};
 }
 
@@ -543,8 +532,8 @@ ListOr IndexSelectBackForward(const OpArgs& a, const std::vector<TensorMeta>& m)
 }
 
 ListOr IndexSelectBackBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("index_select", {b.grads[0], b.inputs[1]},
-                                      Attrs{{"dim", b.attrs.Int("dim")}}));
+  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("index_select", {b.grads[0], b.inputs[1]},
+                                              Attrs{{"dim", b.attrs.Int("dim")}}));
   return TensorList{g, Tensor()};
 }
 
@@ -611,8 +600,9 @@ ListOr GatherForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 ListOr GatherBackward(const BackwardArgs& b) {
   const auto ndim = static_cast<int64_t>(b.input_meta[0].shape.size());
   const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim);
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("_gather_backward", {b.grads[0], b.inputs[1]},
-                                      Attrs{{"input_size", b.input_meta[0].shape}, {"dim", dim}}));
+  TD_ASSIGN_OR_RETURN(Tensor g,
+                      op_util::Call("_gather_backward", {b.grads[0], b.inputs[1]},
+                                    Attrs{{"input_size", b.input_meta[0].shape}, {"dim", dim}}));
   return TensorList{g, Tensor()};
 }
 
@@ -662,8 +652,8 @@ ListOr GatherBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 }
 
 ListOr GatherBackBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(
-      Tensor g, Call1("gather", {b.grads[0], b.inputs[1]}, Attrs{{"dim", b.attrs.Int("dim")}}));
+  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("gather", {b.grads[0], b.inputs[1]},
+                                              Attrs{{"dim", b.attrs.Int("dim")}}));
   return TensorList{g, Tensor()};
 }
 
@@ -731,21 +721,21 @@ ListOr ScatterBackward(const BackwardArgs& b) {
   TensorList out(3);
   if (b.needs_input_grad[0]) {
     TD_ASSIGN_OR_RETURN(Tensor zeros, op_util::Zeros({index.shape(), g.dtype()}));
-    TD_ASSIGN_OR_RETURN(out[0], Call1("scatter", {g, index, zeros}, attrs));
+    TD_ASSIGN_OR_RETURN(out[0], op_util::Call("scatter", {g, index, zeros}, attrs));
   }
   if (b.needs_input_grad[2]) {
-    TD_ASSIGN_OR_RETURN(Tensor s, Call1("gather", {g, index}, attrs));
+    TD_ASSIGN_OR_RETURN(Tensor s, op_util::Call("gather", {g, index}, attrs));
     const Shape& src_shape = b.input_meta[2].shape;
     for (size_t d = 0; d < src_shape.size() && s.shape() != src_shape; ++d) {
       if (s.shape()[d] == src_shape[d]) continue;
       Shape size = s.shape();
       size[d] = src_shape[d];
-      TD_ASSIGN_OR_RETURN(s, Call1("_slice_backward", {s},
-                                   Attrs{{"input_size", size},
-                                         {"dim", static_cast<int64_t>(d)},
-                                         {"start", int64_t{0}},
-                                         {"end", s.shape()[d]},
-                                         {"step", int64_t{1}}}));
+      TD_ASSIGN_OR_RETURN(s, op_util::Call("_slice_backward", {s},
+                                           Attrs{{"input_size", size},
+                                                 {"dim", static_cast<int64_t>(d)},
+                                                 {"start", int64_t{0}},
+                                                 {"end", s.shape()[d]},
+                                                 {"step", int64_t{1}}}));
     }
     out[2] = s;
   }
@@ -801,8 +791,8 @@ ListOr MaskedFillForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 }
 
 ListOr MaskedFillBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(
-      Tensor g, Call1("masked_fill", {b.grads[0], b.inputs[1]}, Attrs{{"value", int64_t{0}}}));
+  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("masked_fill", {b.grads[0], b.inputs[1]},
+                                              Attrs{{"value", int64_t{0}}}));
   TD_ASSIGN_OR_RETURN(g, ops::sum_to(g, b.input_meta[0].shape));
   return TensorList{g, Tensor()};
 }
@@ -847,8 +837,8 @@ ListOr MaskedSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 ListOr MaskedSelectBackward(const BackwardArgs& b) {
   const Tensor& mask = b.inputs[1];
   TD_ASSIGN_OR_RETURN(Shape size, op_util::BroadcastShapes(mask.shape(), b.input_meta[0].shape));
-  TD_ASSIGN_OR_RETURN(
-      Tensor g, Call1("_masked_select_backward", {b.grads[0], mask}, Attrs{{"input_size", size}}));
+  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("_masked_select_backward", {b.grads[0], mask},
+                                              Attrs{{"input_size", size}}));
   TD_ASSIGN_OR_RETURN(g, ops::sum_to(g, b.input_meta[0].shape));
   return TensorList{g, Tensor()};
 }
@@ -899,7 +889,7 @@ ListOr MaskedSelectBackForward(const OpArgs& a, const std::vector<TensorMeta>& m
 }
 
 ListOr MaskedSelectBackBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor g, Call1("masked_select", {b.grads[0], b.inputs[1]}));
+  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("masked_select", {b.grads[0], b.inputs[1]}));
   return TensorList{g, Tensor()};
 }
 
