@@ -5,6 +5,8 @@
 // tensor as it was.
 #include "engine/autograd.h"
 
+#include "engine/cancel.h"
+
 #include <queue>
 
 #include "absl/container/flat_hash_map.h"
@@ -63,6 +65,9 @@ class GraphRun {
 
     AutoGradMode grad_mode(spec_.create_graph);
     while (!ready.empty()) {
+      // Between nodes: a cancelled or timed-out pass stops here and commits nothing. A node
+      // counts as 1024 units of work, so even a graph of tiny nodes checks every 64 nodes.
+      TD_RETURN_IF_ERROR(CheckCancellation(1024));
       Node* node = ready.top();
       ready.pop();
       std::vector<Tensor> grads = std::move(buffers_[node]);
@@ -308,7 +313,7 @@ absl::Status Backward(const std::vector<Tensor>& tensors, const std::vector<Tens
     }
   }
   GraphRun run(std::move(spec));
-  TD_ASSIGN_OR_RETURN(std::vector<Tensor> captured, run.Run());
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> captured, CatchCancellation([&] { return run.Run(); }));
   // backward(inputs=[non_leaf]) accumulates into that tensor's .grad, as PyTorch does.
   for (size_t i = 0; i < non_leaf_inputs.size(); ++i) {
     if (!captured[i].defined()) continue;
@@ -344,7 +349,7 @@ absl::StatusOr<std::vector<Tensor>> Grad(const std::vector<Tensor>& outputs,
     spec.captures.push_back({keep.back().function.get(), keep.back().input_nr});
   }
   GraphRun run(std::move(spec));
-  TD_ASSIGN_OR_RETURN(std::vector<Tensor> result, run.Run());
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> result, CatchCancellation([&] { return run.Run(); }));
   for (const Tensor& g : result) {
     if (!g.defined() && !options.allow_unused) {
       return absl::InvalidArgumentError(

@@ -178,7 +178,9 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   TD_ASSIGN_OR_RETURN(Attrs attrs, ResolveAttrs(def, given));
   const OpArgs args{inputs, attrs};
   TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, def.infer(args));
-  if (def.kind == OpKind::kComposite) return def.forward(args, metas);
+  if (def.kind == OpKind::kComposite) {
+    return CatchCancellation([&] { return def.forward(args, metas); });
+  }
 
   bool record = false;
   if (!def.grad_fn.empty() && GradModeEnabled()) {
@@ -187,7 +189,7 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   std::vector<Tensor> outputs;
   {
     AutoGradMode no_grad(false);
-    TD_ASSIGN_OR_RETURN(outputs, def.forward(args, metas));
+    TD_ASSIGN_OR_RETURN(outputs, CatchCancellation([&] { return def.forward(args, metas); }));
   }
   const size_t n_diff = def.differentiable_outputs < 0
                             ? outputs.size()
@@ -308,6 +310,7 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
                                                      ScalarTypeName(self.dtype())));
     }
     if (metas[0].dtype == self.dtype()) {
+      UninterruptibleScope all_or_nothing;
       def.inplace(args);
       self.bump_version();
       return absl::OkStatus();
@@ -341,7 +344,10 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
                                                    " can't be cast to the desired output type ",
                                                    ScalarTypeName(self.dtype())));
   }
-  kernels::CopyInto(self, result);
+  {
+    UninterruptibleScope all_or_nothing;
+    kernels::CopyInto(self, result);
+  }
   self.bump_version();
   if (result.grad_fn()) {
     self.impl()->grad_fn = result.grad_fn();

@@ -158,9 +158,53 @@ absl::StatusOr<const OpDef*> FindOp(absl::string_view name) {
   }();
   auto it = index->find(name);
   if (it == index->end()) {
-    return absl::NotFoundError(absl::StrCat("unknown op '", name, "' (ListOps lists the ops)"));
+    // Never echo unbounded input: a prefix of the name is enough to recognise it.
+    size_t keep = std::min<size_t>(name.size(), 128);
+    while (keep < name.size() && keep > 0 &&
+           (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80)
+      --keep;  // whole UTF-8 characters only
+    const std::string quoted =
+        keep == name.size() ? std::string(name)
+                            : absl::StrCat(name.substr(0, keep), "...(", name.size(), " bytes)");
+    return absl::NotFoundError(absl::StrCat("unknown op '", quoted, "' (ListOps lists the ops)"));
   }
   return it->second;
+}
+
+int64_t LoopExtent(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    const int64_t f = d > 1 ? d : 1;
+    if (__builtin_mul_overflow(n, f, &n)) return INT64_MAX;
+  }
+  return n;
+}
+
+int64_t EstimateWork(const OpDef& def, std::span<const Tensor> inputs, const Attrs& attrs) {
+  int64_t work = 0;
+  auto add = [&work](int64_t w) {
+    if (__builtin_add_overflow(work, w, &work)) work = INT64_MAX;
+  };
+  if (def.cost != nullptr) {
+    add(def.cost(inputs));
+  } else {
+    for (const Tensor& t : inputs)
+      if (t.defined()) add(LoopExtent(t.shape()));
+  }
+  for (const auto& [name, value] : attrs.entries()) {
+    if (const auto* ints = std::get_if<std::vector<int64_t>>(&value)) {
+      int64_t p = 1;
+      for (int64_t v : *ints) {
+        const int64_t f = v == INT64_MIN ? INT64_MAX : std::max<int64_t>(v < 0 ? -v : v, 1);
+        if (__builtin_mul_overflow(p, f, &p)) {
+          p = INT64_MAX;
+          break;
+        }
+      }
+      add(p);
+    }
+  }
+  return work;
 }
 
 }  // namespace tensord

@@ -89,6 +89,10 @@ using BackwardFn = absl::StatusOr<std::vector<Tensor>> (*)(const BackwardArgs&);
 // Writes op(inputs) straight into inputs[0] (which has the result's shape and dtype), for
 // in-place calls that record no graph. Optional: without it the result is computed and copied.
 using InplaceFn = void (*)(const OpArgs&);
+// Estimated work of one call in element operations, for scheduling (what may run inline on an
+// RPC thread) — an upper bound in spirit, cheap to compute from metadata. Optional: without it
+// EstimateWork uses the inputs' loop extents.
+using CostFn = int64_t (*)(std::span<const Tensor> inputs);
 
 enum class OpKind {
   kKernel,     // computes new outputs
@@ -120,7 +124,17 @@ struct OpDef {
   // The name of the in-place variant ("add_"), if it has one.
   absl::string_view inplace_name;
   InplaceFn inplace = nullptr;
+  // For ops whose work is not proportional to their inputs' sizes (matrix products).
+  CostFn cost = nullptr;
 };
+
+// Saturating element-operation estimate of Apply(def, inputs, attrs): `def.cost` (or the sum of
+// the inputs' loop extents, where a size-0 dimension counts as 1 so that a [0, 2^62] tensor is not
+// "small"), plus, for each integer-list attribute (sizes, repeats), the product of its entries.
+// Never runs the op or its shape rule.
+int64_t EstimateWork(const OpDef& def, std::span<const Tensor> inputs, const Attrs& attrs);
+// The loop extent of a shape: the product of its sizes with 0 counted as 1, saturating.
+int64_t LoopExtent(const Shape& shape);
 
 // All ops, in a stable order.
 const std::vector<OpDef>& OpTable();

@@ -1,9 +1,13 @@
 #include "server/commands.h"
 
+#include <cmath>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "engine/autograd.h"
+#include "engine/cancel.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
 #include "engine/factory.h"
@@ -11,6 +15,7 @@
 #include "engine/ops.h"
 #include "engine/status_macros.h"
 #include "server/status.h"
+#include "spdlog/spdlog.h"
 
 namespace tensord::server {
 namespace {
@@ -30,7 +35,21 @@ absl::StatusOr<double> Number(const Attrs& attrs, const std::string& factory, co
       absl::StrCat(factory, "(): attribute '", name, "' must be a number"));
 }
 
+// A number attribute that must be an integer (a count, a bound): NaN, infinities, fractions and
+// values outside int64 are refused before any cast (casting them is undefined behaviour).
+absl::StatusOr<int64_t> Integer(double v, const std::string& factory, const char* name) {
+  // 2^63 is exactly representable; every double below it and >= -2^63 fits in int64.
+  constexpr double kTwo63 = 9223372036854775808.0;
+  if (!(v >= -kTwo63 && v < kTwo63) || v != std::trunc(v)) {
+    return absl::InvalidArgumentError(absl::StrCat(factory, "(): ", name,
+                                                   " must be an integer in int64's range, got ",
+                                                   absl::StrFormat("%g", v)));
+  }
+  return static_cast<int64_t>(v);
+}
+
 absl::Status CheckCount(double n, const ServerOptions& limits) {
+  if (std::isnan(n)) return absl::InvalidArgumentError("the tensor's size is not a number (NaN)");
   if (n > static_cast<double>(limits.max_tensor_elements)) {
     return absl::InvalidArgumentError(absl::StrCat("tensor of ", n,
                                                    " elements exceeds the server's limit of ",
@@ -70,7 +89,7 @@ absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& at
     name = name.substr(0, name.size() - 5);
     if (name != "zeros" && name != "ones" && name != "full" && name != "empty" && name != "rand" &&
         name != "randn") {
-      return absl::InvalidArgumentError(absl::StrCat("unknown factory '", req.name(), "'"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown factory '", Clip(req.name()), "'"));
     }
   } else {
     TD_RETURN_IF_ERROR(CheckShape(req.shape(), limits));
@@ -93,14 +112,21 @@ absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& at
     TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"n", "m"}));
     TD_ASSIGN_OR_RETURN(double n, Number(attrs, name, "n"));
     TD_ASSIGN_OR_RETURN(double m, Number(attrs, name, "m", n));
+    TD_ASSIGN_OR_RETURN(int64_t rows, Integer(n, name, "n"));
+    TD_ASSIGN_OR_RETURN(int64_t cols, Integer(m, name, "m"));
     TD_RETURN_IF_ERROR(CheckCount(n * m, limits));
-    return factory::eye(static_cast<int64_t>(n), static_cast<int64_t>(m), opts);
+    return factory::eye(rows, cols, opts);
   }
   if (name == "arange") {
     TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"start", "end", "step"}));
     TD_ASSIGN_OR_RETURN(double start, Number(attrs, name, "start", 0.0));
     TD_ASSIGN_OR_RETURN(double end, Number(attrs, name, "end"));
     TD_ASSIGN_OR_RETURN(double step, Number(attrs, name, "step", 1.0));
+    if (!std::isfinite(start) || !std::isfinite(end)) {  // PyTorch's text
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unsupported range: ", absl::StrFormat("%g", start), " -> ", absl::StrFormat("%g", end)));
+    }
+    if (!std::isfinite(step)) return absl::InvalidArgumentError("arange(): step must be finite");
     if (step != 0) TD_RETURN_IF_ERROR(CheckCount(std::ceil((end - start) / step), limits));
     if (!opts.dtype) {
       // PyTorch infers int64 only when every given bound is an integer (arange(0., 3.) is float).
@@ -116,20 +142,24 @@ absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& at
     TD_ASSIGN_OR_RETURN(double start, Number(attrs, name, "start"));
     TD_ASSIGN_OR_RETURN(double end, Number(attrs, name, "end"));
     TD_ASSIGN_OR_RETURN(double steps, Number(attrs, name, "steps"));
+    TD_ASSIGN_OR_RETURN(int64_t count, Integer(steps, name, "steps"));
     TD_RETURN_IF_ERROR(CheckCount(steps, limits));
-    return factory::linspace(start, end, static_cast<int64_t>(steps), opts);
+    return factory::linspace(start, end, count, opts);
   }
   if (name == "randint") {
     TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"low", "high"}));
     TD_ASSIGN_OR_RETURN(double low, Number(attrs, name, "low", 0.0));
     TD_ASSIGN_OR_RETURN(double high, Number(attrs, name, "high"));
-    return factory::randint(static_cast<int64_t>(low), static_cast<int64_t>(high), shape, opts);
+    TD_ASSIGN_OR_RETURN(int64_t lo, Integer(low, name, "low"));
+    TD_ASSIGN_OR_RETURN(int64_t hi, Integer(high, name, "high"));
+    return factory::randint(lo, hi, shape, opts);
   }
   if (name == "randperm") {
     TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"n"}));
     TD_ASSIGN_OR_RETURN(double n, Number(attrs, name, "n"));
+    TD_ASSIGN_OR_RETURN(int64_t count, Integer(n, name, "n"));
     TD_RETURN_IF_ERROR(CheckCount(n, limits));
-    return factory::randperm(static_cast<int64_t>(n), opts);
+    return factory::randperm(count, opts);
   }
   if (name == "normal") {
     TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"mean", "std"}));
@@ -144,17 +174,24 @@ absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& at
     return factory::uniform(shape, low, high, opts);
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown factory '", req.name(),
+      "unknown factory '", Clip(req.name()),
       "' (zeros ones full empty eye arange linspace rand randn randint randperm normal uniform, "
       "or a *_like form)"));
 }
 
 }  // namespace
 
+void SetError(const absl::Status& s, pb::CommandResult* r) {
+  r->clear_result();
+  r->set_code(static_cast<int>(s.code()));
+  r->set_message(WireMessage(s.message()));
+}
+
 absl::Status CommandRunner::CheckSession(const std::string& id) const {
   if (!id.empty() && id != session_.id()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "command names session '", id, "' inside a call for session '", session_.id(), "'"));
+    return absl::InvalidArgumentError(absl::StrCat("command names session '", Clip(id),
+                                                   "' inside a call for session '",
+                                                   Clip(session_.id()), "'"));
   }
   return absl::OkStatus();
 }
@@ -221,6 +258,7 @@ absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsRe
     TD_RETURN_IF_ERROR(CheckIds(req.outputs(), static_cast<size_t>(req.outputs_size())));
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> outs, Apply(req.op(), std::move(inputs), attrs));
   stats_.ops.fetch_add(1, std::memory_order_relaxed);
+  session_.ops.fetch_add(1, std::memory_order_relaxed);
   // The server's limits hold for results too (a view such as expand allocates nothing, but what
   // comes after it would pay for every element). Nothing is bound when they are exceeded.
   for (const Tensor& o : outs) {
@@ -520,12 +558,65 @@ absl::Status CommandRunner::Run(const pb::Command& c, pb::CommandResult* r) {
   }
   stats_.commands.fetch_add(1, std::memory_order_relaxed);
   session_.commands.fetch_add(1, std::memory_order_relaxed);
-  if (!s.ok()) {
-    r->clear_result();
-    r->set_code(static_cast<int>(ToGrpcStatus(s).error_code()));
-    r->set_message(std::string(s.message()));
+  if (!s.ok()) SetError(s, r);
+  return s;
+}
+
+absl::Status CommandRunner::RunGuarded(const pb::Command& command, pb::CommandResult* result,
+                                       absl::Time call_deadline,
+                                       absl::FunctionRef<bool()> call_cancelled) {
+  absl::Status s = GuardCommand(session_, options_, call_deadline, call_cancelled,
+                                [&] { return Run(command, result); });
+  // Stopped or thrown inside Run: the result does not say so yet.
+  if (!s.ok() && result->code() == 0) {
+    result->set_tag(command.tag());
+    SetError(s, result);
   }
   return s;
+}
+
+absl::Status GuardCommand(Session& session, const ServerOptions& options, absl::Time call_deadline,
+                          absl::FunctionRef<bool()> call_cancelled,
+                          absl::FunctionRef<absl::Status()> fn) {
+  const absl::Time limit = absl::Now() + options.max_command_time;
+  const bool call_first = call_deadline < limit;
+  auto reason = [&](bool deadline_passed) -> absl::Status {
+    if (deadline_passed) {
+      if (call_first) {
+        return absl::DeadlineExceededError(
+            "the call's deadline passed while this command ran; it was stopped and the session "
+            "is as before it");
+      }
+      return absl::DeadlineExceededError(
+          absl::StrCat("the command ran longer than the server's limit of ",
+                       absl::FormatDuration(options.max_command_time),
+                       " (--max_command_seconds); it was stopped and the session is as before it"));
+    }
+    if (session.closed()) {
+      return absl::CancelledError("the session was closed while this command ran; it was stopped");
+    }
+    if (call_cancelled()) {
+      return absl::CancelledError(
+          "the call was cancelled while this command ran; it was stopped and the session is as "
+          "before it");
+    }
+    return absl::OkStatus();
+  };
+  CancellationScope scope(std::min(limit, call_deadline), reason);
+  try {
+    return fn();
+  } catch (const CancelledException& e) {
+    return e.status;
+  } catch (const std::exception& e) {
+    spdlog::error("session {}: a command threw {}; answered INTERNAL", LogId(session.id()),
+                  e.what());
+    return absl::InternalError(
+        absl::StrCat("internal error while running the command (", Clip(e.what()), ")"));
+  } catch (...) {
+    spdlog::error("session {}: a command threw a non-standard exception; answered INTERNAL",
+                  LogId(session.id()));
+    return absl::InternalError("internal error while running the command");
+  }
 }
 
 void DescribeSession(Session& session, pb::SessionInfo* out) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/convert.h"
@@ -16,6 +17,9 @@ struct ServerStats {
   std::atomic<uint64_t> ops{0};
   std::atomic<uint64_t> commands{0};
   absl::Time started = absl::Now();
+  // Set when memory was let go in bulk (a session closed, a stream that buffered much ended):
+  // the server's housekeeping thread then returns free memory to the OS.
+  std::atomic<bool> trim_requested{false};
 };
 
 class CommandRunner {
@@ -41,8 +45,14 @@ class CommandRunner {
   absl::Status SetGradMode(const pb::SetGradModeRequest& req, pb::GradModeResponse* resp);
   absl::Status GetGraph(const pb::GetGraphRequest& req, pb::GraphResponse* resp);
 
+  Session& session() { return session_; }
+
   // One command of a batch or stream; the status is also written into `result`.
   absl::Status Run(const pb::Command& command, pb::CommandResult* result);
+  // Run() under GuardCommand (below): the per-command limit, the call's deadline and
+  // cancellation, the session closing.
+  absl::Status RunGuarded(const pb::Command& command, pb::CommandResult* result,
+                          absl::Time call_deadline, absl::FunctionRef<bool()> call_cancelled);
 
  private:
   absl::Status CheckSession(const std::string& id) const;
@@ -53,6 +63,18 @@ class CommandRunner {
   const ServerOptions& options_;
   ServerStats& stats_;
 };
+
+// Writes a failed command's status into its result (code and wire message; no payload).
+void SetError(const absl::Status& s, pb::CommandResult* r);
+
+// Runs one command's work (`fn`, returning absl::Status) with what may stop it: the server's
+// per-command limit (--max_command_seconds), the call's deadline, the call's cancellation
+// (`call_cancelled`) and the session being closed. A stopped command returns DEADLINE_EXCEEDED or
+// CANCELLED and leaves the session as it was (engine/cancel.h). No exception escapes: anything
+// thrown becomes INTERNAL and is logged, so a strand is never left busy.
+absl::Status GuardCommand(Session& session, const ServerOptions& options, absl::Time call_deadline,
+                          absl::FunctionRef<bool()> call_cancelled,
+                          absl::FunctionRef<absl::Status()> fn);
 
 // Fills SessionInfo from a live session.
 void DescribeSession(Session& session, pb::SessionInfo* out);

@@ -1,9 +1,24 @@
 #include "server/executor.h"
 
+#include "spdlog/spdlog.h"
+
 namespace tensord::server {
 namespace {
 // Tasks a worker runs from one strand before letting other sessions in.
 constexpr int kBurst = 32;
+
+// The last line of defence: a task that throws must not take the worker (or the strand, which
+// would stay "scheduled" for ever) with it. Commands already turn exceptions into INTERNAL
+// (GuardCommand); this catches what escapes elsewhere and logs it.
+void RunTask(const std::function<void()>& task) noexcept {
+  try {
+    task();
+  } catch (const std::exception& e) {
+    spdlog::error("a server task threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("a server task threw a non-standard exception");
+  }
+}
 }  // namespace
 
 Executor::Executor(int threads) {
@@ -37,7 +52,7 @@ bool Executor::TryRunInline(const std::shared_ptr<Strand>& strand,
     if (strand->scheduled_ || !strand->tasks_.empty()) return false;
     strand->scheduled_ = true;  // claimed: later submissions queue behind this task
   }
-  task();
+  RunTask(task);
   bool more;
   {
     absl::MutexLock lock(&strand->mu_);
@@ -76,7 +91,7 @@ void Executor::WorkerLoop() {
         task = std::move(strand->tasks_.front());
         strand->tasks_.pop_front();
       }
-      task();
+      RunTask(task);
       task = nullptr;  // release what the task captured before touching the strand again
       if (i == kBurst - 1) {
         absl::MutexLock lock(&strand->mu_);

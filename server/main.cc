@@ -44,6 +44,18 @@ ABSL_FLAG(std::string, replica, "",
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error, off.");
+ABSL_FLAG(std::string, operator_token_file, "",
+          "File of operator bearer tokens, one per line: valid tokens whose ServerInfo and "
+          "ListSessions see every session (other tokens see only their own).");
+ABSL_FLAG(double, max_command_seconds, 60,
+          "Longest one command may run (an op, a backward, one command of a batch or stream); "
+          "past it the command stops with DEADLINE_EXCEEDED and the session is as before it.");
+ABSL_FLAG(int, max_batch_commands, 1 << 17, "Most commands one Execute batch may hold.");
+ABSL_FLAG(int64_t, max_stream_buffer_bytes, int64_t{32} << 20,
+          "Unsent results a pipelined stream may hold (its client is not reading) before the "
+          "server stops running its commands.");
+ABSL_FLAG(int64_t, max_session_stream_buffer_bytes, int64_t{64} << 20,
+          "The same bound for all pipelined streams of one session together.");
 
 namespace {
 
@@ -129,6 +141,27 @@ int main(int argc, char** argv) {
     }
     o.tokens = *std::move(tokens);
   }
+  if (!absl::GetFlag(FLAGS_operator_token_file).empty()) {
+    auto tokens = ReadTokens(absl::GetFlag(FLAGS_operator_token_file));
+    if (!tokens.ok()) {
+      spdlog::error("{}", tokens.status().ToString());
+      return 2;
+    }
+    o.operator_tokens = *std::move(tokens);
+  }
+  if (!(absl::GetFlag(FLAGS_max_command_seconds) > 0)) {
+    spdlog::error("--max_command_seconds must be positive");
+    return 2;
+  }
+  o.max_command_time = absl::Seconds(absl::GetFlag(FLAGS_max_command_seconds));
+  o.max_batch_commands = absl::GetFlag(FLAGS_max_batch_commands);
+  o.max_stream_buffer_bytes = absl::GetFlag(FLAGS_max_stream_buffer_bytes);
+  o.max_session_stream_buffer_bytes = absl::GetFlag(FLAGS_max_session_stream_buffer_bytes);
+  if (o.max_batch_commands < 1 || o.max_stream_buffer_bytes < 1 ||
+      o.max_session_stream_buffer_bytes < 1) {
+    spdlog::error("--max_batch_commands and the stream buffer limits must be positive");
+    return 2;
+  }
 
   // SIGTERM/SIGINT only write the signal number to a pipe; a thread reads it and drains.
   if (pipe(g_signal_pipe) != 0) {
@@ -153,7 +186,8 @@ int main(int argc, char** argv) {
       TENSORD_VERSION, o.listen, (*server)->port(), o.workers, o.max_sessions,
       absl::FormatDuration(o.default_ttl), absl::FormatDuration(o.max_ttl), o.max_session_bytes,
       o.max_tensor_elements, o.max_rank, o.max_message_bytes,
-      o.tls_cert_file.empty() ? "off" : "on", o.tokens.empty() ? "off" : "bearer", o.replica);
+      o.tls_cert_file.empty() ? "off" : "on",
+      o.tokens.empty() && o.operator_tokens.empty() ? "off" : "bearer", o.replica);
 
   std::thread waiter([&] {
     int sig = 0;

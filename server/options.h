@@ -22,9 +22,24 @@ struct ServerOptions {
   std::string tls_cert_file;         // both set: serve TLS
   std::string tls_key_file;
   std::vector<std::string> tokens;  // non-empty: bearer tokens required
-  std::string replica;              // this replica's name, reported by ServerInfo
+  // Operator tokens: valid bearer tokens whose ServerInfo and ListSessions see every session
+  // (other tokens see only their own).
+  std::vector<std::string> operator_tokens;
+  std::string replica;  // this replica's name, reported by ServerInfo
   absl::Duration reap_interval = absl::Seconds(1);
   absl::Duration drain_timeout = absl::Seconds(10);
+  // Longest one command may run (an op, a backward, one command of a batch or stream); past it
+  // the command stops with DEADLINE_EXCEEDED and the session is as before it.
+  absl::Duration max_command_time = absl::Seconds(60);
+  // Commands an Execute batch may hold.
+  int max_batch_commands = 1 << 17;
+  // Results a pipelined stream may hold unsent (its client is not reading) before the server
+  // stops reading that stream's commands; and the same for all streams of one session.
+  int64_t max_stream_buffer_bytes = int64_t{32} << 20;
+  int64_t max_session_stream_buffer_bytes = int64_t{64} << 20;
+  // Estimated element operations (EstimateWork) up to which a command runs on the RPC thread
+  // when its session is idle, instead of hopping to a worker.
+  int64_t max_inline_work = int64_t{1} << 16;
 };
 
 }  // namespace tensord::server

@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <malloc.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -9,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/storage.h"
+#include "server/status.h"
 #include "spdlog/spdlog.h"
 
 namespace tensord::server {
@@ -68,8 +71,16 @@ TensordServer::~TensordServer() { Shutdown(absl::ZeroDuration()); }
 
 void TensordServer::ReapLoop() {
   while (!stop_reaper_.WaitForNotificationWithTimeout(options_.reap_interval)) {
-    for (const std::string& id : sessions_.Reap(absl::Now())) {
-      spdlog::info("session {} expired (idle past its TTL)", id);
+    const std::vector<std::string> expired = sessions_.Reap(absl::Now());
+    for (const std::string& id : expired) {
+      spdlog::info("session {} expired (idle past its TTL)", LogId(id));
+    }
+    // Memory let go in bulk (sessions closed or expired, streams that buffered much ended) goes
+    // back to the OS: the engine's block cache first, then glibc's free lists (glibc keeps freed
+    // memory in its arenas otherwise, and RSS would stay at its peak).
+    if (!expired.empty() || stats_.trim_requested.exchange(false, std::memory_order_relaxed)) {
+      ReleaseCachedStorage();
+      malloc_trim(0);
     }
   }
 }

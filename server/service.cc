@@ -3,6 +3,9 @@
 #include <deque>
 #include <optional>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <malloc.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -29,6 +32,12 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const absl
   return reactor;
 }
 
+// Bytes a result adds to a repeated `results` field: tag, length prefix, message.
+size_t ResultWireBytes(const pb::CommandResult& r) {
+  const size_t n = r.ByteSizeLong();
+  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(n) + n;
+}
+
 std::string Metadata(grpc::CallbackServerContext* ctx, const char* key) {
   const auto& md = ctx->client_metadata();
   auto it = md.find(key);
@@ -36,35 +45,56 @@ std::string Metadata(grpc::CallbackServerContext* ctx, const char* key) {
   return std::string(it->second.data(), it->second.size());
 }
 
-// What may run on a gRPC thread: commands bounded by a small amount of work.
-constexpr int64_t kInlineElements = int64_t{1} << 14;
+// The call's deadline as absl::Time (InfiniteFuture when the client set none).
+absl::Time CallDeadline(const grpc::CallbackServerContext* ctx) {
+  const auto deadline = ctx->deadline();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365))
+    return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
 
+// What may run on a gRPC thread: commands whose estimated work (loop trip counts, not only
+// element counts: a [0, 2^62] tensor is not small) is bounded. Everything else goes to the
+// worker pool, and every command runs under the per-command limit either way.
 int64_t Elements(Session& s, uint64_t id) {
   auto t = s.Get(id);
-  return t.ok() ? t->numel() : 0;  // an unknown handle fails fast either way
+  return t.ok() ? LoopExtent(t->shape()) : 0;  // an unknown handle fails fast either way
 }
 
 template <typename Req>
-bool IsSmall(const Req&, Session&) {
+bool IsSmall(const Req&, Session&, int64_t) {
   return false;
 }
-bool IsSmall(const pb::ApplyOpRequest& r, Session& s) {
-  int64_t n = 0;
-  for (uint64_t id : r.inputs()) n += Elements(s, id);
-  return n <= kInlineElements;
+bool IsSmall(const pb::ApplyOpRequest& r, Session& s, int64_t max_work) {
+  auto def = FindOp(r.op());
+  if (!def.ok()) return true;  // fails at once
+  std::vector<Tensor> inputs;
+  inputs.reserve(static_cast<size_t>(r.inputs_size()));
+  for (uint64_t id : r.inputs()) {
+    auto t = s.Get(id);
+    if (!t.ok()) return true;  // fails at once
+    inputs.push_back(*std::move(t));
+  }
+  Attrs attrs;
+  if (!r.attrs().empty()) {
+    auto converted = FromProto(r.attrs());
+    if (!converted.ok()) return true;  // fails at once
+    attrs = *std::move(converted);
+  }
+  return EstimateWork(**def, inputs, attrs) <= max_work;
 }
-bool IsSmall(const pb::CreateTensorRequest& r, Session&) {
-  return static_cast<int64_t>(r.data().data().size()) <= kInlineElements * 8;
+bool IsSmall(const pb::CreateTensorRequest& r, Session&, int64_t max_work) {
+  return static_cast<int64_t>(r.data().data().size()) <= max_work * 8;
 }
-bool IsSmall(const pb::GetTensorRequest& r, Session& s) {
-  return Elements(s, r.id()) <= kInlineElements;
+bool IsSmall(const pb::GetTensorRequest& r, Session& s, int64_t max_work) {
+  return Elements(s, r.id()) <= max_work;
 }
-bool IsSmall(const pb::TensorRequest&, Session&) { return true; }
-bool IsSmall(const pb::ReleaseRequest&, Session&) { return true; }
-bool IsSmall(const pb::SetRequiresGradRequest&, Session&) { return true; }
-bool IsSmall(const pb::AliasRequest&, Session&) { return true; }
-bool IsSmall(const pb::SetGradRequest&, Session&) { return true; }
-bool IsSmall(const pb::SetGradModeRequest&, Session&) { return true; }
+bool IsSmall(const pb::TensorRequest&, Session&, int64_t) { return true; }
+bool IsSmall(const pb::ReleaseRequest&, Session&, int64_t) { return true; }
+bool IsSmall(const pb::SetRequiresGradRequest&, Session&, int64_t) { return true; }
+bool IsSmall(const pb::AliasRequest&, Session&, int64_t) { return true; }
+bool IsSmall(const pb::SetGradRequest&, Session&, int64_t) { return true; }
+bool IsSmall(const pb::SetGradModeRequest&, Session&, int64_t) { return true; }
 
 }  // namespace
 
@@ -93,7 +123,7 @@ absl::Status TensordService::Admit() const {
 
 absl::StatusOr<std::string> TensordService::Authenticate(grpc::CallbackServerContext* ctx) const {
   TD_RETURN_IF_ERROR(Admit());
-  if (options_.tokens.empty()) return std::string();
+  if (options_.tokens.empty() && options_.operator_tokens.empty()) return std::string();
   const std::string header = Metadata(ctx, "authorization");
   if (header.empty())
     return absl::UnauthenticatedError("missing bearer token (authorization: Bearer <token>)");
@@ -103,7 +133,16 @@ absl::StatusOr<std::string> TensordService::Authenticate(grpc::CallbackServerCon
   const std::string token = header.substr(7);
   for (const std::string& t : options_.tokens)
     if (t == token) return token;
+  for (const std::string& t : options_.operator_tokens)
+    if (t == token) return token;
   return absl::UnauthenticatedError("invalid bearer token");
+}
+
+bool TensordService::IsOperator(const std::string& token) const {
+  if (options_.tokens.empty() && options_.operator_tokens.empty()) return true;  // no auth
+  for (const std::string& t : options_.operator_tokens)
+    if (t == token) return true;
+  return false;
 }
 
 absl::StatusOr<std::shared_ptr<Session>> TensordService::ResolveSession(
@@ -111,43 +150,53 @@ absl::StatusOr<std::shared_ptr<Session>> TensordService::ResolveSession(
   TD_ASSIGN_OR_RETURN(std::string owner, Authenticate(ctx));
   const std::string header = Metadata(ctx, kSessionHeader);
   if (!header.empty() && header != session_id) {
-    return absl::InvalidArgumentError(absl::StrCat("metadata ", kSessionHeader, " '", header,
+    return absl::InvalidArgumentError(absl::StrCat("metadata ", kSessionHeader, " '", Clip(header),
                                                    "' does not match the request's session_id '",
-                                                   session_id, "'"));
+                                                   Clip(session_id), "'"));
   }
   return sessions_.Get(session_id, owner);
 }
 
 template <typename Req, typename Resp, typename Fn>
 grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext* ctx,
-                                                    const Req* req, Resp* resp, Fn fn) {
+                                                    const Req* req, Resp* resp, Fn fn,
+                                                    bool is_batch) {
   auto session = ResolveSession(ctx, req->session_id());
   if (!session.ok()) return FinishNow(ctx, session.status());
   auto* reactor = ctx->DefaultReactor();
   std::shared_ptr<Session> s = *std::move(session);
   auto token = std::make_shared<CallToken>(this);
-  auto task = [this, ctx, req, resp, reactor, s, fn, token] {
+  auto task = [this, ctx, req, resp, reactor, s, fn, token, is_batch] {
     absl::Status status;
     if (ctx->IsCancelled()) {
       status =
           absl::CancelledError("the call was cancelled (or its deadline passed) before it ran");
     } else if (s->closed()) {
-      status = absl::NotFoundError(
-          absl::StrCat("unknown session '", s->id(), "' (closed, expired or never created)"));
+      status = UnknownSessionError(s->id());
     } else {
       ContextGuard guard(s->context());
       s->Touch();
       CommandRunner runner(*s, options_, stats_);
-      status = fn(runner, *req, resp);
-      stats_.commands.fetch_add(1, std::memory_order_relaxed);
-      s->commands.fetch_add(1, std::memory_order_relaxed);
+      if (is_batch) {
+        // A batch guards (and counts) each of its commands.
+        status = GuardCommand(
+            *s, options_, absl::InfiniteFuture(), [] { return false; },
+            [&] { return fn(runner, *req, resp); });
+      } else {
+        status = GuardCommand(
+            *s, options_, CallDeadline(ctx), [ctx] { return ctx->IsCancelled(); },
+            [&] { return fn(runner, *req, resp); });
+        stats_.commands.fetch_add(1, std::memory_order_relaxed);
+        s->commands.fetch_add(1, std::memory_order_relaxed);
+      }
     }
-    if (!status.ok()) spdlog::debug("session {}: {}", s->id(), status.ToString());
+    if (!status.ok()) spdlog::debug("session {}: {}", LogId(s->id()), status.ToString());
     reactor->Finish(ToGrpcStatus(status));
   };
   // Small commands run right here when the session is idle: the hop to a worker thread would
   // cost more than the command. Anything that may take long goes to the worker pool.
-  if (IsSmall(*req, *s) && executor_.TryRunInline(s->strand(), task)) return reactor;
+  if (IsSmall(*req, *s, options_.max_inline_work) && executor_.TryRunInline(s->strand(), task))
+    return reactor;
   executor_.Submit(s->strand(), std::move(task));
   return reactor;
 }
@@ -186,8 +235,8 @@ grpc::ServerUnaryReactor* TensordService::CreateSession(grpc::CallbackServerCont
   resp->set_session_id((*session)->id());
   resp->set_ttl_seconds(absl::ToInt64Seconds((*session)->ttl()));
   resp->set_max_bytes(options_.max_session_bytes);
-  spdlog::info("session {} created (ttl {}s, peer {})", (*session)->id(), resp->ttl_seconds(),
-               ctx->peer());
+  spdlog::info("session {} created (ttl {}s, peer {})", LogId((*session)->id()),
+               resp->ttl_seconds(), ctx->peer());
   return FinishNow(ctx, absl::OkStatus());
 }
 
@@ -199,7 +248,8 @@ grpc::ServerUnaryReactor* TensordService::CloseSession(grpc::CallbackServerConte
   server::DescribeSession(**session, resp);
   auto closed = sessions_.Close(req->session_id(), (*session)->owner());
   if (!closed.ok()) return FinishNow(ctx, closed.status());
-  spdlog::info("session {} closed ({} commands)", req->session_id(), resp->commands());
+  spdlog::info("session {} closed ({} commands)", LogId(req->session_id()), resp->commands());
+  stats_.trim_requested.store(true, std::memory_order_relaxed);
   return FinishNow(ctx, absl::OkStatus());
 }
 
@@ -218,7 +268,8 @@ grpc::ServerUnaryReactor* TensordService::ListSessions(grpc::CallbackServerConte
                                                        pb::ListSessionsResponse* resp) {
   auto owner = Authenticate(ctx);
   if (!owner.ok()) return FinishNow(ctx, owner.status());
-  for (const auto& s : sessions_.List(*owner)) server::DescribeSession(*s, resp->add_sessions());
+  for (const auto& s : sessions_.List(*owner, IsOperator(*owner)))
+    server::DescribeSession(*s, resp->add_sessions());
   return FinishNow(ctx, absl::OkStatus());
 }
 
@@ -272,40 +323,52 @@ grpc::ServerUnaryReactor* TensordService::ListOps(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* TensordService::Execute(grpc::CallbackServerContext* ctx,
                                                   const pb::ExecuteRequest* req,
                                                   pb::ExecuteResponse* resp) {
-  const int64_t max_bytes = options_.max_message_bytes - 1024;
+  if (req->commands_size() > options_.max_batch_commands) {
+    return FinishNow(ctx, absl::InvalidArgumentError(absl::StrCat(
+                              "the batch holds ", req->commands_size(),
+                              " commands, over the server's limit of ", options_.max_batch_commands,
+                              " (--max_batch_commands); split it or use StreamBatches")));
+  }
+  const size_t max_bytes = static_cast<size_t>(options_.max_message_bytes) - 1024;
   return OnSession(
       ctx, req, resp,
       [ctx, max_bytes](CommandRunner& runner, const pb::ExecuteRequest& q, pb::ExecuteResponse* p) {
         p->set_failed_index(-1);
+        p->mutable_results()->Reserve(q.commands_size());
+        const absl::Time deadline = CallDeadline(ctx);
+        // The reply's serialized size so far, kept as results are added (linear in the batch).
+        size_t bytes = 0;
         for (int i = 0; i < q.commands_size(); ++i) {
+          pb::CommandResult* r = p->add_results();
           if (ctx->IsCancelled()) {
-            pb::CommandResult* r = p->add_results();
             r->set_tag(q.commands(i).tag());
-            r->set_code(grpc::StatusCode::CANCELLED);
-            r->set_message(
-                "the call was cancelled (or its deadline passed) before this command ran");
+            SetError(absl::CancelledError(
+                         "the call was cancelled (or its deadline passed) before this command ran"),
+                     r);
             p->set_failed_index(i);
             break;
           }
-          if (!runner.Run(q.commands(i), p->add_results()).ok()) {
+          const absl::Status st =
+              runner.RunGuarded(q.commands(i), r, deadline, [ctx] { return ctx->IsCancelled(); });
+          bytes += ResultWireBytes(*r);
+          if (!st.ok()) {
             p->set_failed_index(i);
             break;
           }
           // A reply gRPC could not send would lose every result: stop at the command that
           // overflows.
-          if (p->ByteSizeLong() > static_cast<size_t>(max_bytes)) {
-            pb::CommandResult* r = p->mutable_results(i);
-            r->clear_result();
-            r->set_code(grpc::StatusCode::FAILED_PRECONDITION);
-            r->set_message(absl::StrCat(
-                "the batch's results exceed the ", max_bytes,
-                "-byte message limit at this command; use Download for large tensors"));
+          if (bytes > max_bytes) {
+            SetError(absl::FailedPreconditionError(absl::StrCat(
+                         "the batch's results exceed the ", max_bytes,
+                         "-byte message limit at this command; use Download for large tensors")),
+                     r);
             p->set_failed_index(i);
             break;
           }
         }
         return absl::OkStatus();
-      });
+      },
+      /*is_batch=*/true);
 }
 
 // ---- the pipelined stream ----------------------------------------------------------------------
@@ -337,8 +400,11 @@ struct CommandsInBatches {
   static void Put(Response& out, pb::CommandResult&& r) { *out.add_results() = std::move(r); }
 };
 
-// Reads commands as fast as the client sends them (up to a bound), runs each message's commands
-// on the session's strand in arrival order, and writes the results back in the same order.
+// Reads commands as the client sends them, runs each message's commands on the session's strand
+// in arrival order, and writes the results back in the same order. Memory is bounded: the stream
+// stops reading while it holds too many commands it has not run, and stops running them while
+// its unsent results exceed its budget (--max_stream_buffer_bytes) or its session's
+// (--max_session_stream_buffer_bytes). A client that does not read its results slows only itself.
 template <typename Shape>
 class PipelineReactor final
     : public grpc::ServerBidiReactor<typename Shape::Request, typename Shape::Response> {
@@ -347,14 +413,21 @@ class PipelineReactor final
 
  public:
   PipelineReactor(TensordService* service, grpc::CallbackServerContext* ctx)
-      : service_(service), ctx_(ctx), token_(service) {
+      : service_(service), ctx_(ctx), token_(service), deadline_(CallDeadline(ctx)) {
+    {
+      absl::MutexLock lock(&mu_);
+      read_outstanding_ = true;
+    }
     this->StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok)
-      return Update([](PipelineReactor* r)
-                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { r->reading_done_ = true; });
+    if (!ok) {
+      return Update([](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+        r->read_outstanding_ = false;
+        r->reading_done_ = true;
+      });
+    }
     grpc::Status error;
     if (!session_) {
       auto session = service_->ResolveSession(ctx_, request_.session_id());
@@ -366,34 +439,34 @@ class PipelineReactor final
     } else if (!request_.session_id().empty() && request_.session_id() != session_->id()) {
       error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a stream serves one session");
     }
+    if (error.ok()) {
+      if (absl::Status admit = service_->Admit(); !admit.ok()) {
+        // Draining: commands already queued finish; new ones are refused and the stream ends.
+        error = ToGrpcStatus(admit);
+      }
+    }
     if (!error.ok()) {
       return Update([error](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
         r->finish_status_ = error;
+        r->read_outstanding_ = false;
         r->reading_done_ = true;
       });
     }
-    if (absl::Status admit = service_->Admit(); !admit.ok()) {
-      // Draining: commands already running finish; new ones are refused and the stream ends.
-      const grpc::Status unavailable = ToGrpcStatus(admit);
-      return Update([unavailable](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-        r->finish_status_ = unavailable;
-        r->reading_done_ = true;
-      });
-    }
-    std::vector<pb::Command> commands = Shape::Take(request_);
-    if (!commands.empty()) Submit(std::move(commands));
+    Batch batch{{}, static_cast<int64_t>(request_.ByteSizeLong())};
+    batch.commands = Shape::Take(request_);
     request_.Clear();
-    Update([](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-      if (r->in_flight_ < kMaxInFlight) {
-        r->read_requested_ = true;
-      } else {
-        r->read_paused_ = true;
+    Update([&batch](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+      r->read_outstanding_ = false;
+      if (!batch.commands.empty()) {
+        r->queued_bytes_ += batch.bytes;
+        r->queue_.push_back(std::move(batch));
       }
     });
   }
 
   void OnWriteDone(bool ok) override {
     Update([ok](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+      r->Release(r->writes_.front().bytes);
       r->writes_.pop_front();
       r->writing_ = false;
       if (!ok) r->write_failed_ = true;
@@ -401,38 +474,88 @@ class PipelineReactor final
   }
 
   void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    cancelled_ = true;
+    cancelled_.store(true, std::memory_order_relaxed);
+    Update([](PipelineReactor*) {});
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&mu_);
+      while (!writes_.empty()) {  // never sent: give the session's budget back
+        Release(writes_.front().bytes);
+        writes_.pop_front();
+      }
+    }
+    if (peak_pending_ >= kTrimAfterBytes)
+      service_->stats().trim_requested.store(true, std::memory_order_relaxed);
+    delete this;
+  }
 
  private:
-  static constexpr int kMaxInFlight = 4096;
+  // Messages read but not yet run, at most; their bytes are bounded by the stream's budget.
+  static constexpr size_t kMaxQueued = 4096;
+  // Messages one strand task runs before yielding the worker to other sessions.
+  static constexpr int kPumpBurst = 64;
+  // A stream that held this much unsent asks for free memory to go back to the OS when it ends.
+  static constexpr int64_t kTrimAfterBytes = int64_t{8} << 20;
 
-  // Changes state under the lock, then starts whatever I/O the new state calls for, outside it
-  // (gRPC may run a reaction inline).
+  struct Batch {
+    std::vector<pb::Command> commands;
+    int64_t bytes = 0;  // the request's size
+  };
+  struct Pending {
+    Response message;
+    int64_t bytes = 0;
+  };
+
+  void Release(int64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    pending_bytes_ -= bytes;
+    session_->stream_buffered_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+
+  // Whether the next message's commands may run: while this stream's unsent results are under
+  // its budget and the session's under the session's; a stream with nothing unsent may always
+  // run one more (so it never waits on another stream's client).
+  bool MayRun() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (pending_bytes_ == 0) return true;
+    const ServerOptions& o = service_->options();
+    if (pending_bytes_ >= o.max_stream_buffer_bytes) return false;
+    return session_->stream_buffered_bytes.load(std::memory_order_relaxed) <
+           o.max_session_stream_buffer_bytes;
+  }
+
+  // Changes state under the lock, then starts whatever I/O and work the new state calls for,
+  // outside it (gRPC may run a reaction inline).
   template <typename F>
   void Update(F change) {
     const Response* to_write = nullptr;
-    bool read = false, finish = false;
+    bool read = false, finish = false, pump = false;
     grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
       change(this);
-      if (read_requested_) {
-        read_requested_ = false;
+      const bool cancelled = cancelled_.load(std::memory_order_relaxed);
+      if (cancelled || write_failed_) {
+        // Nobody will read the results: drop what has not run.
+        queue_.clear();
+        queued_bytes_ = 0;
+        if (!read_outstanding_) reading_done_ = true;
+      }
+      if (!reading_done_ && !read_outstanding_ && queue_.size() < kMaxQueued &&
+          queued_bytes_ < service_->options().max_stream_buffer_bytes) {
+        read_outstanding_ = true;
         read = true;
       }
-      if (read_paused_ && in_flight_ < kMaxInFlight / 2 && !reading_done_) {
-        read_paused_ = false;
-        read = true;
+      if (!pump_scheduled_ && !queue_.empty() && MayRun()) {
+        pump_scheduled_ = true;
+        pump = true;
       }
       if (!writing_ && !writes_.empty() && !write_failed_) {
         writing_ = true;
-        to_write = &writes_.front();
+        to_write = &writes_.front().message;
       }
-      if (!finished_ && reading_done_ && in_flight_ == 0 && !writing_) {
+      if (!finished_ && reading_done_ && queue_.empty() && !pump_scheduled_ && !writing_ &&
+          (writes_.empty() || write_failed_)) {
         finished_ = true;
         finish = true;
         status = finish_status_;
@@ -440,67 +563,108 @@ class PipelineReactor final
     }
     if (to_write != nullptr) this->StartWrite(to_write);
     if (read) this->StartRead(&request_);
+    if (pump) SchedulePump();
     if (finish) this->Finish(status);
   }
 
-  void Submit(std::vector<pb::Command> commands) {
-    {
-      absl::MutexLock lock(&mu_);
-      ++in_flight_;
-    }
+  void SchedulePump() {
     std::shared_ptr<Session> s = session_;
-    service_->executor().Submit(s->strand(), [this, s, commands = std::move(commands)] {
-      Response response;
-      bool cancelled;
+    service_->executor().Submit(s->strand(), [this, s] { Pump(*s); });
+  }
+
+  // Runs queued messages on the session's strand while the budgets allow.
+  void Pump(Session& s) {
+    for (int n = 0;; ++n) {
+      Batch batch;
+      bool stop = false, yield = false;
       {
         absl::MutexLock lock(&mu_);
-        cancelled = cancelled_;
-      }
-      std::optional<ContextGuard> guard;
-      std::optional<CommandRunner> runner;
-      if (!cancelled && !s->closed()) {
-        guard.emplace(s->context());
-        s->Touch();
-        runner.emplace(*s, service_->options(), service_->stats());
-      }
-      for (const pb::Command& command : commands) {
-        pb::CommandResult result;
-        if (cancelled) {
-          result.set_tag(command.tag());
-          result.set_code(grpc::StatusCode::CANCELLED);
-          result.set_message("the stream was cancelled before this command ran");
-        } else if (!runner) {
-          result.set_tag(command.tag());
-          result.set_code(grpc::StatusCode::NOT_FOUND);
-          result.set_message(
-              absl::StrCat("unknown session '", s->id(), "' (closed, expired or never created)"));
-        } else {
-          (void)runner->Run(command, &result);
+        stop = queue_.empty() || cancelled_.load(std::memory_order_relaxed) || write_failed_ ||
+               !MayRun();
+        yield = !stop && n == kPumpBurst;
+        if (stop) {
+          pump_scheduled_ = false;
+        } else if (!yield) {
+          batch = std::move(queue_.front());
+          queue_.pop_front();
+          queued_bytes_ -= batch.bytes;
         }
-        Shape::Put(response, std::move(result));
       }
-      Update([&response](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-        --r->in_flight_;
-        if (!r->write_failed_) r->writes_.push_back(std::move(response));
+      if (yield) {
+        SchedulePump();  // still scheduled: let other sessions have the worker, continue later
+        return;
+      }
+      if (stop) {
+        Update([](PipelineReactor*) {});  // reading may resume, or the stream may finish
+        return;
+      }
+      Response response = RunBatch(s, batch.commands);
+      const int64_t bytes = static_cast<int64_t>(response.ByteSizeLong());
+      Update([&response, bytes](PipelineReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+        r->pending_bytes_ += bytes;
+        r->peak_pending_ = std::max(r->peak_pending_, r->pending_bytes_);
+        r->session_->stream_buffered_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        r->writes_.push_back({std::move(response), bytes});
       });
-    });
+    }
+  }
+
+  Response RunBatch(Session& s, const std::vector<pb::Command>& commands) {
+    Response response;
+    const bool cancelled = cancelled_.load(std::memory_order_relaxed);
+    std::optional<ContextGuard> guard;
+    std::optional<CommandRunner> runner;
+    if (!cancelled && !s.closed()) {
+      guard.emplace(s.context());
+      s.Touch();
+      runner.emplace(s, service_->options(), service_->stats());
+    }
+    const size_t max_bytes = static_cast<size_t>(service_->options().max_message_bytes) - 1024;
+    size_t bytes = 0;
+    for (const pb::Command& command : commands) {
+      pb::CommandResult result;
+      if (cancelled) {
+        result.set_tag(command.tag());
+        SetError(absl::CancelledError("the stream was cancelled before this command ran"), &result);
+      } else if (!runner) {
+        result.set_tag(command.tag());
+        SetError(UnknownSessionError(s.id()), &result);
+      } else {
+        (void)runner->RunGuarded(command, &result, deadline_,
+                                 [this] { return cancelled_.load(std::memory_order_relaxed); });
+      }
+      // A reply gRPC could not send would end the stream: this result fails instead.
+      if (bytes + ResultWireBytes(result) > max_bytes) {
+        SetError(absl::FailedPreconditionError(absl::StrCat(
+                     "this command's result would make the reply exceed the ", max_bytes,
+                     "-byte message limit; use Download for large tensors")),
+                 &result);
+      }
+      bytes += ResultWireBytes(result);
+      Shape::Put(response, std::move(result));
+    }
+    return response;
   }
 
   TensordService* service_;
   grpc::CallbackServerContext* ctx_;
   TensordService::CallToken token_;
+  const absl::Time deadline_;
   Request request_;
   std::shared_ptr<Session> session_;
+  std::atomic<bool> cancelled_{false};
 
   absl::Mutex mu_;
-  std::deque<Response> writes_ ABSL_GUARDED_BY(mu_);
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Batch> queue_ ABSL_GUARDED_BY(mu_);
+  int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Pending> writes_ ABSL_GUARDED_BY(mu_);
+  int64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t peak_pending_ = 0;  // written under mu_, read in OnDone (after every other reaction)
+  bool pump_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool read_requested_ ABSL_GUARDED_BY(mu_) = false;
-  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
@@ -614,7 +778,9 @@ class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk>
     const uint64_t id = req->id();
     const bool grad = req->grad();
     service->executor().Submit(s->strand(), [this, s, id, grad] {
-      absl::Status st = Snapshot(*s, id, grad);
+      absl::Status st = GuardCommand(
+          *s, service_->options(), absl::InfiniteFuture(), [] { return false; },
+          [&] { return Snapshot(*s, id, grad); });
       if (!st.ok()) {
         Finish(ToGrpcStatus(st));
         return;
@@ -714,8 +880,10 @@ grpc::ServerUnaryReactor* TensordService::ServerInfo(grpc::CallbackServerContext
   if (!owner.ok()) return FinishNow(ctx, owner.status());
   resp->set_version(TENSORD_VERSION);
   resp->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - stats_.started));
+  // A token sees the totals of its own sessions; an operator token (or a server without
+  // authentication) sees the whole server's.
   int64_t tensors = 0, bytes = 0;
-  const auto all = sessions_.List("");
+  const auto all = sessions_.List(*owner, IsOperator(*owner));
   for (const auto& s : all) {
     tensors += s->num_tensors();
     bytes += s->context().memory().used();
@@ -723,9 +891,20 @@ grpc::ServerUnaryReactor* TensordService::ServerInfo(grpc::CallbackServerContext
   resp->set_sessions(static_cast<int64_t>(all.size()));
   resp->set_tensors(tensors);
   resp->set_bytes(bytes);
-  resp->set_ops_served(stats_.ops.load(std::memory_order_relaxed));
-  resp->set_commands_served(stats_.commands.load(std::memory_order_relaxed));
-  resp->set_sessions_expired(sessions_.expired_total());
+  if (IsOperator(*owner)) {
+    resp->set_ops_served(stats_.ops.load(std::memory_order_relaxed));
+    resp->set_commands_served(stats_.commands.load(std::memory_order_relaxed));
+    resp->set_sessions_expired(sessions_.expired_total());
+  } else {
+    uint64_t ops = 0, commands = 0;
+    for (const auto& s : all) {
+      ops += s->ops.load(std::memory_order_relaxed);
+      commands += s->commands.load(std::memory_order_relaxed);
+    }
+    resp->set_ops_served(static_cast<int64_t>(ops));
+    resp->set_commands_served(static_cast<int64_t>(commands));
+    resp->set_sessions_expired(sessions_.expired_for(*owner));
+  }
   resp->set_workers(executor_.threads());
   resp->set_replica(options_.replica);
   return FinishNow(ctx, absl::OkStatus());

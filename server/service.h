@@ -101,6 +101,8 @@ class TensordService final : public pb::Tensord::CallbackService {
                                                           const std::string& session_id) const;
   // The caller's identity (its token), or UNAUTHENTICATED.
   absl::StatusOr<std::string> Authenticate(grpc::CallbackServerContext* ctx) const;
+  // Whether `token` may see every session (an operator token, or no authentication at all).
+  bool IsOperator(const std::string& token) const;
 
   // Drain: new calls get UNAVAILABLE; WaitForCalls returns when none is in flight (or after
   // `timeout`).
@@ -128,7 +130,7 @@ class TensordService final : public pb::Tensord::CallbackService {
   // Runs fn(runner, *req, resp) on the session's strand and finishes the call with its status.
   template <typename Req, typename Resp, typename Fn>
   grpc::ServerUnaryReactor* OnSession(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp,
-                                      Fn fn);
+                                      Fn fn, bool is_batch = false);
 
   void CallStarted();
   void CallEnded();

@@ -5,8 +5,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/status.h"
 
 namespace tensord::server {
+
+absl::Status UnknownSessionError(absl::string_view id) {
+  return absl::NotFoundError(
+      absl::StrCat("unknown session '", Clip(id), "' (closed, expired or never created)"));
+}
 
 Session::Session(std::string id, std::string owner, const ContextOptions& context_options,
                  absl::Duration ttl, std::map<std::string, std::string> labels)
@@ -22,7 +28,8 @@ absl::StatusOr<Tensor> Session::Get(uint64_t id) const {
   absl::MutexLock lock(&mu_);
   auto it = handles_.find(id);
   if (it == handles_.end()) {
-    return absl::NotFoundError(absl::StrCat("unknown tensor handle ", id, " in session ", id_));
+    return absl::NotFoundError(
+        absl::StrCat("unknown tensor handle ", id, " in session ", Clip(id_)));
   }
   return it->second;
 }
@@ -36,7 +43,7 @@ absl::Status Session::CheckFree(uint64_t id) const {
   absl::MutexLock lock(&mu_);
   if (handles_.contains(id)) {
     return absl::AlreadyExistsError(absl::StrCat("tensor id ", id, " is already in use in session ",
-                                                 id_, "; release it first"));
+                                                 Clip(id_), "; release it first"));
   }
   return absl::OkStatus();
 }
@@ -117,15 +124,17 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Create(const CreatePara
       std::make_shared<Session>(params.id.empty() ? NewSessionId(options_.replica) : params.id,
                                 owner, copts, ttl, params.labels);
   absl::MutexLock lock(&mu_);
-  if (sessions_.contains(session->id())) {
+  Key key{owner, session->id()};
+  if (auto it = sessions_.find(key); it != sessions_.end()) {
+    // Only the owner's own live id collides (another token's ids are another namespace).
     return absl::AlreadyExistsError(
-        absl::StrCat("session id '", session->id(), "' is already in use"));
+        absl::StrCat("session id '", Clip(session->id()), "' is already in use"));
   }
   if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
     return absl::ResourceExhaustedError(absl::StrCat("the server already holds its maximum of ",
                                                      options_.max_sessions, " sessions"));
   }
-  sessions_[session->id()] = session;
+  sessions_.emplace(std::move(key), session);
   return session;
 }
 
@@ -133,11 +142,9 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Get(const std::string& 
                                                              const std::string& owner) const {
   if (id.empty()) return absl::InvalidArgumentError("session_id is required");
   absl::ReaderMutexLock lock(&mu_);  // lookups of different sessions do not serialize
-  auto it = sessions_.find(id);
-  if (it == sessions_.end() || it->second->owner() != owner || it->second->closed() ||
-      it->second->Expired(absl::Now())) {
-    return absl::NotFoundError(
-        absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
+  auto it = sessions_.find(Key{owner, id});
+  if (it == sessions_.end() || it->second->closed() || it->second->Expired(absl::Now())) {
+    return UnknownSessionError(id);
   }
   return it->second;
 }
@@ -147,11 +154,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Close(const std::string
   std::shared_ptr<Session> session;
   {
     absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(id);
-    if (it == sessions_.end() || it->second->owner() != owner) {
-      return absl::NotFoundError(
-          absl::StrCat("unknown session '", id, "' (closed, expired or never created)"));
-    }
+    auto it = sessions_.find(Key{owner, id});
+    if (it == sessions_.end()) return UnknownSessionError(id);
     session = it->second;
     sessions_.erase(it);
   }
@@ -159,11 +163,12 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Close(const std::string
   return session;
 }
 
-std::vector<std::shared_ptr<Session>> SessionManager::List(const std::string& owner) const {
+std::vector<std::shared_ptr<Session>> SessionManager::List(const std::string& owner,
+                                                           bool all) const {
   std::vector<std::shared_ptr<Session>> out;
-  absl::MutexLock lock(&mu_);
-  for (const auto& [id, s] : sessions_)
-    if (owner.empty() || s->owner() == owner) out.push_back(s);
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [key, s] : sessions_)
+    if (all || s->owner() == owner) out.push_back(s);
   return out;
 }
 
@@ -173,6 +178,7 @@ std::vector<std::string> SessionManager::Reap(absl::Time now) {
     absl::MutexLock lock(&mu_);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (it->second->Expired(now)) {
+        ++expired_by_owner_[it->second->owner()];
         expired.push_back(it->second);
         sessions_.erase(it++);
       } else {
@@ -190,12 +196,18 @@ std::vector<std::string> SessionManager::Reap(absl::Time now) {
 }
 
 void SessionManager::CloseAll() {
-  absl::flat_hash_map<std::string, std::shared_ptr<Session>> all;
+  absl::flat_hash_map<Key, std::shared_ptr<Session>> all;
   {
     absl::MutexLock lock(&mu_);
     all.swap(sessions_);
   }
   for (auto& [id, s] : all) s->Close();
+}
+
+int64_t SessionManager::expired_for(const std::string& owner) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = expired_by_owner_.find(owner);
+  return it == expired_by_owner_.end() ? 0 : it->second;
 }
 
 int64_t SessionManager::size() const {

@@ -19,6 +19,10 @@
 
 namespace tensord::server {
 
+// NOT_FOUND for a session id, the same text whatever the reason (unknown, closed, expired, or
+// another owner's), quoting at most a prefix of the id.
+absl::Status UnknownSessionError(absl::string_view id);
+
 // Ids the server assigns have this bit set; clients choose ids below it.
 inline constexpr uint64_t kServerIdBit = uint64_t{1} << 62;
 
@@ -56,6 +60,9 @@ class Session {
   bool closed() const { return closed_.load(std::memory_order_acquire); }
 
   std::atomic<uint64_t> commands{0};
+  std::atomic<uint64_t> ops{0};
+  // Bytes of results that this session's pipelined streams hold unsent (and what they reserved).
+  std::atomic<int64_t> stream_buffered_bytes{0};
 
  private:
   const std::string id_;
@@ -87,11 +94,12 @@ class SessionManager {
   absl::StatusOr<std::shared_ptr<Session>> Create(const CreateParams& params,
                                                   const std::string& owner);
   // NOT_FOUND for unknown, closed or expired sessions and for sessions of another owner (so a
-  // token cannot probe which sessions exist).
+  // token cannot probe which sessions exist: the message is the same).
   absl::StatusOr<std::shared_ptr<Session>> Get(const std::string& id,
                                                const std::string& owner) const;
   absl::StatusOr<std::shared_ptr<Session>> Close(const std::string& id, const std::string& owner);
-  std::vector<std::shared_ptr<Session>> List(const std::string& owner) const;
+  // The owner's sessions; every session when `all` (an operator's view).
+  std::vector<std::shared_ptr<Session>> List(const std::string& owner, bool all = false) const;
   // Closes sessions idle past their TTL; returns their ids.
   std::vector<std::string> Reap(absl::Time now);
   // Closes everything (shutdown).
@@ -99,12 +107,19 @@ class SessionManager {
 
   int64_t size() const;
   int64_t expired_total() const { return expired_.load(std::memory_order_relaxed); }
+  // Sessions of this owner that expired.
+  int64_t expired_for(const std::string& owner) const;
 
  private:
+  // Sessions live in their owner's namespace: (owner token, id). A token can neither see nor
+  // collide with another token's ids, so proposing an id another token uses behaves exactly
+  // like proposing an unknown one.
+  using Key = std::pair<std::string, std::string>;
   const ServerOptions& options_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> expired_{0};
+  absl::flat_hash_map<std::string, int64_t> expired_by_owner_ ABSL_GUARDED_BY(mu_);
 };
 
 // 128 random bits from the OS, hex-encoded, prefixed with the replica name when there is one

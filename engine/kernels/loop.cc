@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -117,6 +118,7 @@ void MaxMinAlongDim(const Tensor& values, const Tensor& indices, const Tensor& i
                    {static_cast<int64_t>(sizeof(T)), 8, static_cast<int64_t>(sizeof(T))},
                    [&](char** p, const int64_t* s, int64_t n) {
                      for (int64_t i = 0; i < n; ++i) {
+                       PollCancellation(len);
                        const T* x = reinterpret_cast<const T*>(p[2] + i * s[2]);
                        T best = x[0];
                        int64_t best_j = 0;
@@ -182,7 +184,8 @@ void MatMul2D(const Tensor& out, const Tensor& a, const Tensor& b) {
       const T* y = b.data_ptr<T>();
       const int64_t as0 = a.strides()[0], as1 = a.strides()[1];
       const int64_t bs0 = b.strides()[0], bs1 = b.strides()[1];
-      for (int64_t i = 0; i < m; ++i)
+      for (int64_t i = 0; i < m; ++i) {
+        PollCancellation(n * k);
         for (int64_t j = 0; j < n; ++j) {
           int64_t acc = 0;
           for (int64_t p = 0; p < k; ++p)
@@ -190,6 +193,7 @@ void MatMul2D(const Tensor& out, const Tensor& a, const Tensor& b) {
                    static_cast<int64_t>(y[p * bs0 + j * bs1]);
           o[i * n + j] = static_cast<T>(acc);
         }
+      }
     });
     return;
   }
@@ -206,16 +210,26 @@ void MatMul2D(const Tensor& out, const Tensor& a, const Tensor& b) {
     CopyInto(bc, b);
     bb = {true, CblasNoTrans, n};
   }
-  if (dt == DType::kFloat32) {
-    cblas_sgemm(CblasRowMajor, ba.trans, bb.trans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0f, ac.data_ptr<float>(), static_cast<int>(ba.ld),
-                bc.data_ptr<float>(), static_cast<int>(bb.ld), 0.0f, out.data_ptr<float>(),
-                static_cast<int>(n));
-  } else {
-    cblas_dgemm(CblasRowMajor, ba.trans, bb.trans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0, ac.data_ptr<double>(), static_cast<int>(ba.ld),
-                bc.data_ptr<double>(), static_cast<int>(bb.ld), 0.0, out.data_ptr<double>(),
-                static_cast<int>(n));
+  // BLAS cannot be interrupted: large products run as panels of rows (each about 2^29
+  // multiply-adds, tens of milliseconds) with a cancellation check between panels.
+  const int64_t row_work = std::max<int64_t>(k * n, 1);
+  const int64_t panel = std::max<int64_t>(64, (int64_t{1} << 29) / row_work);
+  // Row i of a starts at i*lda (no transpose) or at column i, i.e. offset i (transposed).
+  const int64_t a_row_step = ba.trans == CblasNoTrans ? ba.ld : 1;
+  for (int64_t r0 = 0; r0 < m; r0 += panel) {
+    const int64_t rows = std::min(panel, m - r0);
+    PollCancellation(rows * row_work);
+    if (dt == DType::kFloat32) {
+      cblas_sgemm(CblasRowMajor, ba.trans, bb.trans, static_cast<int>(rows), static_cast<int>(n),
+                  static_cast<int>(k), 1.0f, ac.data_ptr<float>() + r0 * a_row_step,
+                  static_cast<int>(ba.ld), bc.data_ptr<float>(), static_cast<int>(bb.ld), 0.0f,
+                  out.data_ptr<float>() + r0 * n, static_cast<int>(n));
+    } else {
+      cblas_dgemm(CblasRowMajor, ba.trans, bb.trans, static_cast<int>(rows), static_cast<int>(n),
+                  static_cast<int>(k), 1.0, ac.data_ptr<double>() + r0 * a_row_step,
+                  static_cast<int>(ba.ld), bc.data_ptr<double>(), static_cast<int>(bb.ld), 0.0,
+                  out.data_ptr<double>() + r0 * n, static_cast<int>(n));
+    }
   }
 }
 

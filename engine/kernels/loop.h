@@ -2,11 +2,13 @@
 // that contiguous data becomes one flat loop the compiler can vectorize.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "engine/cancel.h"
 #include "engine/tensor.h"
 
 namespace tensord::kernels {
@@ -65,13 +67,30 @@ void StridedLoop(const Shape& shape, std::array<char*, N> ptrs,
     for (size_t d = 0; d < nd; ++d) st[k][d] *= item[k];
   }
   const int64_t n = dims[nd - 1];
+  // One innermost run, cut into pieces of at most kPollInterval elements so that a cancelled or
+  // timed-out command stops between pieces (engine/cancel.h).
+  constexpr int64_t kPiece = cancel_internal::kPollInterval;
+  auto run = [&](std::array<char*, N>& p) {
+    if (n <= kPiece) {
+      PollCancellation(n);
+      inner(p.data(), inner_strides.data(), n);
+      return;
+    }
+    std::array<char*, N> q = p;
+    for (int64_t done = 0; done < n; done += kPiece) {
+      const int64_t len = std::min(kPiece, n - done);
+      PollCancellation(len);
+      inner(q.data(), inner_strides.data(), len);
+      for (size_t k = 0; k < N; ++k) q[k] += len * inner_strides[k];
+    }
+  };
   if (nd == 1) {
-    inner(ptrs.data(), inner_strides.data(), n);
+    run(ptrs);
     return;
   }
   DimVec counter(nd - 1, 0);
   while (true) {
-    inner(ptrs.data(), inner_strides.data(), n);
+    run(ptrs);
     int64_t d = static_cast<int64_t>(nd) - 2;
     for (; d >= 0; --d) {
       ++counter[d];

@@ -1,4 +1,5 @@
 // Element-wise ops: arithmetic, math functions, comparisons, where, clamp, fill.
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -156,7 +157,15 @@ ListOr UnaryForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
     using T = typename decltype(tag)::type;
     if constexpr (HasVector<Fn, T>) {
       if (in.is_contiguous() && out.numel() >= 64) {
-        Fn::Vector(in.data_ptr<T>(), out.data_ptr<T>(), out.numel());
+        // In pieces, with a cancellation check between them (engine/cancel.h).
+        constexpr int64_t kPiece = cancel_internal::kPollInterval;
+        const T* x = in.data_ptr<T>();
+        T* y = out.data_ptr<T>();
+        for (int64_t done = 0, n = out.numel(); done < n; done += kPiece) {
+          const int64_t len = std::min(kPiece, n - done);
+          PollCancellation(len);
+          Fn::Vector(x + done, y + done, len);
+        }
         return;
       }
     }

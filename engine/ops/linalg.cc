@@ -258,6 +258,17 @@ ListOr MatmulForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   return TensorList{r};
 }
 
+// A matrix product's work: every element of the left operand meets a row of the right one
+// (m*k*n for mm, b*m*k*n for bmm, k*n for mv, k for dot).
+int64_t ContractionCost(std::span<const Tensor> in) {
+  if (in.size() < 2 || !in[0].defined() || !in[1].defined()) return 0;
+  const int64_t left = LoopExtent(in[0].shape());
+  const int64_t cols = in[1].dim() >= 2 ? std::max<int64_t>(in[1].shape().back(), 1) : 1;
+  int64_t work;
+  if (__builtin_mul_overflow(left, cols, &work)) return INT64_MAX;
+  return work;
+}
+
 OpDef MatOp(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
             ForwardFn forward, BackwardFn backward) {
   OpDef d;
@@ -269,6 +280,7 @@ OpDef MatOp(absl::string_view name, absl::string_view grad_fn, absl::string_view
   d.forward = forward;
   d.backward = backward;
   d.save_inputs = 3;
+  d.cost = ContractionCost;
   return d;
 }
 

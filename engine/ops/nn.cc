@@ -533,6 +533,29 @@ OpDef Def(absl::string_view name, int num_inputs, absl::string_view grad_fn, abs
   return d;
 }
 
+// Work of addmm(self, mat1, mat2): mat1's elements times mat2's columns, plus self.
+int64_t AddmmCost(std::span<const Tensor> in) {
+  if (in.size() != 3) return 0;
+  int64_t work = 0;
+  const int64_t cols =
+      in[2].defined() && in[2].dim() >= 1 ? std::max<int64_t>(in[2].shape().back(), 1) : 1;
+  if (in[1].defined() && __builtin_mul_overflow(LoopExtent(in[1].shape()), cols, &work))
+    return INT64_MAX;
+  if (in[0].defined() && __builtin_add_overflow(work, LoopExtent(in[0].shape()), &work))
+    return INT64_MAX;
+  return work;
+}
+
+// Work of linear(input, weight[, bias]): input's elements times weight's rows, plus weight.
+int64_t LinearCost(std::span<const Tensor> in) {
+  if (in.size() < 2 || !in[0].defined() || !in[1].defined()) return 0;
+  const int64_t rows = in[1].dim() >= 1 ? std::max<int64_t>(in[1].shape()[0], 1) : 1;
+  int64_t work;
+  if (__builtin_mul_overflow(LoopExtent(in[0].shape()), rows, &work)) return INT64_MAX;
+  if (__builtin_add_overflow(work, LoopExtent(in[1].shape()), &work)) return INT64_MAX;
+  return work;
+}
+
 }  // namespace
 
 void RegisterNNOps(std::vector<OpDef>& t) {
@@ -547,9 +570,11 @@ void RegisterNNOps(std::vector<OpDef>& t) {
                   {{"beta", AttrType::kScalar, int64_t{1}, false, "multiplier of self"},
                    {"alpha", AttrType::kScalar, int64_t{1}, false, "multiplier of mat1 @ mat2"}},
                   6u));
+  t.back().cost = AddmmCost;
   t.push_back(Def("linear", kVariadic, "",
                   "input @ weight.t() + bias; inputs (input, weight) or (input, weight, bias)",
                   OpKind::kComposite, InferLinear, LinearForward, nullptr));
+  t.back().cost = LinearCost;
   t.push_back(Def("nll_loss", 2, "NllLossBackward0",
                   "negative log likelihood of log-probabilities input (C or N x C) at class "
                   "indices target (int64)",
