@@ -47,12 +47,23 @@ void Executor::Submit(const std::shared_ptr<Strand>& strand, std::function<void(
 
 bool Executor::TryRunInline(const std::shared_ptr<Strand>& strand,
                             const std::function<void()>& task) {
+  return TryRunInline(strand, task, [] { return true; });
+}
+
+bool Executor::TryRunInline(const std::shared_ptr<Strand>& strand,
+                            const std::function<void()>& task, const std::function<bool()>& small) {
   {
     absl::MutexLock lock(&strand->mu_);
     if (strand->scheduled_ || !strand->tasks_.empty()) return false;
     strand->scheduled_ = true;  // claimed: later submissions queue behind this task
   }
-  RunTask(task);
+  bool run = false;
+  try {
+    run = small();
+  } catch (...) {
+    run = false;
+  }
+  if (run) RunTask(task);
   bool more;
   {
     absl::MutexLock lock(&strand->mu_);
@@ -63,7 +74,7 @@ bool Executor::TryRunInline(const std::shared_ptr<Strand>& strand,
     absl::MutexLock lock(&mu_);
     ready_.push_back(strand);
   }
-  return true;
+  return run;
 }
 
 void Executor::WorkerLoop() {

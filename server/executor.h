@@ -39,6 +39,10 @@ class Executor {
   // the strand's order; returns false (and does nothing) otherwise. For small commands this
   // saves the hop to a worker; callers only use it for work that is known to be short.
   bool TryRunInline(const std::shared_ptr<Strand>& strand, const std::function<void()>& task);
+  // The same, but decides only once the strand is claimed (so `small` may read the session's
+  // tensors without racing its commands): runs `task` inline if `small()` says so.
+  bool TryRunInline(const std::shared_ptr<Strand>& strand, const std::function<void()>& task,
+                    const std::function<bool()>& small);
   int threads() const { return static_cast<int>(workers_.size()); }
 
  private:

@@ -195,7 +195,9 @@ grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext*
   };
   // Small commands run right here when the session is idle: the hop to a worker thread would
   // cost more than the command. Anything that may take long goes to the worker pool.
-  if (IsSmall(*req, *s, options_.max_inline_work) && executor_.TryRunInline(s->strand(), task))
+  // The estimate reads the session's tensors, so it is taken with the strand claimed.
+  if (executor_.TryRunInline(s->strand(), task,
+                             [&] { return IsSmall(*req, *s, options_.max_inline_work); }))
     return reactor;
   executor_.Submit(s->strand(), std::move(task));
   return reactor;
@@ -479,14 +481,16 @@ class PipelineReactor final
   }
 
   void OnDone() override {
+    int64_t peak;
     {
       absl::MutexLock lock(&mu_);
       while (!writes_.empty()) {  // never sent: give the session's budget back
         Release(writes_.front().bytes);
         writes_.pop_front();
       }
+      peak = peak_pending_;
     }
-    if (peak_pending_ >= kTrimAfterBytes)
+    if (peak >= kTrimAfterBytes)
       service_->stats().trim_requested.store(true, std::memory_order_relaxed);
     delete this;
   }
@@ -659,7 +663,7 @@ class PipelineReactor final
   int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Pending> writes_ ABSL_GUARDED_BY(mu_);
   int64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t peak_pending_ = 0;  // written under mu_, read in OnDone (after every other reaction)
+  int64_t peak_pending_ ABSL_GUARDED_BY(mu_) = 0;
   bool pump_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
