@@ -1,6 +1,9 @@
 #include "engine/context.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "engine/checked_math.h"
 #include "engine/tensor.h"
 
 namespace tensord {
@@ -15,7 +18,7 @@ absl::Status MemoryAccount::Charge(int64_t bytes) {
     if (bytes > limit - current) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "memory limit exceeded: allocating ", bytes, " bytes would bring the ", "context to ",
-          current + bytes, " bytes, over its limit of ", limit, " bytes"));
+          SaturatingAdd(current, bytes), " bytes, over its limit of ", limit, " bytes"));
     }
   } while (!used_.compare_exchange_weak(current, current + bytes, std::memory_order_relaxed));
   int64_t peak = peak_.load(std::memory_order_relaxed);
@@ -47,6 +50,12 @@ absl::Status Context::set_default_dtype(DType dtype) {
 
 void Context::RememberGradWithHistory(const std::shared_ptr<TensorImpl>& leaf) {
   std::lock_guard<std::mutex> lock(graph_grads_mu_);
+  // Bounded by the live tensors: whenever the list doubles, forget the tensors that are gone
+  // (amortised O(1) per call, however many backward(create_graph=True) or SetGrad calls run).
+  if (graph_grads_.size() >= graph_grads_prune_at_) {
+    std::erase_if(graph_grads_, [](const std::weak_ptr<TensorImpl>& w) { return w.expired(); });
+    graph_grads_prune_at_ = std::max<size_t>(64, 2 * graph_grads_.size());
+  }
   graph_grads_.push_back(leaf);
 }
 

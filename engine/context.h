@@ -65,8 +65,9 @@ class Context {
   absl::Status set_default_dtype(DType dtype);
 
   // backward(create_graph=True) leaves .grad with a history that refers back to the leaf: a
-  // reference cycle (PyTorch warns about the same leak). The context remembers such leaves and
-  // resets their .grad when it is destroyed (a session closing), which breaks the cycles.
+  // reference cycle (PyTorch warns about the same leak); so may an assigned .grad (x.grad = x).
+  // The context remembers such tensors and resets their .grad when it is destroyed (a session
+  // closing), which breaks the cycles.
   void RememberGradWithHistory(const std::shared_ptr<TensorImpl>& leaf);
   void BreakGradCycles();
   ~Context();
@@ -85,6 +86,7 @@ class Context {
   std::shared_ptr<MemoryAccount> memory_;
   std::mutex graph_grads_mu_;
   std::vector<std::weak_ptr<TensorImpl>> graph_grads_;
+  size_t graph_grads_prune_at_ = 64;
 };
 
 // Binds a context to the calling thread for a scope.

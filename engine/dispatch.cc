@@ -1,6 +1,7 @@
 #include "engine/dispatch.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/checked_math.h"
 #include "engine/context.h"
 #include "engine/kernels/loop.h"
 #include "engine/node.h"
@@ -137,6 +138,15 @@ absl::Status CheckAttrType(const OpDef& def, const AttrSpec& spec, AttrValue& v)
   return absl::OkStatus();
 }
 
+// Every output a shape rule announces must be a shape a tensor may have: sizes non-negative,
+// element count, size product and byte size within int64 (engine/checked_math.h), and not too
+// many outputs. Checked here once for every op, before any kernel runs or allocates.
+absl::Status CheckOutputMetas(const OpDef& def, const std::vector<TensorMeta>& metas) {
+  TD_RETURN_IF_ERROR(CheckOutputCount(def.name, static_cast<int64_t>(metas.size())));
+  for (const TensorMeta& m : metas) TD_RETURN_IF_ERROR(CheckTensorShape(m.shape, m.dtype));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Attrs> ResolveAttrs(const OpDef& def, const Attrs& given) {
@@ -177,7 +187,10 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   }
   TD_ASSIGN_OR_RETURN(Attrs attrs, ResolveAttrs(def, given));
   const OpArgs args{inputs, attrs};
-  TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, def.infer(args));
+  // Shape rules may read values (index bounds) and poll for cancellation like kernels.
+  TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas,
+                      CatchCancellation([&] { return def.infer(args); }));
+  TD_RETURN_IF_ERROR(CheckOutputMetas(def, metas));
   if (def.kind == OpKind::kComposite) {
     return CatchCancellation([&] { return def.forward(args, metas); });
   }
@@ -298,7 +311,9 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
     }
     TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(def, attrs));
     const OpArgs args{direct, resolved};
-    TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, def.infer(args));
+    TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas,
+                        CatchCancellation([&] { return def.infer(args); }));
+    TD_RETURN_IF_ERROR(CheckOutputMetas(def, metas));
     if (metas[0].shape != self.shape()) {
       return absl::InvalidArgumentError(
           absl::StrCat("output with shape ", ShapeToString(self.shape()),

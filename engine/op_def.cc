@@ -3,6 +3,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/checked_math.h"
 #include "engine/ops/registry.h"
 
 namespace tensord {
@@ -55,7 +56,9 @@ int64_t Attrs::Int(absl::string_view name) const {
   const AttrValue* v = Find(name);
   if (v == nullptr) return 0;
   if (const auto* i = std::get_if<int64_t>(v)) return *i;
-  if (const auto* d = std::get_if<double>(v)) return static_cast<int64_t>(*d);
+  // Truncates; NaN, infinities and values beyond int64 saturate instead of being undefined (shape
+  // rules refuse them first where PyTorch does).
+  if (const auto* d = std::get_if<double>(v)) return SaturatingDoubleToInt64(*d);
   if (const auto* b = std::get_if<bool>(v)) return *b ? 1 : 0;
   return 0;
 }

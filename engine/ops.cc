@@ -1,5 +1,6 @@
 #include "engine/ops.h"
 
+#include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/op_def.h"
 
@@ -14,7 +15,8 @@ namespace {
   }())
 
 AttrValue ScalarAttr(Scalar s) {
-  if (s.integral) return static_cast<int64_t>(s.value);
+  // An int64 Scalar holds a double: INT64_MAX comes back as 2^63, which saturates (no UB).
+  if (s.integral) return SaturatingDoubleToInt64(s.value);
   return s.value;
 }
 

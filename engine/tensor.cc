@@ -2,15 +2,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/checked_math.h"
 #include "engine/context.h"
 #include "engine/node.h"
 
 namespace tensord {
 
 int64_t NumElements(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
+  // Exact for every tensor's shape (engine/checked_math.h); saturates for sizes no tensor has.
+  return CheckedProduct(shape).value_or(INT64_MAX);
 }
 
 Shape ContiguousStrides(const Shape& shape) {
@@ -18,7 +18,8 @@ Shape ContiguousStrides(const Shape& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    s *= std::max<int64_t>(shape[i], 1);
+    // Exact for a tensor's shape (its size product with 0 counted as 1 fits in int64).
+    s = WrappingMul(s, std::max<int64_t>(shape[i], 1));
   }
   return strides;
 }
@@ -42,7 +43,7 @@ bool Tensor::is_contiguous() const {
   for (size_t i = impl_->shape.size(); i-- > 0;) {
     if (impl_->shape[i] == 1) continue;
     if (impl_->strides[i] != expected) return false;
-    expected *= impl_->shape[i];
+    expected = WrappingMul(expected, impl_->shape[i]);
   }
   return true;
 }
@@ -78,6 +79,11 @@ absl::Status Tensor::set_grad(const Tensor& grad) const {
   if (grad.shape() != shape()) {
     return absl::InvalidArgumentError("assigned grad has data of a different size");
   }
+  // The grad may refer back to this tensor: x.grad = x, x.grad = x.detach() (its view base),
+  // x.grad = f(x) (through its graph), a.grad = b with b.grad = a. Such reference cycles would
+  // outlive the session, so the context remembers the tensor and resets its .grad when it goes
+  // away (as for the grads of backward(create_graph=True)).
+  Context::Current().RememberGradWithHistory(impl_);
   impl_->grad = grad.impl_ptr();
   return absl::OkStatus();
 }
@@ -119,11 +125,25 @@ void WriteFromDouble(char* p, DType dtype, double v) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_same_v<T, bool>) {
       *reinterpret_cast<T*>(p) = v != 0;
+    } else if constexpr (std::is_same_v<T, int64_t>) {
+      *reinterpret_cast<T*>(p) = SaturatingDoubleToInt64(v);  // NaN, inf, 2^63: no UB
     } else {
       *reinterpret_cast<T*>(p) = static_cast<T>(v);
     }
   });
 }
+
+namespace {
+// S -> T without undefined behaviour: a floating value saturates into int64 (NaN gives 0).
+template <typename T, typename S>
+T ConvertValue(S v) {
+  if constexpr (std::is_same_v<T, int64_t> && std::is_floating_point_v<S>) {
+    return SaturatingDoubleToInt64(static_cast<double>(v));
+  } else {
+    return static_cast<T>(v);
+  }
+}
+}  // namespace
 
 template <typename T>
 absl::StatusOr<T> Tensor::item() const {
@@ -134,7 +154,7 @@ absl::StatusOr<T> Tensor::item() const {
   }
   return DispatchDType(dtype(), [&](auto tag) -> T {
     using S = typename decltype(tag)::type;
-    return static_cast<T>(*reinterpret_cast<const S*>(raw_data()));
+    return ConvertValue<T, S>(*reinterpret_cast<const S*>(raw_data()));
   });
 }
 
@@ -171,7 +191,7 @@ std::vector<T> Tensor::ToVector() const {
     for (int64_t k = 0; k < n; ++k) {
       int64_t off = 0;
       for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * impl_->strides[d];
-      out.push_back(static_cast<T>(base[off]));
+      out.push_back(ConvertValue<T, S>(base[off]));
       for (size_t d = idx.size(); d-- > 0;) {
         if (++idx[d] < impl_->shape[d]) break;
         idx[d] = 0;
@@ -191,22 +211,9 @@ template std::vector<int64_t> Tensor::ToVector<int64_t>() const;
 template std::vector<bool> Tensor::ToVector<bool>() const;
 
 absl::StatusOr<Tensor> EmptyTensor(const Shape& shape, DType dtype) {
-  for (int64_t s : shape) {
-    if (s < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Trying to create tensor with negative dimension ", s, ": ", ShapeToString(shape)));
-    }
-  }
-  int64_t n = 1;
-  for (int64_t s : shape) {
-    if (s != 0 && n > INT64_MAX / 16 / s) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor of size ", ShapeToString(shape), " is too large"));
-    }
-    n *= s;
-  }
-  auto storage =
-      Storage::Allocate(n * static_cast<int64_t>(ItemSize(dtype)), Context::Current().memory_ptr());
+  absl::StatusOr<int64_t> nbytes = CheckedNbytes(shape, dtype);
+  if (!nbytes.ok()) return nbytes.status();
+  auto storage = Storage::Allocate(*nbytes, Context::Current().memory_ptr());
   if (!storage.ok()) return storage.status();
   return Tensor(std::make_shared<TensorImpl>(*std::move(storage), shape, ContiguousStrides(shape),
                                              0, dtype, std::make_shared<VersionCounter>()));
@@ -221,6 +228,9 @@ absl::StatusOr<Tensor> WrapScalar(double value, DType dtype) {
 }
 
 Tensor MakeView(const Tensor& base, Shape shape, Shape strides, int64_t offset) {
+  // A view without elements keeps its base's offset: whatever offset its (never used) strides
+  // led to, raw_data() then still points into the storage.
+  if (NumElements(shape) == 0) offset = base.storage_offset();
   auto impl =
       std::make_shared<TensorImpl>(base.impl()->storage, std::move(shape), std::move(strides),
                                    offset, base.dtype(), base.impl()->version);

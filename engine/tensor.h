@@ -24,6 +24,8 @@ struct TensorMeta {
   DType dtype = DType::kFloat32;
 };
 
+// The product of the sizes: exact for every tensor's shape (engine/checked_math.h keeps that
+// invariant); INT64_MAX for sizes that overflow (validate user sizes with CheckedNumel).
 int64_t NumElements(const Shape& shape);
 Shape ContiguousStrides(const Shape& shape);
 // "[2, 3]" as PyTorch prints a size list.
@@ -122,11 +124,13 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
-// Allocates an uninitialised contiguous tensor, charged to the current context.
+// Allocates an uninitialised contiguous tensor, charged to the current context. Negative sizes
+// and sizes whose element count or byte size overflows int64 are INVALID_ARGUMENT.
 absl::StatusOr<Tensor> EmptyTensor(const Shape& shape, DType dtype);
 // Wraps a scalar as PyTorch wraps a Python number (0-dim, wrapped_number=true).
 absl::StatusOr<Tensor> WrapScalar(double value, DType dtype);
-// A new tensor sharing `base`'s storage and version counter with another layout.
+// A new tensor sharing `base`'s storage and version counter with another layout. A view without
+// elements gets base's offset (its own may be meaningless: engine/checked_math.h).
 Tensor MakeView(const Tensor& base, Shape shape, Shape strides, int64_t offset);
 
 // Reads element `i` (flat storage index relative to the data pointer) converted to double.

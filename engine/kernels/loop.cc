@@ -8,6 +8,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "engine/checked_math.h"
+
 namespace tensord::kernels {
 
 Shape BroadcastStrides(const Tensor& t, const Shape& out_shape) {
@@ -188,9 +190,10 @@ void MatMul2D(const Tensor& out, const Tensor& a, const Tensor& b) {
         PollCancellation(n * k);
         for (int64_t j = 0; j < n; ++j) {
           int64_t acc = 0;
+          // int64 products and sums wrap around, as PyTorch's do (no undefined behaviour).
           for (int64_t p = 0; p < k; ++p)
-            acc += static_cast<int64_t>(x[i * as0 + p * as1]) *
-                   static_cast<int64_t>(y[p * bs0 + j * bs1]);
+            acc = WrappingAdd(acc, WrappingMul(static_cast<int64_t>(x[i * as0 + p * as1]),
+                                               static_cast<int64_t>(y[p * bs0 + j * bs1])));
           o[i * n + j] = static_cast<T>(acc);
         }
       }

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/checked_math.h"
 #include "engine/kernels/loop.h"
 #include "engine/kernels/vmath.h"
 #include "engine/ops.h"
@@ -32,6 +33,28 @@ MetaOr InferBinary(const OpArgs& a) {
   return std::vector<TensorMeta>{{std::move(shape), op_util::ResultType(a.inputs)}};
 }
 
+// A number attribute that becomes a value of `dtype` (alpha, a fill value, a bound): PyTorch's
+// overflow errors before any conversion (engine/checked_math.h).
+absl::Status CheckScalarFor(const Attrs& attrs, absl::string_view name, DType dtype) {
+  if (!attrs.Has(name) || attrs.IsIntegral(name)) return absl::OkStatus();
+  return CheckConvertible(attrs.Double(name), dtype);
+}
+
+// add / sub / rsub: alpha must be an integer for integral results, and fit the result's dtype.
+absl::Status CheckAlpha(const Attrs& attrs, DType result) {
+  if (!IsFloating(result) && attrs.Has("alpha") && !attrs.IsIntegral("alpha")) {
+    return absl::InvalidArgumentError(
+        "For integral input tensors, argument alpha must not be a floating point number.");
+  }
+  return CheckScalarFor(attrs, "alpha", result);
+}
+
+MetaOr InferAdd(const OpArgs& a) {
+  TD_ASSIGN_OR_RETURN(auto metas, InferBinary(a));
+  TD_RETURN_IF_ERROR(CheckAlpha(a.attrs, metas[0].dtype));
+  return metas;
+}
+
 MetaOr InferBinaryFloat(const OpArgs& a) {
   TD_ASSIGN_OR_RETURN(auto metas, InferBinary(a));
   metas[0].dtype = op_util::ToFloating(metas[0].dtype);
@@ -56,7 +79,7 @@ MetaOr InferSub(const OpArgs& a) {
         "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
         "invert a mask, use the `~` or `logical_not()` operator instead.");
   }
-  return InferBinary(a);
+  return InferAdd(a);
 }
 
 MetaOr InferNeg(const OpArgs& a) {
@@ -93,13 +116,15 @@ MetaOr InferRsub(const OpArgs& a) {
         "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
         "invert a mask, use the `~` or `logical_not()` operator instead.");
   }
-  return std::vector<TensorMeta>{
-      {a.inputs[0].shape(), ScalarResultType(a.inputs[0], a.attrs, {"other", "alpha"})}};
+  // Like PyTorch, alpha does not promote: a float alpha with an integral result is an error.
+  const DType out = ScalarResultType(a.inputs[0], a.attrs, {"other"});
+  TD_RETURN_IF_ERROR(CheckAlpha(a.attrs, out));
+  return std::vector<TensorMeta>{{a.inputs[0].shape(), out}};
 }
 
 MetaOr InferPowScalar(const OpArgs& a) {
   const DType out = ScalarResultType(a.inputs[0], a.attrs, {"exponent"});
-  if (!IsFloating(out) && a.attrs.Double("exponent") < 0) {
+  if (!IsFloating(out) && a.attrs.Int("exponent") < 0) {
     return absl::InvalidArgumentError("Integers to negative integer powers are not allowed.");
   }
   return std::vector<TensorMeta>{{a.inputs[0].shape(), out}};
@@ -113,8 +138,16 @@ MetaOr InferClamp(const OpArgs& a) {
   if (a.inputs[0].dtype() == DType::kBool) {
     return absl::InvalidArgumentError("clamp is not supported for bool tensors");
   }
-  return std::vector<TensorMeta>{
-      {a.inputs[0].shape(), ScalarResultType(a.inputs[0], a.attrs, {"min", "max"})}};
+  const DType out = ScalarResultType(a.inputs[0], a.attrs, {"min", "max"});
+  TD_RETURN_IF_ERROR(CheckScalarFor(a.attrs, "min", out));
+  TD_RETURN_IF_ERROR(CheckScalarFor(a.attrs, "max", out));
+  return std::vector<TensorMeta>{{a.inputs[0].shape(), out}};
+}
+
+// fill / fill_: the value must fit self's dtype (PyTorch's overflow errors).
+MetaOr InferFill(const OpArgs& a) {
+  TD_RETURN_IF_ERROR(CheckScalarFor(a.attrs, "value", a.inputs[0].dtype()));
+  return InferSame(a);
 }
 
 MetaOr InferWhere(const OpArgs& a) {
@@ -148,6 +181,12 @@ template <typename Fn, typename T>
 concept HasVector = requires(const T* in, T* out, int64_t n) {
   Fn::Vector(in, out, n);
 };
+// Called through a function template rather than directly: clang 14 checks `Fn::Vector` inside
+// the discarded `if constexpr` branch of a generic lambda (the fuzz preset builds with clang).
+template <typename Fn, typename T>
+void CallVector(const T* in, T* out, int64_t n) {
+  Fn::Vector(in, out, n);
+}
 
 template <typename Fn>
 ListOr UnaryForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
@@ -164,7 +203,7 @@ ListOr UnaryForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
         for (int64_t done = 0, n = out.numel(); done < n; done += kPiece) {
           const int64_t len = std::min(kPiece, n - done);
           PollCancellation(len);
-          Fn::Vector(x + done, y + done, len);
+          CallVector<Fn>(x + done, y + done, len);
         }
         return;
       }
@@ -196,8 +235,60 @@ template <typename T>
 T Cast(double v) {
   if constexpr (std::is_same_v<T, bool>) {
     return v != 0;
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    return SaturatingDoubleToInt64(v);
   } else {
     return static_cast<T>(v);
+  }
+}
+
+// A number attribute as T: integers exactly (an int64 does not go through double), floats
+// truncated for integral T (the shape rule has refused what does not fit).
+template <typename T>
+T ScalarAs(const Attrs& attrs, absl::string_view name) {
+  if (attrs.IsIntegral(name)) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return attrs.Int(name) != 0;
+    } else {
+      return static_cast<T>(attrs.Int(name));
+    }
+  }
+  return Cast<T>(attrs.Double(name));
+}
+
+// int64 arithmetic wraps around as in PyTorch (never undefined behaviour); other types as is.
+template <typename T>
+T Plus(T p, T q) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    return WrappingAdd(p, q);
+  } else {
+    return static_cast<T>(p + q);
+  }
+}
+template <typename T>
+T Minus(T p, T q) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    return WrappingSub(p, q);
+  } else {
+    return static_cast<T>(p - q);
+  }
+}
+template <typename T>
+T Negate(T x) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    return WrappingNeg(x);
+  } else {
+    return static_cast<T>(-x);
+  }
+}
+template <typename T>
+T Times(T p, T q) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    return WrappingMul(p, q);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return p && q;
+  } else {
+    return p * q;
   }
 }
 
@@ -205,12 +296,12 @@ struct AddFn {
   static constexpr bool kCompare = false;
   template <typename T>
   static auto Make(const Attrs& attrs) {
-    const T alpha = Cast<T>(attrs.Double("alpha"));
+    const T alpha = ScalarAs<T>(attrs, "alpha");
     return [alpha](T p, T q) -> T {
       if constexpr (std::is_same_v<T, bool>) {
         return p || (alpha && q);
       } else {
-        return p + alpha * q;
+        return Plus<T>(p, Times<T>(alpha, q));
       }
     };
   }
@@ -219,21 +310,15 @@ struct SubFn {
   static constexpr bool kCompare = false;
   template <typename T>
   static auto Make(const Attrs& attrs) {
-    const T alpha = Cast<T>(attrs.Double("alpha"));
-    return [alpha](T p, T q) -> T { return static_cast<T>(p - alpha * q); };
+    const T alpha = ScalarAs<T>(attrs, "alpha");
+    return [alpha](T p, T q) -> T { return Minus<T>(p, Times<T>(alpha, q)); };
   }
 };
 struct MulFn {
   static constexpr bool kCompare = false;
   template <typename T>
   static auto Make(const Attrs&) {
-    return [](T p, T q) -> T {
-      if constexpr (std::is_same_v<T, bool>) {
-        return p && q;
-      } else {
-        return p * q;
-      }
-    };
+    return [](T p, T q) -> T { return Times<T>(p, q); };
   }
 };
 struct DivFn {
@@ -250,8 +335,8 @@ T IntPow(T base, T exp) {
   } else {
     T result = 1;
     while (exp > 0) {
-      if (exp & 1) result *= base;
-      base *= base;
+      if (exp & 1) result = Times<T>(result, base);
+      base = Times<T>(base, base);
       exp >>= 1;
     }
     return result;
@@ -303,8 +388,8 @@ TENSORD_COMPARE_FN(GeFn, >=)
       }                                        \
     }                                          \
   };
-TENSORD_UNARY_FN(NegFn, -x)
-TENSORD_UNARY_FN(AbsFn, x < 0 ? -x : x)
+TENSORD_UNARY_FN(NegFn, Negate<T>(x))
+TENSORD_UNARY_FN(AbsFn, x < 0 ? Negate<T>(x) : x)
 TENSORD_UNARY_FN(SignFn, (T(0) < x) - (x < T(0)))
 #define TENSORD_UNARY_VEC_FN(Name, expr, vec)                                         \
   struct Name {                                                                       \
@@ -336,7 +421,7 @@ struct RsubFn {
     if constexpr (std::is_same_v<T, bool>) {
       return x;
     } else {
-      return static_cast<T>(Cast<T>(attrs.Double("other")) - Cast<T>(attrs.Double("alpha")) * x);
+      return Minus<T>(ScalarAs<T>(attrs, "other"), Times<T>(ScalarAs<T>(attrs, "alpha"), x));
     }
   }
 };
@@ -350,7 +435,7 @@ struct ZeroFn {
 struct FillFn {
   template <typename T>
   static T Apply(T, const Attrs& attrs) {
-    return Cast<T>(attrs.Double("value"));
+    return ScalarAs<T>(attrs, "value");
   }
 };
 
@@ -381,7 +466,7 @@ ListOr PowScalarForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
         kernels::Map<T, T>(out, in, [et](T x) { return std::pow(x, et); });
       }
     } else {
-      const T et = Cast<T>(e);
+      const T et = ScalarAs<T>(a.attrs, "exponent");
       kernels::Map<T, T>(out, in, [et](T x) { return IntPow<T>(x, et); });
     }
   });
@@ -397,8 +482,8 @@ struct ClampFn {
       if constexpr (std::is_floating_point_v<T>) {
         if (std::isnan(x)) return x;
       }
-      if (attrs.Has("min")) x = std::max(x, static_cast<T>(attrs.Double("min")));
-      if (attrs.Has("max")) x = std::min(x, static_cast<T>(attrs.Double("max")));
+      if (attrs.Has("min")) x = std::max(x, ScalarAs<T>(attrs, "min"));
+      if (attrs.Has("max")) x = std::min(x, ScalarAs<T>(attrs, "max"));
       return x;
     }
   }
@@ -664,7 +749,7 @@ ListOr CopyBackward(const BackwardArgs& b) {
 
 // ---- the table -----------------------------------------------------------------------------
 
-constexpr uint32_t kSelf = 1u, kOther = 2u, kBoth = 3u;
+[[maybe_unused]] constexpr uint32_t kSelf = 1u, kOther = 2u, kBoth = 3u;
 
 OpDef Unary(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
             ForwardFn forward, BackwardFn backward, uint32_t save_inputs, bool save_outputs) {
@@ -694,7 +779,7 @@ OpDef Binary(absl::string_view name, absl::string_view grad_fn, absl::string_vie
 void RegisterElementwiseOps(std::vector<OpDef>& t) {
   const AttrSpec alpha{"alpha", AttrType::kScalar, int64_t{1}, false, "multiplier of other"};
   {
-    OpDef d = Binary("add", "AddBackward0", "self + alpha * other (broadcasting)", InferBinary,
+    OpDef d = Binary("add", "AddBackward0", "self + alpha * other (broadcasting)", InferAdd,
                      BinaryForward<AddFn>, AddBackward, 0);
     d.attrs = {alpha};
     d.inplace_name = "add_";
@@ -786,7 +871,7 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
   }
   {
     OpDef d = Unary("fill", "FillBackward2", "value everywhere, shaped like self (in place: fill_)",
-                    InferSame, UnaryForward<FillFn>, ZeroGradBackward, 0, false);
+                    InferFill, UnaryForward<FillFn>, ZeroGradBackward, 0, false);
     d.attrs = {{"value", AttrType::kScalar, {}, true, "the fill value"}};
     d.inplace_name = "fill_";
     d.inplace = UnaryInplace<FillFn>;

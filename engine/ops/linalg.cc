@@ -1,6 +1,7 @@
 // Linear algebra: mm, bmm, mv, dot (through OpenBLAS) and matmul composed from them.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops.h"
@@ -80,13 +81,15 @@ MetaOr InferBmm(const OpArgs& a) {
 ListOr BmmForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor &x = a.inputs[0], &y = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  // Nothing to write: [2^62, 0, k] @ [2^62, k, n] must not loop over 2^62 empty batches.
+  if (out.numel() == 0) return TensorList{out};
   const int64_t rows = x.size(1), inner = x.size(2), cols = y.size(2);
   for (int64_t i = 0; i < x.size(0); ++i) {
     kernels::MatMul2D(View2D(out, rows, cols, cols, 1, i * rows * cols),
                       View2D(x, rows, inner, x.strides()[1], x.strides()[2],
-                             x.storage_offset() + i * x.strides()[0]),
+                             ViewOffset(x.storage_offset(), i, x.strides()[0])),
                       View2D(y, inner, cols, y.strides()[1], y.strides()[2],
-                             y.storage_offset() + i * y.strides()[0]));
+                             ViewOffset(y.storage_offset(), i, y.strides()[0])));
   }
   return TensorList{out};
 }
@@ -164,10 +167,10 @@ MetaOr InferDot(const OpArgs& a) {
 ListOr DotForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor &x = a.inputs[0], &y = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
-  kernels::MatMul2D(
-      View2D(out, 1, 1, 1, 1, 0),
-      View2D(x, 1, x.size(0), x.size(0) * x.strides()[0], x.strides()[0], x.storage_offset()),
-      View2D(y, y.size(0), 1, y.strides()[0], 1, y.storage_offset()));
+  kernels::MatMul2D(View2D(out, 1, 1, 1, 1, 0),
+                    View2D(x, 1, x.size(0), WrappingMul(x.size(0), x.strides()[0]), x.strides()[0],
+                           x.storage_offset()),
+                    View2D(y, y.size(0), 1, y.strides()[0], 1, y.storage_offset()));
   return TensorList{out};
 }
 

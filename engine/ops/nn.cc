@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops.h"
@@ -113,6 +115,12 @@ MetaOr InferAddmm(const OpArgs& a) {
   // self broadcasts to the result (expand's errors).
   TD_RETURN_IF_ERROR(InferOf("expand", {self}, Attrs{{"size", out}}).status());
   if (m1.dtype() == DType::kBool) return NotImplementedFor("addmm_impl_cpu_", DType::kBool);
+  // alpha and beta become values of the result's dtype (PyTorch's overflow errors).
+  for (const char* name : {"alpha", "beta"}) {
+    if (!a.attrs.IsIntegral(name)) {
+      TD_RETURN_IF_ERROR(CheckConvertible(a.attrs.Double(name), m1.dtype()));
+    }
+  }
   return One(out, m1.dtype());
 }
 
@@ -124,7 +132,17 @@ ListOr AddmmForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const double alpha = a.attrs.Double("alpha"), beta = a.attrs.Double("beta");
   DispatchDType(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (!std::is_same_v<T, bool>) {
+    if constexpr (std::is_same_v<T, int64_t>) {
+      // Integer results: alpha and beta as int64 (a float truncated, as PyTorch), wrapping.
+      const int64_t ia = a.attrs.Int("alpha"), ib = a.attrs.Int("beta");
+      if (ib == 0) {
+        kernels::Map<T, T>(out, out, [ia](T p) { return WrappingMul(ia, p); });
+      } else {
+        kernels::Map2<T, T, T>(out, out, self, [ia, ib](T p, T s) {
+          return WrappingAdd(WrappingMul(ia, p), WrappingMul(ib, s));
+        });
+      }
+    } else if constexpr (!std::is_same_v<T, bool>) {
       if (beta == 0) {
         if (alpha != 1) {
           kernels::Map<T, T>(out, out, [alpha](T p) { return static_cast<T>(alpha * p); });
@@ -182,8 +200,10 @@ MetaOr InferLinear(const OpArgs& a) {
   if (a.inputs.size() == 3) {
     const Tensor& bias = a.inputs[2];
     if (x.dim() == 3 && x.is_contiguous()) {
-      const Tensor x2 =
-          MakeView(x, {x.size(0) * x.size(1), x.size(2)}, {x.size(2), 1}, x.storage_offset());
+      int64_t rows;
+      if (!CheckedMul(x.size(0), x.size(1), &rows))
+        return absl::InvalidArgumentError(kNumelOverflow);
+      const Tensor x2 = MakeView(x, {rows, x.size(2)}, {x.size(2), 1}, x.storage_offset());
       TD_RETURN_IF_ERROR(InferOf("addmm", {bias, x2, wt}).status());
     } else {
       TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(metas[0].shape, bias.shape()));
@@ -208,7 +228,8 @@ ListOr LinearForward(const OpArgs& a, const std::vector<TensorMeta>&) {
     return TensorList{r};
   }
   if (has_bias && x.dim() == 3 && x.is_contiguous()) {
-    TD_ASSIGN_OR_RETURN(Tensor x2, ops::view(x, {x.size(0) * x.size(1), x.size(2)}));
+    // The product fits: the shape rule checked it.
+    TD_ASSIGN_OR_RETURN(Tensor x2, ops::view(x, {WrappingMul(x.size(0), x.size(1)), x.size(2)}));
     TD_ASSIGN_OR_RETURN(Tensor p, op_util::Call("addmm", {a.inputs[2], x2, wt}));
     TD_ASSIGN_OR_RETURN(Tensor r, ops::view(p, {x.size(0), x.size(1), p.size(1)}));
     return TensorList{r};
@@ -257,12 +278,11 @@ absl::Status CheckNllTargets(const Tensor& target, int64_t n_classes, int64_t ig
     return absl::InvalidArgumentError(
         absl::StrCat("expected scalar type Long but found ", ScalarTypeName(target.dtype())));
   }
-  for (const int64_t t : target.ToVector<int64_t>()) {
-    if (t == ignore_index) continue;
-    if (t < 0 || t >= n_classes) {
-      return absl::OutOfRangeError(absl::StrCat("Target ", t, " is out of bounds."));
-    }
-  }
+  std::optional<int64_t> bad;
+  op_util::ForEachStoredElement<int64_t>(target, [&](int64_t t) {
+    if (!bad && t != ignore_index && (t < 0 || t >= n_classes)) bad = t;
+  });
+  if (bad) return absl::OutOfRangeError(absl::StrCat("Target ", *bad, " is out of bounds."));
   return absl::OkStatus();
 }
 
@@ -300,6 +320,7 @@ ListOr NllForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
       const T* xp = x.data_ptr<T>();
       double total = 0, weight = 0;
       for (int64_t i = 0; i < l.rows; ++i) {
+        PollCancellation();  // rows of an expanded target are not bounded by real elements
         const int64_t t = tp[i * l.target_stride];
         const T v = t == ignore ? T(0) : static_cast<T>(-xp[i * l.row_stride + t * l.class_stride]);
         if (reduction == "none") {
@@ -358,7 +379,10 @@ ListOr NllBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const NllLayout l = LayoutOf(m[0].shape, out.strides(), target);
   const int64_t* tp = target.data_ptr<int64_t>();
   int64_t counted = 0;
-  for (int64_t i = 0; i < l.rows; ++i) counted += tp[i * l.target_stride] != ignore;
+  for (int64_t i = 0; i < l.rows; ++i) {
+    PollCancellation();
+    counted += tp[i * l.target_stride] != ignore;
+  }
   DispatchDType(g.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T>) {
@@ -454,10 +478,13 @@ MetaOr InferBce(const OpArgs& a) {
                                                    " but expected ", ScalarTypeName(x.dtype())));
   }
   if (!IsFloating(x.dtype())) return NotImplementedFor("binary_cross_entropy", x.dtype());
-  for (const double v : x.ToVector<double>()) {
-    if (!(v >= 0 && v <= 1)) {
-      return absl::InvalidArgumentError("all elements of input should be between 0 and 1");
-    }
+  bool outside = false;
+  DispatchFloating(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    op_util::ForEachStoredElement<T>(x, [&](T v) { outside |= !(v >= 0 && v <= 1); });
+  });
+  if (outside) {
+    return absl::InvalidArgumentError("all elements of input should be between 0 and 1");
   }
   return One(reduction == "none" ? x.shape() : Shape{}, x.dtype());
 }

@@ -1,6 +1,7 @@
 #include "engine/ops/op_util.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/checked_math.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
@@ -114,6 +115,20 @@ absl::StatusOr<Tensor> RawTo(const Tensor& t, DType dtype) {
 absl::StatusOr<Tensor> RawContiguous(const Tensor& t) {
   if (t.is_contiguous()) return t;
   return RawClone(t);
+}
+
+int64_t CountTrueBroadcast(const Tensor& mask, const Shape& shape) {
+  int64_t stored_true = 0;
+  ForEachStoredElement<bool>(mask, [&](bool v) { stored_true += v ? 1 : 0; });
+  // Each stored element of mask stands for the same number of elements of `shape`: the sizes of
+  // the dims where mask has no dim, size 1 or stride 0.
+  int64_t repeats = 1;
+  const size_t lead = shape.size() - mask.shape().size();
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const bool repeated = d < lead || mask.shape()[d - lead] == 1 || mask.strides()[d - lead] == 0;
+    if (repeated) repeats = SaturatingMul(repeats, shape[d]);
+  }
+  return SaturatingMul(stored_true, repeats);
 }
 
 absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs,

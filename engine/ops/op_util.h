@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/kernels/loop.h"
 #include "engine/op_def.h"
 #include "engine/tensor.h"
 
@@ -35,6 +36,26 @@ absl::StatusOr<Tensor> RawClone(const Tensor& t);
 absl::StatusOr<Tensor> RawTo(const Tensor& t, DType dtype);
 // Contiguous `t` (itself if already contiguous), no history.
 absl::StatusOr<Tensor> RawContiguous(const Tensor& t);
+
+// Calls f(value) for each stored element of `t` (element type T), in row-major order, visiting a
+// dimension an expand made (stride 0) once: a check over the values of an expanded index costs
+// its real elements, not its size. Polls for cancellation (Apply catches it, shape rules too).
+template <typename T, typename F>
+void ForEachStoredElement(const Tensor& t, F&& f) {
+  if (t.numel() == 0) return;
+  Shape shape = t.shape();
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (t.strides()[d] == 0) shape[d] = 1;
+  kernels::StridedLoop<1>(shape, {t.raw_data()}, {t.strides()}, {static_cast<int64_t>(sizeof(T))},
+                          [&](char** p, const int64_t* s, int64_t n) {
+                            for (int64_t i = 0; i < n; ++i)
+                              f(*reinterpret_cast<const T*>(p[0] + i * s[0]));
+                          });
+}
+
+// The number of true elements of the bool tensor `mask` broadcast to `shape` (which it must
+// broadcast to), counting each stored element once and multiplying by its repetitions.
+int64_t CountTrueBroadcast(const Tensor& mask, const Shape& shape);
 
 // Runs a table op by name and returns its first output. Backward rules use it for ops that have
 // no in-process convenience function; it records the graph like any other call.

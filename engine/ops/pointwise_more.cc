@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops.h"
@@ -38,7 +39,11 @@ MetaOr InferFloatOnly(const OpArgs& a, absl::string_view kernel) {
   if (!IsFloating(a.inputs[0].dtype())) return NotImplementedFor(kernel, a.inputs[0].dtype());
   return std::vector<TensorMeta>{a.inputs[0].meta()};
 }
-MetaOr InferLeakyRelu(const OpArgs& a) { return InferFloatOnly(a, "leaky_relu_cpu"); }
+MetaOr InferLeakyRelu(const OpArgs& a) {
+  TD_ASSIGN_OR_RETURN(auto metas, InferFloatOnly(a, "leaky_relu_cpu"));
+  TD_RETURN_IF_ERROR(CheckConvertible(a.attrs.Double("negative_slope"), metas[0].dtype));
+  return metas;
+}
 
 absl::Status CheckApproximate(const Attrs& attrs) {
   const std::string& s = attrs.String("approximate");
@@ -254,7 +259,7 @@ struct FmodFn {
     } else if constexpr (std::is_same_v<T, bool>) {
       return a;  // unreachable: bool is refused by the shape rule
     } else {
-      return a % b;
+      return TruncMod(a, b);  // INT64_MIN % -1 is 0, not a trap (SIGFPE)
     }
   }
 };
@@ -271,9 +276,7 @@ struct RemainderFn {
     } else if constexpr (std::is_same_v<T, bool>) {
       return a;  // unreachable
     } else {
-      T mod = a % b;
-      if (mod != 0 && ((b < 0) != (mod < 0))) mod += b;
-      return mod;
+      return FloorMod(a, b);  // INT64_MIN % -1 is 0, not a trap (SIGFPE)
     }
   }
 };

@@ -94,9 +94,10 @@ ListOr SumLike(const OpArgs& a, const std::vector<TensorMeta>& metas, bool all, 
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
   kernels::SumToKeepdim(KeepdimAlias(out, x.shape(), mask), x);
   if (mean) {
-    int64_t count = 1;
+    Shape reduced;
     for (size_t d = 0; d < mask.size(); ++d)
-      if (mask[d]) count *= x.shape()[d];
+      if (mask[d]) reduced.push_back(x.shape()[d]);
+    const int64_t count = NumElements(reduced);  // a part of x's shape: exact
     DispatchFloating(out.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       T* p = out.data_ptr<T>();
@@ -198,6 +199,11 @@ ListOr MaxMinDimBackward(const BackwardArgs& b) {
   const Shape& in_shape = b.input_meta[0].shape;
   Tensor g = b.grads[0];
   if (in_shape.empty()) return TensorList{g};
+  // No elements, no gradient to place (and no arange over a reduced dim of 2^62 to build).
+  if (NumElements(in_shape) == 0) {
+    TD_ASSIGN_OR_RETURN(Tensor z, op_util::Zeros({in_shape, g.dtype()}));
+    return TensorList{z};
+  }
   const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(in_shape.size()));
   Tensor idx = b.outputs[1];
   if (!b.attrs.Bool("keepdim")) {

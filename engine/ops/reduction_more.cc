@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops.h"
@@ -74,10 +75,10 @@ Shape ReducedShape(const Shape& in, const DimMask& mask, bool keepdim) {
 }
 
 int64_t ReducedCount(const Shape& in, const DimMask& mask) {
-  int64_t n = 1;
+  Shape reduced;
   for (size_t d = 0; d < in.size(); ++d)
-    if (mask[d]) n *= in[d];
-  return n;
+    if (mask[d]) reduced.push_back(in[d]);
+  return NumElements(reduced);  // a part of a tensor's shape: exact
 }
 
 std::vector<int64_t> MaskDims(const DimMask& mask) {
@@ -142,8 +143,11 @@ void Store(const Tensor& out, const std::vector<Acc>& values) {
 
 // Calls f(const I* in, int64_t in_step, O* out, int64_t out_step, int64_t len) for every 1-D line
 // of `in` along `dim`; `out` has in's rank (in's shape for scans, size 1 on dim for reductions).
+// A tensor without elements has no lines: a [0, 2^62] tensor along dim 0 would otherwise give
+// 2^62 empty ones.
 template <typename I, typename O, typename F>
 void ForEachLine(const Tensor& out, const Tensor& in, int64_t dim, F f) {
+  if (in.numel() == 0) return;
   Shape shape = in.shape(), in_st = in.strides(), out_st = out.strides();
   if (shape.empty()) {
     shape = {1};
@@ -624,7 +628,11 @@ ListOr CumsumForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
         ForEachLine<I, O>(out, x, dim, [](const I* in, int64_t is, O* o, int64_t os, int64_t len) {
           Acc acc = 0;
           for (int64_t j = 0; j < len; ++j) {
-            acc += static_cast<Acc>(in[j * is]);
+            if constexpr (std::is_same_v<Acc, int64_t>) {
+              acc = WrappingAdd(acc, static_cast<Acc>(in[j * is]));  // wraps, as PyTorch's
+            } else {
+              acc += static_cast<Acc>(in[j * is]);
+            }
             o[j * os] = static_cast<O>(acc);
           }
         });
@@ -756,6 +764,11 @@ ListOr SoftmaxBackward(const BackwardArgs& b) {
   if (ndim == 0) {
     // A single element: the result is constant (1, or 0 for log_softmax).
     TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(g, Scalar(0.0)));
+    return TensorList{r};
+  }
+  if (NumElements(b.input_meta[0].shape) == 0) {
+    // No elements: an empty gradient (the sum along dim of a [0, 2^62] tensor would not be).
+    TD_ASSIGN_OR_RETURN(Tensor r, op_util::Zeros({b.input_meta[0].shape, g.dtype()}));
     return TensorList{r};
   }
   const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim);

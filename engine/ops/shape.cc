@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops.h"
@@ -30,12 +31,9 @@ absl::StatusOr<Shape> InferSize(const Shape& shape, int64_t numel) {
       infer = i;
     } else if (shape[i] < 0) {
       return absl::InvalidArgumentError(absl::StrCat("invalid shape dimension ", shape[i]));
-    } else {
-      if (shape[i] > 0 && known > INT64_MAX / shape[i]) {
-        return absl::InvalidArgumentError(absl::StrCat("shape '", ShapeToString(shape),
-                                                       "' is invalid for input of size ", numel));
-      }
-      known *= shape[i];
+    } else if (!CheckedMul(known, shape[i], &known)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shape '", ShapeToString(shape), "' is invalid for input of size ", numel));
     }
   }
   if (infer && known == 0) {
@@ -59,14 +57,16 @@ std::optional<Shape> ViewStrides(const Shape& shape, const Shape& strides, const
   int64_t view_d = static_cast<int64_t>(new_shape.size()) - 1;
   int64_t chunk_base_stride = strides.back();
   int64_t tensor_numel = 1, view_numel = 1;
+  // The products address elements of a tensor that has some: exact (engine/checked_math.h).
   for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    tensor_numel *= shape[static_cast<size_t>(d)];
-    if (d == 0 || (shape[static_cast<size_t>(d - 1)] != 1 &&
-                   strides[static_cast<size_t>(d - 1)] != tensor_numel * chunk_base_stride)) {
+    tensor_numel = WrappingMul(tensor_numel, shape[static_cast<size_t>(d)]);
+    if (d == 0 ||
+        (shape[static_cast<size_t>(d - 1)] != 1 &&
+         strides[static_cast<size_t>(d - 1)] != WrappingMul(tensor_numel, chunk_base_stride))) {
       while (view_d >= 0 &&
              (view_numel < tensor_numel || new_shape[static_cast<size_t>(view_d)] == 1)) {
-        out[static_cast<size_t>(view_d)] = view_numel * chunk_base_stride;
-        view_numel *= new_shape[static_cast<size_t>(view_d)];
+        out[static_cast<size_t>(view_d)] = WrappingMul(view_numel, chunk_base_stride);
+        view_numel = WrappingMul(view_numel, new_shape[static_cast<size_t>(view_d)]);
         --view_d;
       }
       if (view_numel != tensor_numel) return std::nullopt;
@@ -198,7 +198,7 @@ ListOr UnsqueezeForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor& x = a.inputs[0];
   const auto d = static_cast<size_t>(*op_util::WrapDim(a.attrs.Int("dim"), x.dim() + 1));
   Shape st = x.strides();
-  const int64_t stride = d >= x.shape().size() ? 1 : x.shape()[d] * x.strides()[d];
+  const int64_t stride = d >= x.shape().size() ? 1 : ViewStride(x.strides()[d], x.shape()[d]);
   st.insert(st.begin() + static_cast<int64_t>(d), stride);
   return TensorList{MakeView(x, m[0].shape, st, x.storage_offset())};
 }
@@ -333,7 +333,7 @@ MetaOr InferSelect(const OpArgs& a) {
 
 Tensor SelectView(const Tensor& x, int64_t dim, int64_t index) {
   Shape s = x.shape(), st = x.strides();
-  const int64_t offset = x.storage_offset() + index * st[static_cast<size_t>(dim)];
+  const int64_t offset = ViewOffset(x.storage_offset(), index, st[static_cast<size_t>(dim)]);
   s.erase(s.begin() + dim);
   st.erase(st.begin() + dim);
   return MakeView(x, s, st, offset);
@@ -371,7 +371,7 @@ absl::StatusOr<SliceRange> ResolveSlice(const Shape& shape, const Attrs& attrs) 
   if (end < 0) end += n;
   start = std::clamp<int64_t>(start, 0, n);
   end = std::clamp<int64_t>(end, start, n);
-  return SliceRange{dim, start, end, step, (end - start + step - 1) / step};
+  return SliceRange{dim, start, end, step, CeilDiv(end - start, step)};
 }
 
 MetaOr InferSlice(const OpArgs& a) {
@@ -384,9 +384,9 @@ MetaOr InferSlice(const OpArgs& a) {
 Tensor SliceView(const Tensor& x, const SliceRange& r) {
   Shape s = x.shape(), st = x.strides();
   const auto d = static_cast<size_t>(r.dim);
-  const int64_t offset = x.storage_offset() + r.start * st[d];
+  const int64_t offset = ViewOffset(x.storage_offset(), r.start, st[d]);
   s[d] = r.length;
-  st[d] *= r.step;
+  st[d] = ViewStride(st[d], r.step);
   return MakeView(x, s, st, offset);
 }
 
@@ -410,6 +410,9 @@ ListOr SliceBackward(const BackwardArgs& b) {
 // selected part. Their own backward selects/slices again (for double backward).
 MetaOr InferSelectBack(const OpArgs& a) {
   const Shape& size = a.attrs.Ints("input_size");
+  for (int64_t d : size) {
+    if (d < 0) return absl::InvalidArgumentError("_select_backward(): negative input_size");
+  }
   TD_ASSIGN_OR_RETURN(auto di, SelectDimIndex(size, a.attrs));
   Shape expect = size;
   expect.erase(expect.begin() + di.first);
@@ -467,6 +470,7 @@ MetaOr InferUnbind(const OpArgs& a) {
   if (x.dim() == 0)
     return absl::OutOfRangeError("Dimension specified as 0 but tensor has no dimensions");
   TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
+  TD_RETURN_IF_ERROR(CheckOutputCount("unbind", x.size(dim)));
   Shape s = x.shape();
   s.erase(s.begin() + dim);
   return std::vector<TensorMeta>(static_cast<size_t>(x.size(dim)), TensorMeta{s, x.dtype()});
@@ -530,7 +534,10 @@ MetaOr InferCat(const OpArgs& a) {
             ref->size(d), " but got size ", t.size(d), " for tensor number ", i, " in the list."));
       }
     }
-    out[static_cast<size_t>(dim)] += t.size(dim);
+    if (!CheckedAdd(out[static_cast<size_t>(dim)], t.size(dim), &out[static_cast<size_t>(dim)])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "torch.cat(): the sizes of the tensors along dimension ", dim, " add up past int64"));
+    }
   }
   return One(out, dtype);
 }

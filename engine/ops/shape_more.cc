@@ -5,13 +5,14 @@
 // Index tensors are int64 inputs that never require grad. Every index value is checked in the
 // shape rule, before anything is allocated or read through it.
 #include <algorithm>
-#include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
 #include "engine/ops.h"
@@ -30,13 +31,19 @@ MetaOr One(Shape s, DType d) { return std::vector<TensorMeta>{{std::move(s), d}}
 
 // ---- element-level helpers -----------------------------------------------------------------
 
-// Calls f(idx) for every multi-index of `shape` in row-major order (once for a 0-d shape).
+// Calls f(idx) for every multi-index of `shape` in row-major order (once for a 0-d shape); stops
+// early once f returns false, if f returns bool.
 template <typename F>
 void ForEachIndex(const Shape& shape, F&& f) {
   if (NumElements(shape) == 0) return;
   std::vector<int64_t> idx(shape.size(), 0);
   while (true) {
-    f(idx);
+    PollCancellation();
+    if constexpr (std::is_same_v<decltype(f(idx)), bool>) {
+      if (!f(idx)) return;
+    } else {
+      f(idx);
+    }
     int64_t d = static_cast<int64_t>(shape.size()) - 1;
     for (; d >= 0; --d) {
       const auto k = static_cast<size_t>(d);
@@ -66,7 +73,7 @@ int64_t NonemptySize(const Shape& s, int64_t d) {
 
 Tensor SelectView(const Tensor& x, int64_t dim, int64_t index) {
   Shape s = x.shape(), st = x.strides();
-  const int64_t offset = x.storage_offset() + index * st[static_cast<size_t>(dim)];
+  const int64_t offset = ViewOffset(x.storage_offset(), index, st[static_cast<size_t>(dim)]);
   s.erase(s.begin() + dim);
   st.erase(st.begin() + dim);
   return MakeView(x, s, st, offset);
@@ -76,7 +83,7 @@ Tensor NarrowView(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   Shape s = x.shape();
   const auto d = static_cast<size_t>(dim);
   s[d] = length;
-  return MakeView(x, s, x.strides(), x.storage_offset() + start * x.strides()[d]);
+  return MakeView(x, s, x.strides(), ViewOffset(x.storage_offset(), start, x.strides()[d]));
 }
 
 // dst[i] += src[i] (same shape; floating or int64).
@@ -100,13 +107,21 @@ absl::Status CheckIndexDType(const Tensor& index, absl::string_view op) {
   return absl::OkStatus();
 }
 
+// The first value of the int64 tensor `index` outside [0, size), if any (each stored element is
+// read once: an expanded index costs its real elements, and nothing is copied).
+std::optional<int64_t> FirstOutOfRange(const Tensor& index, int64_t size) {
+  std::optional<int64_t> bad;
+  op_util::ForEachStoredElement<int64_t>(index, [&](int64_t v) {
+    if (!bad && (v < 0 || v >= size)) bad = v;
+  });
+  return bad;
+}
+
 // Every value of `index` in [0, size), else PyTorch's scatter/gather error.
 absl::Status CheckIndexValues(const Tensor& index, int64_t dim, int64_t size) {
-  for (const int64_t v : index.ToVector<int64_t>()) {
-    if (v < 0 || v >= size) {
-      return absl::OutOfRangeError(
-          absl::StrCat("index ", v, " is out of bounds for dimension ", dim, " with size ", size));
-    }
+  if (const std::optional<int64_t> v = FirstOutOfRange(index, size)) {
+    return absl::OutOfRangeError(
+        absl::StrCat("index ", *v, " is out of bounds for dimension ", dim, " with size ", size));
   }
   return absl::OkStatus();
 }
@@ -137,7 +152,7 @@ MetaOr InferFlatten(const OpArgs& a) {
     if (d < f.start || d > f.end) {
       out.push_back(x.size(d));
     } else {
-      n *= x.size(d);
+      if (!CheckedMul(n, x.size(d), &n)) return absl::InvalidArgumentError(kNumelOverflow);
       if (d == f.end) out.push_back(n);
     }
   }
@@ -219,7 +234,11 @@ MetaOr InferRepeat(const OpArgs& a) {
   Shape target(repeats.size());
   for (size_t i = 0; i < repeats.size(); ++i) {
     const int64_t have = i < lead ? 1 : x.shape()[i - lead];
-    target[i] = have * repeats[i];
+    if (!CheckedMul(have, repeats[i], &target[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kNumelOverflow, ": repeat(): size ", have, " repeated ", repeats[i],
+                       " times at dimension ", i, " does not fit in int64"));
+    }
   }
   for (const int64_t s : target) {
     if (s < 0) {
@@ -242,7 +261,7 @@ ListOr RepeatForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
     const int64_t s = i < lead ? 1 : x.shape()[i - lead];
     const int64_t xs = i < lead ? 0 : x.strides()[i - lead];
     shape.insert(shape.end(), {repeats[i], s});
-    out_st.insert(out_st.end(), {s * out.strides()[i], out.strides()[i]});
+    out_st.insert(out_st.end(), {WrappingMul(s, out.strides()[i]), out.strides()[i]});
     src_st.insert(src_st.end(), {0, xs});
   }
   kernels::CopyInto(MakeView(out, shape, out_st, 0),
@@ -254,11 +273,11 @@ ListOr RepeatForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 ListOr RepeatBackward(const BackwardArgs& b) {
   const std::vector<int64_t>& repeats = b.attrs.Ints("repeats");
   const Shape& input_shape = b.input_meta[0].shape;
-  for (const int64_t r : repeats) {
-    if (r == 0) {
-      TD_ASSIGN_OR_RETURN(Tensor z, op_util::Zeros({input_shape, b.grads[0].dtype()}));
-      return TensorList{z};
-    }
+  // Nothing repeated or nothing to repeat: zeros (and no reshape of a [0, 2^62] gradient).
+  if (NumElements(input_shape) == 0 ||
+      std::find(repeats.begin(), repeats.end(), 0) != repeats.end()) {
+    TD_ASSIGN_OR_RETURN(Tensor z, op_util::Zeros({input_shape, b.grads[0].dtype()}));
+    return TensorList{z};
   }
   Tensor g = b.grads[0];
   const size_t lead = repeats.size() - input_shape.size();
@@ -340,8 +359,8 @@ absl::StatusOr<std::vector<Piece>> SplitPieces(const Shape& shape, int64_t split
     return absl::InvalidArgumentError(absl::StrCat(
         "split_size can only be 0 if dimension size is 0, but got dimension size of ", dim_size));
   }
-  const int64_t n =
-      split_size == 0 ? 1 : std::max<int64_t>((dim_size + split_size - 1) / split_size, 1);
+  const int64_t n = split_size == 0 ? 1 : std::max<int64_t>(CeilDiv(dim_size, split_size), 1);
+  TD_RETURN_IF_ERROR(CheckOutputCount("split", n));
   std::vector<Piece> pieces;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t start = i * split_size;
@@ -389,7 +408,7 @@ absl::StatusOr<int64_t> ChunkSplitSize(const Tensor& x, const Attrs& attrs, int6
         absl::StrCat("chunk expects `chunks` to be greater than 0, got: ", chunks));
   }
   TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(attrs.Int("dim"), x.dim()));
-  return (x.size(dim) + chunks - 1) / chunks;
+  return CeilDiv(x.size(dim), chunks);  // any chunks up to INT64_MAX: no overflow
 }
 
 MetaOr InferChunk(const OpArgs& a) {
@@ -451,9 +470,7 @@ absl::Status CheckSelectIndex(const Tensor& index, int64_t size) {
   if (index.dtype() != DType::kInt64) {
     return absl::InvalidArgumentError("index_select(): Expected dtype int32 or int64 for index");
   }
-  for (const int64_t v : index.ToVector<int64_t>()) {
-    if (v < 0 || v >= size) return absl::OutOfRangeError("index out of range in self");
-  }
+  if (FirstOutOfRange(index, size)) return absl::OutOfRangeError("index out of range in self");
   return absl::OkStatus();
 }
 
@@ -473,6 +490,8 @@ ListOr IndexSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
     kernels::CopyInto(out, x);
     return TensorList{out};
   }
+  // Without elements there is nothing to copy (and index may be long: [0, 2^62] selects nothing).
+  if (out.numel() == 0) return TensorList{out};
   const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
   const std::vector<int64_t> idx = index.ToVector<int64_t>();
   for (size_t j = 0; j < idx.size(); ++j) {
@@ -521,6 +540,7 @@ ListOr IndexSelectBackForward(const OpArgs& a, const std::vector<TensorMeta>& m)
     kernels::CopyInto(out, g);
     return TensorList{out};
   }
+  if (out.numel() == 0 || g.numel() == 0) return TensorList{out};
   const int64_t dim =
       *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
   const std::vector<int64_t> idx = index.ToVector<int64_t>();
@@ -747,14 +767,7 @@ ListOr ScatterBackward(const BackwardArgs& b) {
 // The value as self's dtype, or PyTorch's overflow error.
 absl::Status CheckFillValue(DType dtype, const Attrs& attrs) {
   if (attrs.IsIntegral("value")) return absl::OkStatus();
-  const double v = attrs.Double("value");
-  if (dtype == DType::kInt64 && !(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) {
-    return absl::InvalidArgumentError("value cannot be converted to type int64_t without overflow");
-  }
-  if (dtype == DType::kFloat32 && std::isfinite(v) && std::fabs(v) > FLT_MAX) {
-    return absl::InvalidArgumentError("value cannot be converted to type float without overflow");
-  }
-  return absl::OkStatus();
+  return CheckConvertible(attrs.Double("value"), dtype);
 }
 
 MetaOr InferMaskedFill(const OpArgs& a) {
@@ -780,7 +793,7 @@ ListOr MaskedFillForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
     if constexpr (std::is_same_v<T, bool>) {
       v = a.attrs.Double("value") != 0;
     } else if constexpr (std::is_same_v<T, int64_t>) {
-      v = integral ? a.attrs.Int("value") : static_cast<int64_t>(a.attrs.Double("value"));
+      v = integral ? a.attrs.Int("value") : SaturatingDoubleToInt64(a.attrs.Double("value"));
     } else {
       v = static_cast<T>(integral ? static_cast<double>(a.attrs.Int("value"))
                                   : a.attrs.Double("value"));
@@ -797,12 +810,11 @@ ListOr MaskedFillBackward(const BackwardArgs& b) {
   return TensorList{g, Tensor()};
 }
 
+// The number of true elements of mask broadcast to `shape`, in time proportional to mask's
+// stored elements (a [2^40] broadcast of a one-element mask is counted at once).
 absl::StatusOr<int64_t> CountTrue(const Tensor& mask, const Shape& shape) {
-  const Shape st = kernels::BroadcastStrides(mask, shape);
-  const char* p = mask.raw_data();
-  int64_t n = 0;
-  ForEachIndex(shape, [&](const std::vector<int64_t>& idx) { n += p[Dot(idx, st)] != 0; });
-  return n;
+  TD_RETURN_IF_ERROR(CheckedNumel(shape).status());
+  return op_util::CountTrueBroadcast(mask, shape);
 }
 
 MetaOr InferMaskedSelect(const OpArgs& a) {
@@ -825,11 +837,13 @@ ListOr MaskedSelectForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const char* mp = mask.raw_data();
   int64_t k = 0;
   const int64_t n = out.numel();
+  if (n == 0) return TensorList{out};
   ForEachIndex(shape, [&](const std::vector<int64_t>& idx) {
-    if (mp[Dot(idx, mst)] != 0 && k < n) {
+    if (mp[Dot(idx, mst)] != 0) {
       std::memcpy(ElemPtr(out, k * out.strides()[0]), ElemPtr(x, Dot(idx, xst)), item);
       ++k;
     }
+    return k < n;  // stop after the last selected element
   });
   return TensorList{out};
 }
@@ -879,11 +893,13 @@ ListOr MaskedSelectBackForward(const OpArgs& a, const std::vector<TensorMeta>& m
   const char* mp = mask.raw_data();
   int64_t k = 0;
   const int64_t n = g.numel();
+  if (n == 0) return TensorList{out};
   ForEachIndex(m[0].shape, [&](const std::vector<int64_t>& idx) {
-    if (mp[Dot(idx, mst)] != 0 && k < n) {
+    if (mp[Dot(idx, mst)] != 0) {
       std::memcpy(ElemPtr(out, Dot(idx, out.strides())), ElemPtr(g, k * g.strides()[0]), item);
       ++k;
     }
+    return k < n;
   });
   return TensorList{out};
 }
