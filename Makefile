@@ -1,10 +1,14 @@
 # tensord: the two commands a fresh Debian 12 machine needs are `make run` and `make test`.
 BUILD_DIR ?= build
 ASAN_DIR  ?= build-asan
+TSAN_DIR  ?= build-tsan
+FUZZ_DIR  ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 10
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run demo test asan bench format format-check clean help
+.PHONY: all deps configure build run demo test asan tsan fuzz fuzz-build fuzz-seeds bench format format-check clean help
 
 all: build
 
@@ -12,6 +16,8 @@ help:
 	@echo "make run          install dependencies, build, start tensord on 127.0.0.1:50051 (ARGS='--flag=...')"
 	@echo "make test         install dependencies, build, run every test (ctest)"
 	@echo "make asan         the same tests under AddressSanitizer + UBSan"
+	@echo "make tsan         the server, client and stream tests under ThreadSanitizer"
+	@echo "make fuzz         each libFuzzer harness for FUZZ_SECONDS (default 60) over its corpus"
 	@echo "make bench        benchmarks vs libtorch, raw gRPC and PyTorch RPC (bench/results/latest.md)"
 	@echo "make format       clang-format the sources; make format-check verifies"
 
@@ -33,8 +39,18 @@ run: build
 demo: build
 	$(BUILD_DIR)/engine/tensord-engine-demo
 
+# After CTest (which replays the fuzz corpus in the normal build: fuzz_replay_*), each libFuzzer
+# harness runs FUZZ_TEST_SECONDS over its checked-in corpus in the clang fuzz preset (building it
+# costs about 3 minutes on 2 cores; README "Fuzzing and sanitizers"). TENSORD_SKIP_FUZZ=1 skips
+# that step.
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	@if [ "$${TENSORD_SKIP_FUZZ:-0}" = 1 ]; then \
+	  echo "SKIP: libFuzzer runs (TENSORD_SKIP_FUZZ=1)"; \
+	else \
+	  $(MAKE) --no-print-directory fuzz-build && \
+	  tests/fuzz/run_fuzzers.sh --build-dir $(FUZZ_DIR) --seconds $(FUZZ_TEST_SECONDS); \
+	fi
 
 # The same tests under AddressSanitizer + UBSan (the `asan` preset of CMakePresets.json). The
 # container test is skipped here: the image is built without sanitizers anyway.
@@ -42,6 +58,35 @@ asan: deps
 	cmake --preset asan $(CMAKE_FLAGS)
 	cmake --build --preset asan -j $(JOBS)
 	TENSORD_SKIP_CONTAINER_TEST=1 ctest --preset asan -j $(JOBS)
+
+# The server, client, stream and concurrency tests under ThreadSanitizer (the `tsan` preset), which
+# stops at the first report (halt_on_error). tests/tsan.supp may name third-party frames only.
+TSAN_TESTS = server_service_test server_bad_input_test server_auth_test server_lifecycle_test \
+             server_drain_test server_status_test server_robustness_test server_stream_memory_test \
+             client_test engine_context_test engine_cancel_test
+tsan: deps
+	cmake --preset tsan $(CMAKE_FLAGS)
+	cmake --build --preset tsan -j $(JOBS) --target tensord $(TSAN_TESTS)
+	@fail=0; for t in $(TSAN_TESTS); do \
+	  echo "== $$t (ThreadSanitizer)"; \
+	  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp" \
+	    $(TSAN_DIR)/tests/$$t --gtest_brief=1 || { echo "FAILED: $$t"; fail=1; }; \
+	done; exit $$fail
+
+# libFuzzer harnesses (tests/fuzz/): the `fuzz` preset builds them with clang 14, ASan and UBSan
+# stopping at the first report; `make fuzz FUZZ_SECONDS=N` runs each for N seconds over its
+# checked-in corpus (new inputs and crash artifacts go to $(FUZZ_DIR)/fuzz-work, not the corpus).
+fuzz-build: deps
+	cmake --preset fuzz $(CMAKE_FLAGS)
+	cmake --build --preset fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	tests/fuzz/run_fuzzers.sh --build-dir $(FUZZ_DIR) --seconds $(FUZZ_SECONDS)
+
+# Rewrites the hand-made seeds of tests/fuzz/corpus/ (tests/fuzz/seed_corpus.cc).
+fuzz-seeds: build
+	cmake --build $(BUILD_DIR) --target fuzz_seed_corpus
+	$(BUILD_DIR)/tests/fuzz/fuzz_seed_corpus tests/fuzz/corpus
 
 # Benchmarks side by side with their anchors (not part of `make test`): bench/results/latest.md.
 bench: deps
@@ -55,7 +100,7 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)
 
 # The container image (docker/Dockerfile) built and tested with podman: installs podman, runc and
 # debootstrap if missing, makes the local debian:bookworm-slim base, runs the image and the

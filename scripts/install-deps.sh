@@ -24,9 +24,11 @@ BUILD_PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libopenblas0-pthread
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
-# --build-only: BUILD_PKGS less the developer tools (clang-format, Google Benchmark), plus the
-# python3 interpreter that configuring the tests needs (find_package(Python3) in tests/).
+# --build-only: BUILD_PKGS less the developer tools (clang-format, Google Benchmark, clang and
+# libFuzzer for the fuzz preset), plus the python3 interpreter that configuring the tests needs
+# (find_package(Python3) in tests/).
 BUILD_ONLY_PKGS=(
   build-essential cmake ninja-build pkg-config python3
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler

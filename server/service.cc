@@ -18,6 +18,7 @@
 #include "engine/status_macros.h"
 #include "engine/storage.h"
 #include "server/status.h"
+#include "server/transfer.h"
 #include "spdlog/spdlog.h"
 
 namespace tensord::server {
@@ -679,7 +680,7 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
  public:
   UploadReactor(TensordService* service, grpc::CallbackServerContext* ctx,
                 pb::TensorsResponse* resp)
-      : service_(service), ctx_(ctx), resp_(resp), token_(service) {
+      : service_(service), ctx_(ctx), resp_(resp), token_(service), upload_(service->options()) {
     StartRead(&chunk_);
   }
 
@@ -690,7 +691,7 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
     }
     absl::Status s = Consume();
     if (!s.ok()) {
-      tensor_ = Tensor();  // give the bytes back before the client hears of the failure
+      upload_.Reset();  // give the bytes back before the client hears of the failure
       Finish(ToGrpcStatus(s));
       return;
     }
@@ -700,46 +701,23 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
   void OnDone() override { delete this; }
 
  private:
+  // The chunk assembly itself is UploadAssembler's (server/transfer.h).
   absl::Status Consume() {
     if (!session_) {
       TD_ASSIGN_OR_RETURN(session_, service_->ResolveSession(ctx_, chunk_.session_id()));
-      TD_RETURN_IF_ERROR(session_->CheckFree(chunk_.id()));
-      TD_ASSIGN_OR_RETURN(DType dtype, FromProto(chunk_.dtype()));
-      TD_RETURN_IF_ERROR(CheckShape(chunk_.shape(), service_->options()));
-      ContextGuard guard(session_->context());
-      TD_ASSIGN_OR_RETURN(tensor_, factory::empty(ToShape(chunk_.shape()),
-                                                  factory::TensorOptions().with_dtype(dtype)));
-      if (chunk_.requires_grad()) TD_RETURN_IF_ERROR(tensor_.set_requires_grad(true));
-      id_ = chunk_.id();
+      return upload_.Start(*session_, chunk_);
     }
-    const std::string& data = chunk_.data();
-    if (received_ + static_cast<int64_t>(data.size()) > tensor_.nbytes()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("upload sent more than the tensor's ", tensor_.nbytes(), " bytes"));
-    }
-    std::memcpy(tensor_.raw_data() + received_, data.data(), data.size());
-    received_ += static_cast<int64_t>(data.size());
-    return absl::OkStatus();
+    return upload_.Append(chunk_.data());
   }
 
   void Complete() {
-    if (!session_) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "empty upload: the first chunk must carry the header"));
+    absl::StatusOr<Tensor> assembled = upload_.Finish();
+    if (!assembled.ok()) {
+      Finish(ToGrpcStatus(assembled.status()));
       return;
     }
-    if (received_ != tensor_.nbytes()) {
-      const int64_t expected = tensor_.nbytes();
-      tensor_ = Tensor();
-      Finish(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       absl::StrCat("upload ended after ", received_, " of ", expected, " bytes")));
-      return;
-    }
-    if (tensor_.dtype() == DType::kBool) {
-      auto* p = reinterpret_cast<unsigned char*>(tensor_.raw_data());
-      for (int64_t i = 0; i < tensor_.numel(); ++i) p[i] = p[i] != 0;
-    }
+    tensor_ = *std::move(assembled);
+    id_ = upload_.id();
     std::shared_ptr<Session> s = session_;
     service_->executor().Submit(s->strand(), [this, s] {
       absl::Status st = s->closed()
@@ -760,9 +738,9 @@ class UploadReactor final : public grpc::ServerReadReactor<pb::UploadChunk> {
   TensordService::CallToken token_;
   pb::UploadChunk chunk_;
   std::shared_ptr<Session> session_;
-  Tensor tensor_;
+  UploadAssembler upload_;
+  Tensor tensor_;  // the assembled tensor, until the strand binds it
   uint64_t id_ = 0;
-  int64_t received_ = 0;
 };
 
 // Download: a consistent snapshot is taken on the session's strand, then streamed in chunks.
