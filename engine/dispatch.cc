@@ -63,12 +63,13 @@ class OpNode : public Node {
     for (size_t i = 0; i < saved_inputs_.size(); ++i) {
       if (!saved_inputs_[i].defined()) continue;
       std::string name = i == 0 ? "self" : i == 1 ? "other" : absl::StrCat("input", i);
-      out.push_back({std::move(name), saved_inputs_[i].meta(), saved_inputs_[i].freed()});
+      out.push_back({std::move(name), saved_inputs_[i].meta(), saved_inputs_[i].freed(),
+                     saved_inputs_[i].data()});
     }
     for (size_t i = 0; i < saved_outputs_.size(); ++i) {
       if (!saved_outputs_[i].defined()) continue;
       out.push_back({i == 0 ? "result" : absl::StrCat("result", i), saved_outputs_[i].meta(),
-                     saved_outputs_[i].freed()});
+                     saved_outputs_[i].freed(), saved_outputs_[i].data()});
     }
     return out;
   }
@@ -83,6 +84,24 @@ class OpNode : public Node {
   using Node::input_meta_;
   using Node::next_edges_;
 };
+
+// Whether the node of `def` keeps input `i`, given which inputs require grad (bit j: input j).
+bool SavesInput(const OpDef& def, size_t i, uint32_t requires_grad) {
+  if (i >= 32 || !((def.save_inputs >> i) & 1u)) return false;
+  const uint32_t users = i < def.save_input_for.size() ? def.save_input_for[i] : 0u;
+  return users == 0 || (users & requires_grad) != 0;
+}
+
+// Bit i: input i requires grad and is differentiable.
+uint32_t RequiresGradMask(const OpDef& def, const std::vector<Tensor>& inputs) {
+  uint32_t mask = 0;
+  for (size_t i = 0; i < inputs.size() && i < 32; ++i) {
+    if (!((def.nondiff_inputs >> i) & 1u) && inputs[i].defined() && inputs[i].requires_grad()) {
+      mask |= 1u << i;
+    }
+  }
+  return mask;
+}
 
 // torch.can_cast for the supported dtypes.
 bool CanCast(DType from, DType to) {
@@ -200,13 +219,14 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   node->next_edges_.reserve(inputs.size());
   node->forward_input_meta_.reserve(inputs.size());
   node->saved_inputs_.resize(inputs.size());
+  const uint32_t requires_grad = RequiresGradMask(def, inputs);
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (i >= 32 || !((def.nondiff_inputs >> i) & 1u)) {
       node->next_edges_.push_back(GradientEdge(inputs[i]));
       node->edge_input_.push_back(static_cast<int>(i));
     }
     node->forward_input_meta_.push_back(inputs[i].meta());
-    if (i < 32 && (def.save_inputs >> i) & 1u) {
+    if (SavesInput(def, i, requires_grad)) {
       node->saved_inputs_[i] = SavedVariable(inputs[i], /*is_output=*/false);
     }
   }
@@ -218,8 +238,11 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
     node->input_meta_.push_back(outputs[i].meta());
   }
   if (def.save_outputs) {
+    node->saved_outputs_.resize(outputs.size());
     for (size_t i = 0; i < outputs.size(); ++i) {
-      node->saved_outputs_.emplace_back(outputs[i], /*is_output=*/true);
+      if (i < 32 && ((def.save_output_mask >> i) & 1u)) {
+        node->saved_outputs_[i] = SavedVariable(outputs[i], /*is_output=*/true);
+      }
     }
   }
   return outputs;
@@ -316,7 +339,9 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
 
   std::vector<Tensor> inputs;
   inputs.reserve(others.size() + 1);
-  if (record && (def.save_inputs & 1u)) {
+  std::vector<Tensor> all_inputs{self};
+  all_inputs.insert(all_inputs.end(), others.begin(), others.end());
+  if (record && SavesInput(def, 0, RequiresGradMask(def, all_inputs))) {
     // The backward needs self's value from before the write: compute from a private copy that
     // carries self's history.
     TD_ASSIGN_OR_RETURN(Tensor copy, op_util::RawClone(self));

@@ -38,6 +38,8 @@ class SavedVariable {
   absl::StatusOr<Tensor> Unpack(const std::shared_ptr<Node>& owner) const;
   const TensorMeta& meta() const { return meta_; }
   bool is_output() const { return is_output_; }
+  // The stored tensor (without history), undefined once freed. For inspection.
+  const Tensor& data() const { return data_; }
 
  private:
   Tensor data_;
@@ -56,6 +58,7 @@ struct SavedTensorInfo {
   std::string name;  // "self", "other", "result", ...
   TensorMeta meta;
   bool freed = false;
+  Tensor data;  // the stored tensor without history (undefined once freed), for inspection
 };
 
 class Node : public std::enable_shared_from_this<Node> {

@@ -962,11 +962,13 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
   t.push_back(Def("_index_select_backward", "IndexAddBackward0",
                   "gradient of index_select: zeros(input_size).index_add_(dim, index, grad)",
                   OpKind::kKernel, InferIndexSelectBack, IndexSelectBackForward,
-                  IndexSelectBackBackward, {input_size, dim}, 2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+                  IndexSelectBackBackward, {input_size, dim}, 2,
+                  kIndex | 1u));  // PyTorch keeps self too
+  t.back().nondiff_inputs = 2u;   // the index / mask
   t.push_back(Def("gather", "GatherBackward0", "out[i][j] = self[i][index[i][j]] (for dim 1)",
-                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {dim}, 2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {dim}, 2,
+                  kIndex | 1u));  // PyTorch keeps self too
+  t.back().nondiff_inputs = 2u;   // the index / mask
   t.push_back(Def("_gather_backward", "ScatterAddBackward0",
                   "gradient of gather: zeros(input_size).scatter_add(dim, index, grad)",
                   OpKind::kKernel, InferGatherBack, GatherBackForward, GatherBackBackward,
@@ -985,8 +987,8 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
   t.push_back(Def("masked_select", "MaskedSelectBackward0",
                   "1-D tensor of the elements of self (broadcast with mask) where mask is true",
                   OpKind::kKernel, InferMaskedSelect, MaskedSelectForward, MaskedSelectBackward, {},
-                  2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+                  2, kIndex | 1u));  // PyTorch keeps self too
+  t.back().nondiff_inputs = 2u;      // the index / mask
   t.push_back(Def("_masked_select_backward", "MaskedScatterBackward0",
                   "gradient of masked_select: zeros(input_size).masked_scatter(mask, grad)",
                   OpKind::kKernel, InferMaskedSelectBack, MaskedSelectBackForward,

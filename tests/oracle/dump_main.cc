@@ -5,6 +5,7 @@
 //
 // Non-finite numbers are written as the strings "nan", "inf" and "-inf"; floating values always
 // carry a '.' or an exponent so that Python reads them back as floats.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -238,6 +239,88 @@ absl::StatusOr<std::string> OpCase(const OpSample& sample, DType dtype, uint64_t
   return JsonObject(fields);
 }
 
+// ---- saved tensors -------------------------------------------------------------------------
+
+// What a saved tensor is, by storage and layout: "input:i" / "output:j" (the tensor itself),
+// "view:input:i" / "view:output:j" (another layout of its storage), or "other" (a temporary).
+std::string ClassifySaved(const Tensor& s, const std::vector<Tensor>& inputs,
+                          const std::vector<Tensor>& outputs) {
+  const auto same_storage = [&](const Tensor& t) {
+    return t.defined() && t.impl()->storage == s.impl()->storage;
+  };
+  const auto same_layout = [&](const Tensor& t) {
+    return t.shape() == s.shape() && t.strides() == s.strides() &&
+           t.storage_offset() == s.storage_offset();
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (same_storage(inputs[i]) && same_layout(inputs[i])) return absl::StrCat("input:", i);
+  }
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    if (same_storage(outputs[j]) && same_layout(outputs[j])) return absl::StrCat("output:", j);
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (same_storage(inputs[i])) return absl::StrCat("view:input:", i);
+  }
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    if (same_storage(outputs[j])) return absl::StrCat("view:output:", j);
+  }
+  return "other";
+}
+
+// For one sample and one choice of which differentiable inputs require grad (bit i of `mask`:
+// the i-th differentiable input), which tensors the node of the first output keeps.
+absl::StatusOr<std::string> SavedCase(const OpSample& sample, uint32_t mask) {
+  constexpr uint64_t kSeed = 1;
+  Context ctx(ContextOptions{.seed = kSeed});
+  ContextGuard guard(ctx);
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(sample.op));
+  TD_ASSIGN_OR_RETURN(const Attrs attrs, ResolveAttrs(*def, sample.attrs));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeInputs(sample, DType::kFloat64, kSeed));
+  Fields fields = {{"kind", "\"saved\""},
+                   {"op", JsonString(sample.op)},
+                   {"label", JsonString(sample.label)},
+                   {"dtype", JsonString("float64")},
+                   {"seed", absl::StrCat(kSeed)}};
+  Fields attr_fields;
+  for (const auto& [name, value] : attrs.entries()) attr_fields.emplace_back(name, JsonAttr(value));
+  fields.emplace_back("attrs", JsonObject(attr_fields));
+  std::vector<std::string> input_json;
+  uint32_t k = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (sample.inputs[i].differentiable && IsFloating(inputs[i].dtype())) {
+      if ((mask >> k++) & 1u) TD_RETURN_IF_ERROR(inputs[i].set_requires_grad(true));
+    }
+    input_json.push_back(JsonTensor(inputs[i]));
+  }
+  fields.emplace_back("inputs", JsonArray(input_json));
+  absl::StatusOr<std::vector<Tensor>> outputs = Apply(*def, inputs, attrs);
+  if (!outputs.ok()) {
+    fields.emplace_back("error", JsonString(outputs.status().ToString()));
+    return JsonObject(fields);
+  }
+  std::shared_ptr<Node> node;
+  for (const Tensor& o : *outputs) {
+    if (!node && o.grad_fn()) node = o.grad_fn();
+  }
+  fields.emplace_back("grad_fn", node ? JsonString(DisplayName(*node)) : "null");
+  std::vector<std::string> saved;
+  if (node) {
+    for (const SavedTensorInfo& s : node->SavedTensors()) {
+      saved.push_back(JsonString(ClassifySaved(s.data, inputs, *outputs)));
+    }
+  }
+  std::sort(saved.begin(), saved.end());
+  fields.emplace_back("saved", JsonArray(saved));
+  return JsonObject(fields);
+}
+
+// Number of differentiable (floating) inputs of a sample.
+int DifferentiableInputs(const OpSample& sample) {
+  int n = 0;
+  for (const InputSpec& in : sample.inputs) n += in.differentiable && in.floating;
+  return n;
+}
+
 // ---- repr cases ----------------------------------------------------------------------------
 
 struct ReprSpec {
@@ -435,6 +518,19 @@ int Main(int argc, char** argv) {
       }
     }
   }
+  int saved_cases = 0;
+  for (const OpSample& sample : AllSamples()) {
+    const int n = std::min(DifferentiableInputs(sample), 4);
+    for (uint32_t mask = 1; mask < (1u << n); ++mask) {
+      absl::StatusOr<std::string> line = SavedCase(sample, mask);
+      if (!line.ok()) {
+        std::cerr << "saved " << sample.op << "/" << sample.label << ": " << line.status() << "\n";
+        return 1;
+      }
+      out << *line << "\n";
+      ++saved_cases;
+    }
+  }
   for (const ReprSpec& spec : ReprSpecs()) {
     absl::StatusOr<std::string> line = ReprCase(spec);
     if (!line.ok()) {
@@ -449,8 +545,8 @@ int Main(int argc, char** argv) {
     std::cerr << "error writing " << argv[1] << "\n";
     return 1;
   }
-  std::cout << "wrote " << op_cases << " op cases and " << repr_cases << " repr cases to "
-            << argv[1] << "\n";
+  std::cout << "wrote " << op_cases << " op cases, " << saved_cases << " saved-tensor cases and "
+            << repr_cases << " repr cases to " << argv[1] << "\n";
   return 0;
 }
 
