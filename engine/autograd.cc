@@ -255,6 +255,11 @@ absl::Status PrepareRoots(const std::vector<Tensor>& outputs, const std::vector<
       return absl::FailedPreconditionError(absl::StrCat(
           "element ", i, " of tensors does not require grad and does not have a grad_fn"));
     }
+    TD_RETURN_IF_ERROR(out.grad_fn_or_error().status());
+    if (!GradientEdge(out).valid()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "element ", i, " of tensors does not require grad and does not have a grad_fn"));
+    }
     Tensor g = grads.empty() ? Tensor() : grads[i];
     if (!g.defined()) {
       if (out.numel() != 1) {

@@ -127,7 +127,9 @@ std::shared_ptr<Node> GradAccumulator(const Tensor& leaf) {
 Edge GradientEdge(const Tensor& t) {
   if (!t.defined()) return {};
   if (t.grad_fn()) return {t.grad_fn(), t.output_nr()};
-  if (t.requires_grad()) return {GradAccumulator(t), 0};
+  // Only a tensor's own flag makes an accumulator: a view made in no_grad mode of a tensor that
+  // requires grad requires grad too, but gradients stop there (as in PyTorch).
+  if (t.impl()->requires_grad) return {GradAccumulator(t), 0};
   return {};
 }
 

@@ -80,6 +80,9 @@ struct BackwardArgs {
   const std::vector<TensorMeta>& input_meta;
   std::vector<Tensor> grads;  // one per differentiable output, zero-filled where none flowed
   std::vector<bool> needs_input_grad;
+  // Strides and storage offsets of the forward inputs; recorded for view ops only.
+  std::vector<Shape> input_strides;
+  std::vector<int64_t> input_offsets;
 };
 
 using InferFn = absl::StatusOr<std::vector<TensorMeta>> (*)(const OpArgs&);

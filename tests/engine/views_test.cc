@@ -17,6 +17,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::Must;
 using testing::StatusIs;
+using ::testing::StrEq;
 using testing::Values;
 using Code = absl::StatusCode;
 
@@ -63,6 +64,170 @@ TEST_F(Views, Mul_SavesSelfWhenOtherNeedsGrad_AndTheVersionCheckFires) {
   EXPECT_THAT(Backward(Must(ops::sum(y))),
               StatusIs(Code::kFailedPrecondition,
                        HasSubstr("[torch.FloatTensor [2]] is at version 1; expected version 0")));
+}
+
+std::string GradFnName(const Tensor& t) {
+  return t.grad_fn() ? DisplayName(*t.grad_fn()) : std::string("None");
+}
+
+// ---- CopySlices ----------------------------------------------------------------------------
+
+TEST_F(Views, SetitemOnPlainTensor_MakesItRequireGrad_AndGradientsFlow) {
+  // m = zeros(2, 3); m[1] = v; p = ones(2); ((m * m).sum() + (p * m[:, 0]).sum()).backward()
+  Tensor v = Must(factory::from_values({1, 2, 3}, {3}, RequiresGrad()));
+  Tensor m = Must(factory::zeros({2, 3}));
+  ASSERT_OK(ops::copy_(Must(ops::select(m, 0, 1)), v));
+  EXPECT_TRUE(m.requires_grad());
+  EXPECT_FALSE(m.is_leaf());
+  EXPECT_EQ(GradFnName(m), "CopySlices");
+  ASSERT_EQ(m.grad_fn()->next_edges().size(), 2u);
+  EXPECT_FALSE(m.grad_fn()->next_edges()[0].valid());
+  EXPECT_EQ(DisplayName(*m.grad_fn()->next_edges()[1].function), "AccumulateGrad");
+  EXPECT_EQ(m.version(), 1u);
+  Tensor p = Must(factory::from_values({2, 3}, {2}, RequiresGrad()));
+  Tensor col = Must(ops::select(m, 1, 0));  // m[:, 0] = [0, 1]
+  Tensor loss =
+      Must(ops::add(Must(ops::sum(Must(ops::mul(m, m)))), Must(ops::sum(Must(ops::mul(p, col))))));
+  ASSERT_OK(Backward(loss));
+  EXPECT_THAT(Values(v.grad()), ElementsAre(2 + 3, 4, 6));
+  EXPECT_THAT(Values(p.grad()), ElementsAre(0, 1));
+}
+
+TEST_F(Views, InplaceOnViewOfNonLeaf_RecordsCopySlices) {
+  // x = ones(2, 2, requires_grad); a = x * 1; a[0].mul_(2); a.sum().backward()
+  Tensor x = Must(factory::ones({2, 2}, RequiresGrad()));
+  Tensor a = Must(ops::mul(x, Scalar(1)));
+  Tensor b = Must(ops::select(a, 0, 0));
+  ASSERT_OK(ops::mul_(Must(ops::select(a, 0, 0)), Scalar(2)));
+  EXPECT_EQ(GradFnName(a), "CopySlices");
+  EXPECT_EQ(DisplayName(*a.grad_fn()->next_edges()[0].function), "MulBackward0");
+  EXPECT_EQ(GradFnName(b), "AsStridedBackward0");
+  EXPECT_EQ(b.grad_fn()->next_edges()[0].function, a.grad_fn());
+  ASSERT_OK(Backward(Must(ops::sum(a))));
+  EXPECT_THAT(Values(x.grad()), ElementsAre(2, 2, 1, 1));
+}
+
+TEST_F(Views, ViewsOfABase_SeeItsNewHistory) {
+  // y = x.clone(); v = y[1:]; y.zero_(); (v * 3).sum().backward()  gives x.grad == 0.
+  Tensor x = Must(factory::ones({3}, RequiresGrad()));
+  Tensor y = Must(ops::clone(x));
+  Tensor v = Must(ops::slice(y, 0, 1, std::nullopt));
+  EXPECT_EQ(GradFnName(v), "SliceBackward0");
+  ASSERT_OK(ops::zero_(y));
+  EXPECT_EQ(GradFnName(v), "AsStridedBackward0");
+  ASSERT_OK(Backward(Must(ops::sum(Must(ops::mul(v, Scalar(3)))))));
+  EXPECT_THAT(Values(x.grad()), ElementsAre(0, 0, 0));
+}
+
+TEST_F(Views, FillOfAnElementOfANonLeaf) {
+  Tensor x = Must(factory::ones({2, 2}, RequiresGrad()));
+  Tensor a = Must(ops::mul(x, Scalar(2)));
+  ASSERT_OK(ops::fill_(Must(ops::select(Must(ops::select(a, 0, 0)), 0, 1)), Scalar(0.0)));
+  EXPECT_EQ(GradFnName(a), "CopySlices");
+  EXPECT_THAT(Values(a), ElementsAre(2, 0, 2, 2));
+  ASSERT_OK(Backward(Must(ops::sum(a))));
+  EXPECT_THAT(Values(x.grad()), ElementsAre(2, 0, 2, 2));
+}
+
+TEST_F(Views, ViewMadeInNoGrad_RequiresGradButHasNoHistory) {
+  Tensor x = Must(factory::ones({2, 3}, RequiresGrad()));
+  Tensor v;
+  {
+    NoGradGuard no_grad;
+    v = Must(ops::select(x, 0, 0));
+  }
+  EXPECT_TRUE(v.requires_grad());
+  EXPECT_TRUE(v.is_leaf());
+  Tensor y = Must(ops::mul(v, Scalar(2)));
+  EXPECT_EQ(GradFnName(y), "MulBackward0");
+  EXPECT_FALSE(y.grad_fn()->next_edges()[0].valid());
+  EXPECT_THAT(ops::add_(v, Scalar(1)),
+              StatusIs(Code::kFailedPrecondition,
+                       StrEq("A view was created in no_grad mode and is being modified inplace "
+                             "with grad mode enabled. Given that this use case is ambiguous and "
+                             "error-prone, it is forbidden. You can clarify your code by moving "
+                             "both the view and the inplace either both inside the no_grad block "
+                             "(if you don't want the inplace to be tracked) or both outside (if "
+                             "you want the inplace to be tracked).")));
+}
+
+TEST_F(Views, InplaceOnUnbindOutput_Fails) {
+  Tensor x = Must(factory::ones({2, 3}, RequiresGrad()));
+  Tensor a = Must(ops::mul(x, Scalar(1)));
+  std::vector<Tensor> u = Must(ops::unbind(a, 0));
+  EXPECT_THAT(ops::add_(u[0], Scalar(1)),
+              StatusIs(Code::kFailedPrecondition,
+                       StrEq("Output 0 of UnbindBackward0 is a view and is being modified "
+                             "inplace. This view is the output of a function that returns "
+                             "multiple views. Such functions do not allow the output views to be "
+                             "modified inplace. You should replace the inplace operation by an "
+                             "out-of-place one.")));
+  EXPECT_EQ(a.version(), 0u);
+  ASSERT_OK(ops::add_(a, Scalar(1)));
+  EXPECT_THAT(u[1].grad_fn_or_error(),
+              StatusIs(Code::kFailedPrecondition,
+                       HasSubstr("Output 1 of UnbindBackward0 is a view and its base or another "
+                                 "view of its base has been modified inplace.")));
+  EXPECT_THAT(ops::mul(u[1], Scalar(2)),
+              StatusIs(Code::kFailedPrecondition, HasSubstr("Output 1")));
+}
+
+TEST_F(Views, InplaceOnViewOfLeaf_Fails) {
+  Tensor x = Must(factory::ones({3}, RequiresGrad()));
+  EXPECT_THAT(ops::mul_(Must(ops::slice(x, 0, 0, 2)), Scalar(2)),
+              StatusIs(Code::kFailedPrecondition,
+                       StrEq("a view of a leaf Variable that requires grad is being used in an "
+                             "in-place operation.")));
+  {
+    NoGradGuard no_grad;
+    ASSERT_OK(ops::mul_(Must(ops::slice(x, 0, 0, 2)), Scalar(2)));
+  }
+  EXPECT_EQ(x.version(), 1u);
+  EXPECT_THAT(Values(x), ElementsAre(2, 2, 1));
+}
+
+TEST_F(Views, SetData_KeepsHistoryVersionAndGrad) {
+  Tensor x = Must(factory::ones({3}, RequiresGrad()));
+  ASSERT_OK(x.set_data(Must(factory::zeros({2, 2}, TensorOptions().with_dtype(DType::kFloat64)))));
+  EXPECT_EQ(x.shape(), (Shape{2, 2}));
+  EXPECT_EQ(x.dtype(), DType::kFloat64);
+  EXPECT_EQ(x.version(), 0u);
+  EXPECT_TRUE(x.requires_grad());
+  ASSERT_OK(Backward(Must(ops::sum(Must(ops::mul(x, Scalar(1)))))));
+  EXPECT_THAT(Values(x.grad()), ElementsAre(1, 1, 1, 1));
+  EXPECT_THAT(x.set_data(Must(factory::zeros({3}, TensorOptions().with_dtype(DType::kInt64)))),
+              StatusIs(Code::kInvalidArgument,
+                       StrEq("data set to a tensor that requires gradients must be floating "
+                             "point or complex dtype")));
+}
+
+TEST_F(Views, Detach_InPlace) {
+  Tensor x = Must(factory::ones({2, 3}, RequiresGrad()));
+  Tensor a = Must(ops::mul(x, Scalar(2)));
+  EXPECT_THAT(Must(ops::select(a, 0, 0)).detach_(),
+              StatusIs(Code::kFailedPrecondition, HasSubstr("Can't detach views in-place.")));
+  ASSERT_OK(a.detach_());
+  EXPECT_FALSE(a.requires_grad());
+  EXPECT_TRUE(a.is_leaf());
+  Tensor d = x.detach();
+  EXPECT_FALSE(d.is_view());
+  ASSERT_OK(ops::add_(d, Scalar(1)));
+  EXPECT_EQ(x.version(), 1u);
+}
+
+TEST_F(Views, SecondOrderThroughCopySlices) {
+  // x = [1, 2] requires grad; a = x.clone(); a[0].mul_(x[1]); g = grad(a.pow(2).sum(), x,
+  // create_graph)
+  Tensor x = Must(factory::from_values({1, 2}, {2}, RequiresGrad()));
+  Tensor a = Must(ops::clone(x));
+  ASSERT_OK(ops::mul_(Must(ops::select(a, 0, 0)), Must(ops::select(x, 0, 1))));
+  Tensor loss = Must(ops::sum(Must(ops::pow(a, Scalar(2)))));
+  // loss = (x0 x1)^2 + x1^2: d/dx0 = 2 x0 x1^2 = 8, d/dx1 = 2 x0^2 x1 + 2 x1 = 8
+  std::vector<Tensor> g = Must(Grad({loss}, {x}, {}, GradOptions{.create_graph = true}));
+  EXPECT_THAT(Values(g[0]), ElementsAre(8, 8));
+  // d/dx (g0 + g1) = [2 x1^2 + 4 x0 x1, 4 x0 x1 + 2 x0^2 + 2] = [16, 12]
+  ASSERT_OK(Backward(Must(ops::sum(g[0]))));
+  EXPECT_THAT(Values(x.grad()), ElementsAre(16, 12));
 }
 
 }  // namespace
