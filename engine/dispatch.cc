@@ -186,8 +186,12 @@ absl::StatusOr<Attrs> ResolveAttrs(const OpDef& def, const Attrs& given) {
   return resolved;
 }
 
-absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> inputs,
-                                          const Attrs& given) {
+namespace {
+
+// `known` (with always_record): output metadata the caller vouches for; the shape rule is skipped.
+absl::StatusOr<std::vector<Tensor>> ApplyImpl(const OpDef& def, std::vector<Tensor> inputs,
+                                              const Attrs& given, bool always_record,
+                                              const std::vector<TensorMeta>* known = nullptr) {
   if (def.num_inputs != kVariadic && static_cast<int>(inputs.size()) != def.num_inputs) {
     return absl::InvalidArgumentError(absl::StrCat(def.name, "() takes ", def.num_inputs,
                                                    " tensor input(s) but ", inputs.size(),
@@ -201,10 +205,15 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   }
   TD_ASSIGN_OR_RETURN(Attrs attrs, ResolveAttrs(def, given));
   const OpArgs args{inputs, attrs};
-  TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, def.infer(args));
+  std::vector<TensorMeta> metas;
+  if (known != nullptr) {
+    metas = *known;
+  } else {
+    TD_ASSIGN_OR_RETURN(metas, def.infer(args));
+  }
   if (def.kind == OpKind::kComposite) return def.forward(args, metas);
 
-  bool record = false;
+  bool record = always_record && !def.grad_fn.empty();
   if (!def.grad_fn.empty() && GradModeEnabled()) {
     for (const Tensor& t : inputs) record |= t.requires_grad();
   }
@@ -266,6 +275,19 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   return outputs;
 }
 
+}  // namespace
+
+absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> inputs,
+                                          const Attrs& attrs) {
+  return ApplyImpl(def, std::move(inputs), attrs, /*always_record=*/false);
+}
+
+absl::StatusOr<std::vector<Tensor>> ApplyRecording(const OpDef& def, std::vector<Tensor> inputs,
+                                                   const Attrs& attrs,
+                                                   const std::vector<TensorMeta>& metas) {
+  return ApplyImpl(def, std::move(inputs), attrs, /*always_record=*/true, &metas);
+}
+
 absl::StatusOr<Tensor> Apply1(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> out, Apply(def, std::move(inputs), attrs));
   return std::move(out[0]);
@@ -301,7 +323,9 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
   // PyTorch's check_inplace: leaves that require grad, views of them, views that cannot be
   // rebased (made in no_grad mode, or by unbind/split/chunk).
   if (record) TD_RETURN_IF_ERROR(CheckInplace(self));
-  const bool fills = def.inplace_name == "zero_" || def.inplace_name == "fill_";
+  // PyTorch checks for self-overlap in every in-place op but the fills.
+  const bool fills = def.inplace_name == "zero_" || def.inplace_name == "fill_" ||
+                     def.inplace_name == "masked_fill_";
   TD_RETURN_IF_ERROR(CheckInplaceOverlap(self, others, /*allow_overlap=*/fills));
 
   // No graph to record and a kernel that can write into self: validate, then compute in place.
@@ -370,7 +394,18 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
                                                    " can't be cast to the desired output type ",
                                                    ScalarTypeName(self.dtype())));
   }
-  kernels::CopyInto(self, result);
+  bool self_overlaps = false;
+  for (size_t d = 0; d < self.shape().size(); ++d) {
+    self_overlaps |= self.strides()[d] == 0 && self.shape()[d] > 1;
+  }
+  if (self_overlaps && def.inplace != nullptr && result.dtype() == self.dtype()) {
+    // Writing through an expanded self (fill_, zero_, masked_fill_): elements that share memory
+    // see each other's writes, as in PyTorch's kernels, which a plain copy would not reproduce.
+    TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(def, attrs));
+    def.inplace(OpArgs{all_inputs, resolved});
+  } else {
+    kernels::CopyInto(self, result);
+  }
   self.bump_version();
   if (std::shared_ptr<Node> fn = result.impl()->grad_fn) {
     // A plain tensor takes the op's node as its history; a view hands it to its base, wrapped

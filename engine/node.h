@@ -49,7 +49,6 @@ class SavedVariable {
   bool requires_grad_ = false;
   uint32_t saved_version_ = 0;
   uint32_t output_nr_ = 0;
-  std::shared_ptr<Node> input_grad_fn_;  // grad_fn of a saved input (not of an output)
   std::shared_ptr<VersionCounter> version_;
 };
 

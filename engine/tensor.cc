@@ -150,9 +150,9 @@ absl::Status Tensor::set_data(const Tensor& new_data) const {
   }
   TensorImpl& dst = *impl_;
   const TensorImpl& src = *new_data.impl();
-  // An accumulator made for the old shape or dtype would check gradients against it: PyTorch
-  // drops it when the metadata changed.
-  if (dst.shape != src.shape || dst.dtype != src.dtype) dst.grad_accumulator.reset();
+  // PyTorch drops an accumulator made for another dtype (not for another shape: gradients are
+  // then checked against the old one).
+  if (dst.dtype != src.dtype) dst.grad_accumulator.reset();
   dst.storage = src.storage;
   dst.shape = src.shape;
   dst.strides = src.strides;

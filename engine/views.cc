@@ -23,7 +23,7 @@ absl::Status ViewRebaseError(const TensorImpl& view, bool indirect) {
     if (view.creation_meta == CreationMeta::kNoGradMode) {
       // PyTorch 1.13 trips an internal assert here (a view of a no_grad view, made in grad mode).
       return absl::InternalError(
-          "!grad_fn INTERNAL ASSERT FAILED at \"../torch/csrc/autograd/variable.cpp\":792, please "
+          "!grad_fn INTERNAL ASSERT FAILED at \"./torch/csrc/autograd/variable.cpp\":792, please "
           "report a bug to PyTorch. ");
     }
     msg = absl::StrCat("Output ", view.output_nr, " of ", DisplayName(*view.grad_fn),
@@ -97,7 +97,9 @@ absl::Status RefreshViewGradFn(const Tensor& view) {
   attrs.Set("size", impl->shape);
   attrs.Set("stride", impl->strides);
   attrs.Set("storage_offset", impl->offset);
-  TD_ASSIGN_OR_RETURN(std::vector<Tensor> regenerated, Apply("as_strided", {base}, attrs));
+  TD_ASSIGN_OR_RETURN(const OpDef* as_strided, FindOp("as_strided"));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> regenerated,
+                      ApplyRecording(*as_strided, {base}, attrs, {{impl->shape, impl->dtype}}));
   impl->grad_fn = regenerated[0].impl()->grad_fn;
   impl->output_nr = 0;
   impl->attr_version = impl->version->value;
@@ -125,7 +127,9 @@ absl::Status CheckInplace(const Tensor& self) {
           "a view of a leaf Variable that requires grad is being used in an in-place operation.");
     }
   }
-  if (self.requires_grad() && self.is_leaf()) {
+  // PyTorch's C++ is_leaf() here reads the view's stored grad_fn, not a regenerated one: a view
+  // without history whose base gained one since counts as a leaf.
+  if (self.requires_grad() && impl->grad_fn == nullptr) {
     return absl::FailedPreconditionError(
         "a leaf Variable that requires grad is being used in an in-place operation.");
   }

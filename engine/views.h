@@ -43,7 +43,7 @@ void RebaseHistory(const Tensor& self, std::shared_ptr<Node> fn);
 class CopySlices : public Node {
  public:
   CopySlices(const Tensor& base, const Tensor& view, std::shared_ptr<Node> fn);
-  std::string name() const override { return "CopySlices"; }
+  std::string name() const override { return "torch::autograd::CopySlices"; }
   absl::StatusOr<std::vector<Tensor>> Apply(std::vector<Tensor> grads) override;
   void ReleaseSavedTensors() override { fn_->ReleaseSavedTensors(); }
   std::vector<SavedTensorInfo> SavedTensors() const override { return fn_->SavedTensors(); }

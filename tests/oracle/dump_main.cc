@@ -29,6 +29,7 @@
 #include "engine/ops.h"
 #include "engine/status_macros.h"
 #include "engine/tensor.h"
+#include "tests/oracle/json.h"
 #include "tests/support/op_samples.h"
 
 namespace tensord::testing {
@@ -36,90 +37,6 @@ namespace {
 
 constexpr uint64_t kSeeds[] = {1, 2};
 constexpr DType kDTypes[] = {DType::kFloat64, DType::kFloat32};
-
-// ---- a minimal JSON writer: each function returns serialized JSON text ----------------------
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string JsonDouble(double v) {
-  if (std::isnan(v)) return "\"nan\"";
-  if (std::isinf(v)) return v > 0 ? "\"inf\"" : "\"-inf\"";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  std::string s = buf;
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
-  return s;
-}
-
-std::string JsonBool(bool b) { return b ? "true" : "false"; }
-
-std::string JsonArray(const std::vector<std::string>& items) {
-  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
-}
-
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-std::string JsonObject(const Fields& fields) {
-  std::vector<std::string> items;
-  items.reserve(fields.size());
-  for (const auto& [key, value] : fields) {
-    items.push_back(absl::StrCat(JsonString(key), ":", value));
-  }
-  return absl::StrCat("{", absl::StrJoin(items, ","), "}");
-}
-
-std::string JsonInts(const std::vector<int64_t>& v) {
-  std::vector<std::string> items;
-  items.reserve(v.size());
-  for (const int64_t x : v) items.push_back(absl::StrCat(x));
-  return JsonArray(items);
-}
-
-// Row-major logical values (strides followed), typed by dtype.
-std::string JsonValues(const Tensor& t) {
-  std::vector<std::string> items;
-  items.reserve(static_cast<size_t>(t.numel()));
-  switch (t.dtype()) {
-    case DType::kFloat32:
-    case DType::kFloat64:
-      for (const double v : t.ToVector<double>()) items.push_back(JsonDouble(v));
-      break;
-    case DType::kInt64:
-      for (const int64_t v : t.ToVector<int64_t>()) items.push_back(absl::StrCat(v));
-      break;
-    case DType::kBool:
-      for (const bool v : t.ToVector<bool>()) items.push_back(JsonBool(v));
-      break;
-  }
-  return JsonArray(items);
-}
 
 // {"type": ..., "value": ...} so that Python can tell an int from a float and a dtype from a
 // string.
