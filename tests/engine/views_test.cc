@@ -7,6 +7,7 @@
 #include "engine/factory.h"
 #include "engine/node.h"
 #include "engine/ops.h"
+#include "tests/support/gradcheck.h"
 #include "tests/support/test_util.h"
 
 namespace tensord {
@@ -229,6 +230,92 @@ TEST_F(Views, SecondOrderThroughCopySlices) {
   ASSERT_OK(Backward(Must(ops::sum(g[0]))));
   EXPECT_THAT(Values(x.grad()), ElementsAre(16, 12));
 }
+
+// ---- gradcheck of CopySlices and regenerated view histories ---------------------------------
+
+using testing::DiffFn;
+using testing::Gradcheck;
+using testing::GradGradcheck;
+
+struct InplaceProgram {
+  std::string name;
+  DiffFn fn;  // inputs: x [3, 4], w [4] (float64, requiring grad)
+};
+
+std::vector<InplaceProgram> InplacePrograms() {
+  using Ts = std::vector<Tensor>;
+  using R = absl::StatusOr<Ts>;
+  return {
+      {"mul_on_row",
+       [](const Ts& in) -> R {
+         TD_ASSIGN_OR_RETURN(Tensor a, ops::mul(in[0], Scalar(1.5)));
+         TD_ASSIGN_OR_RETURN(Tensor row, ops::select(a, 0, 1));
+         TD_RETURN_IF_ERROR(ops::mul_(row, in[1]));
+         return Ts{a};
+       }},
+      {"div_on_column_then_views",
+       [](const Ts& in) -> R {
+         TD_ASSIGN_OR_RETURN(Tensor a, ops::clone(in[0]));
+         TD_ASSIGN_OR_RETURN(Tensor t, ops::t(a));  // a view taken before the in-place op
+         TD_ASSIGN_OR_RETURN(Tensor col, ops::select(a, 1, 2));
+         TD_ASSIGN_OR_RETURN(Tensor d, ops::add(Must(ops::slice(in[1], 0, 0, 3)), Scalar(3.0)));
+         TD_RETURN_IF_ERROR(ops::div_(col, d));
+         return Ts{a, t, col};
+       }},
+      {"setitem_plain_base",
+       [](const Ts& in) -> R {
+         TD_ASSIGN_OR_RETURN(Tensor m,
+                             factory::zeros({3, 4}, TensorOptions().with_dtype(DType::kFloat64)));
+         TD_ASSIGN_OR_RETURN(Tensor rows, ops::slice(m, 0, 1, std::nullopt));
+         TD_ASSIGN_OR_RETURN(Tensor cells, ops::slice(rows, 1, 0, std::nullopt, 2));
+         TD_ASSIGN_OR_RETURN(Tensor src, ops::slice(in[1], 0, 0, 2));
+         TD_RETURN_IF_ERROR(ops::copy_(cells, Must(ops::expand(src, {2, 2}))));
+         TD_ASSIGN_OR_RETURN(Tensor y, ops::mul(m, in[0]));
+         return Ts{y};
+       }},
+      {"inplace_on_base_then_view",
+       [](const Ts& in) -> R {
+         TD_ASSIGN_OR_RETURN(Tensor a, ops::mul(in[0], in[0]));
+         TD_ASSIGN_OR_RETURN(Tensor v, ops::slice(a, 1, 1, 3));
+         TD_RETURN_IF_ERROR(ops::mul_(a, in[1]));  // v now reads a through AsStridedBackward0
+         TD_ASSIGN_OR_RETURN(Tensor y, ops::mul(v, v));
+         return Ts{y};
+       }},
+      {"view_of_view_twice",
+       [](const Ts& in) -> R {
+         TD_ASSIGN_OR_RETURN(Tensor a, ops::add(in[0], Scalar(1.0)));
+         TD_ASSIGN_OR_RETURN(Tensor flat, ops::view(a, {12}));
+         TD_ASSIGN_OR_RETURN(Tensor part, ops::slice(flat, 0, 2, 10, 2));
+         TD_RETURN_IF_ERROR(ops::mul_(part, Scalar(3.0)));
+         TD_ASSIGN_OR_RETURN(Tensor row, ops::select(a, 0, 2));
+         TD_RETURN_IF_ERROR(ops::add_(row, in[1], Scalar(2.0)));
+         TD_RETURN_IF_ERROR(ops::clamp_(part, Scalar(-4.0), Scalar(4.0)));
+         return Ts{a, part, row};
+       }},
+  };
+}
+
+class InplaceGradcheck : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(InplaceGradcheck, FirstAndSecondOrder) {
+  Context ctx(ContextOptions{.seed = 3});
+  ContextGuard guard(ctx);
+  const InplaceProgram p = InplacePrograms()[GetParam()];
+  const TensorOptions f64 = TensorOptions().with_dtype(DType::kFloat64).with_requires_grad();
+  Tensor x = Must(factory::from_values(
+      {0.5, -1.2, 0.8, 1.4, -0.3, 0.9, -1.7, 0.6, 1.1, -0.4, 0.2, -0.9}, {3, 4}, f64));
+  Tensor w = Must(factory::from_values({0.7, -1.3, 1.9, -0.6}, {4}, f64));
+  const absl::Status first = Gradcheck(p.fn, {x, w}, {true, true});
+  EXPECT_TRUE(first.ok()) << first;
+  const absl::Status second = GradGradcheck(p.fn, {x, w}, {true, true}, 7);
+  EXPECT_TRUE(second.ok()) << second;
+}
+
+INSTANTIATE_TEST_SUITE_P(Programs, InplaceGradcheck,
+                         ::testing::Range<size_t>(0, InplacePrograms().size()),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return InplacePrograms()[info.param].name;
+                         });
 
 }  // namespace
 }  // namespace tensord
