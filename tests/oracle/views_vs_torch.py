@@ -207,6 +207,9 @@ class _Skip(Exception):
 
 # ---- comparing ---------------------------------------------------------------------------------
 
+# What the comparisons covered, for the summary line.
+STATS = {"statements": 0, "errors": 0, "observed": 0, "pytorch_internal_errors": 0}
+
 def _num(v):
     return float(v) if isinstance(v, str) else v
 
@@ -264,6 +267,8 @@ def compare(program, engine_results, torch_results):
     for i, (s, e, t) in enumerate(zip(program["stmts"], engine_results, torch_results)):
         where = f"statement {i} {json.dumps(s)}"
         if isinstance(t, list) and isinstance(e, list):
+            STATS["statements"] += 1
+            STATS["observed"] += sum(o is not None for o in t)
             for r, eo, to in zip(s[1], e, t):
                 if partial and eo is not None and to is not None:
                     eo, to = dict(eo, grad=None), dict(to, grad=None)
@@ -281,7 +286,11 @@ def compare(program, engine_results, torch_results):
                 not t["error"].startswith("!grad_fn"):
             # A PyTorch bug (e.g. a saved tensor detach_()ed in place: "No grad_fn for non-leaf
             # saved tensor"); nothing after it is meaningful.
+            STATS["pytorch_internal_errors"] += 1
             return None
+        STATS["statements"] += 1
+        if isinstance(t, dict) and "error" in t:
+            STATS["errors"] += 1
         if e != t:
             return f"{where}: engine {e}, torch {t}"
     if len(engine_results) != len(torch_results):
@@ -769,6 +778,8 @@ def run_engine(engine, workdir, name, builders):
 
 def check(engine, workdir, name, builders, show):
     results = run_engine(engine, workdir, name, builders)
+    for k in STATS:
+        STATS[k] = 0
     failures = []
     for b, r in zip(builders, results):
         stmts = [s for s in b.stmts if not s[0].startswith("#")]
@@ -778,7 +789,9 @@ def check(engine, workdir, name, builders, show):
             label = " ".join(str(x) for x in b.stmts[0][1:])
             failures.append(f"[{name} {b.id}: {label}] {diff}")
     print(f"{name}: {len(builders)} programs, {len(builders) - len(failures)} passed, "
-          f"{len(failures)} failed")
+          f"{len(failures)} failed ({STATS['statements']} statements compared, "
+          f"{STATS['errors']} of them errors, {STATS['observed']} tensor observations; "
+          f"{STATS['pytorch_internal_errors']} programs cut short at a PyTorch internal assert)")
     for f in failures[:show]:
         print("  " + f[:2000])
     return failures
