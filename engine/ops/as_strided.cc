@@ -7,8 +7,8 @@
 // The last two are each other's gradient, so every order of derivative works.
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "engine/dispatch.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/registry.h"
@@ -48,6 +48,9 @@ std::vector<int64_t> Positions(const Layout& l) {
   return out;
 }
 
+absl::Status CheckExtent(absl::string_view op, const Shape& size, const Shape& stride,
+                         int64_t offset);
+
 absl::Status CheckLayout(absl::string_view op, const Shape& size, const Shape& stride,
                          int64_t offset) {
   if (size.size() != stride.size()) {
@@ -70,10 +73,10 @@ absl::Status CheckLayout(absl::string_view op, const Shape& size, const Shape& s
   if (offset < 0) {
     return absl::InvalidArgumentError(absl::StrCat("Tensor: invalid storage offset ", offset));
   }
-  return absl::OkStatus();
+  return CheckExtent(op, size, stride, offset);
 }
 
-// The storage size (in elements) a layout needs.
+// The storage size (in elements) a layout needs; CheckLayout has ruled out overflow.
 int64_t Extent(const Layout& l) {
   if (NumElements(l.shape) == 0) return 0;
   int64_t e = l.offset + 1;
@@ -81,16 +84,48 @@ int64_t Extent(const Layout& l) {
   return e;
 }
 
+// Refuses layouts whose element count or storage extent does not fit comfortably in int64.
+absl::Status CheckExtent(absl::string_view op, const Shape& size, const Shape& stride,
+                         int64_t offset) {
+  constexpr int64_t kLimit = INT64_MAX / 16;
+  int64_t n = 1, e = offset;
+  bool bad = offset > kLimit;
+  for (size_t d = 0; d < size.size() && !bad; ++d) {
+    int64_t span = 0;
+    bad = __builtin_mul_overflow(n, size[d], &n) || n > kLimit ||
+          (size[d] > 0 && (__builtin_mul_overflow(size[d] - 1, stride[d], &span) ||
+                           __builtin_add_overflow(e, span, &e) || e > kLimit));
+  }
+  if (bad) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, "(): size ", ShapeToString(size), ", stride ", ShapeToString(stride),
+                     " and storage offset ", offset, " address more memory than exists"));
+  }
+  return absl::OkStatus();
+}
+
 // For each element of `view` (row-major), the row-major index of the element of `base` at the
-// same storage position, or -1.
+// same storage position, or -1. A table over the storage span when it is small next to the
+// tensors (the usual case), a hash map otherwise.
 std::vector<int64_t> ViewToBase(const Layout& base, const Layout& view) {
   const std::vector<int64_t> bpos = Positions(base), vpos = Positions(view);
   const int64_t span = std::max(Extent(base), Extent(view));
-  std::vector<int64_t> at(static_cast<size_t>(span), -1);
-  for (size_t j = 0; j < bpos.size(); ++j)
-    at[static_cast<size_t>(bpos[j])] = static_cast<int64_t>(j);
-  std::vector<int64_t> out(vpos.size());
-  for (size_t i = 0; i < vpos.size(); ++i) out[i] = at[static_cast<size_t>(vpos[i])];
+  std::vector<int64_t> out(vpos.size(), -1);
+  if (span <= 4 * static_cast<int64_t>(bpos.size() + vpos.size()) + 4096) {
+    std::vector<int64_t> at(static_cast<size_t>(span), -1);
+    for (size_t j = 0; j < bpos.size(); ++j) {
+      at[static_cast<size_t>(bpos[j])] = static_cast<int64_t>(j);
+    }
+    for (size_t i = 0; i < vpos.size(); ++i) out[i] = at[static_cast<size_t>(vpos[i])];
+    return out;
+  }
+  absl::flat_hash_map<int64_t, int64_t> at;
+  at.reserve(bpos.size());
+  for (size_t j = 0; j < bpos.size(); ++j) at[bpos[j]] = static_cast<int64_t>(j);
+  for (size_t i = 0; i < vpos.size(); ++i) {
+    auto it = at.find(vpos[i]);
+    if (it != at.end()) out[i] = it->second;
+  }
   return out;
 }
 

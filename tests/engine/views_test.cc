@@ -231,6 +231,28 @@ TEST_F(Views, SecondOrderThroughCopySlices) {
   EXPECT_THAT(Values(x.grad()), ElementsAre(16, 12));
 }
 
+TEST_F(Views, AsStrided_RefusesLayoutsOutsideTheStorage) {
+  Tensor x = Must(factory::zeros({2, 2}));
+  const Attrs beyond{
+      {"size", Shape{2, 2}}, {"stride", Shape{1, 1}}, {"storage_offset", int64_t{2}}};
+  EXPECT_THAT(Apply("as_strided", {x}, beyond),
+              StatusIs(Code::kInvalidArgument,
+                       StrEq("setStorage: sizes [2, 2], strides [1, 1], storage offset 2, and "
+                             "itemsize 4 requiring a storage size of 20 are out of bounds for "
+                             "storage of size 16")));
+  const Attrs huge{{"size", Shape{3, 3}}, {"stride", Shape{int64_t{1} << 62, 1}}};
+  EXPECT_THAT(Apply("as_strided", {x}, huge),
+              StatusIs(Code::kInvalidArgument, HasSubstr("address")));
+  const Attrs huge_grad{{"input_size", Shape{2}},
+                        {"input_stride", Shape{1}},
+                        {"input_offset", int64_t{0}},
+                        {"size", Shape{2}},
+                        {"stride", Shape{int64_t{1} << 61}},
+                        {"storage_offset", int64_t{0}}};
+  EXPECT_THAT(Apply("_as_strided_backward", {Must(factory::zeros({2}))}, huge_grad),
+              StatusIs(Code::kInvalidArgument, HasSubstr("address")));
+}
+
 // ---- gradcheck of CopySlices and regenerated view histories ---------------------------------
 
 using testing::DiffFn;
