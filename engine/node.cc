@@ -76,6 +76,13 @@ void Node::AddRetainedGrad(uint32_t output_nr, std::weak_ptr<TensorImpl> tensor)
   retained_.emplace_back(output_nr, std::move(tensor));
 }
 
+void Node::RemoveRetainedGrad(const TensorImpl* tensor) {
+  std::erase_if(retained_, [&](const auto& entry) {
+    const std::shared_ptr<TensorImpl> t = entry.second.lock();
+    return t == nullptr || t.get() == tensor;
+  });
+}
+
 AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> variable)
     : variable_(std::move(variable)) {
   input_meta_.push_back({variable_->shape, variable_->dtype});

@@ -86,6 +86,7 @@ class Node : public std::enable_shared_from_this<Node> {
   // retain_grad(): when this node receives the gradient of output `output_nr`, it is stored
   // into that tensor's .grad.
   void AddRetainedGrad(uint32_t output_nr, std::weak_ptr<TensorImpl> tensor);
+  void RemoveRetainedGrad(const TensorImpl* tensor);
   const std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>>& retained_grads() const {
     return retained_;
   }

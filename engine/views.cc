@@ -81,6 +81,15 @@ bool NonOverlappingAndDense(const Tensor& t) {
   return true;
 }
 
+// retain_grad() follows the tensor to its new history (PyTorch 1.13 moves the hook when an
+// in-place op rebases a tensor or a view's grad_fn is regenerated).
+void MoveRetainedGrad(const Tensor& t, const std::shared_ptr<Node>& old_fn) {
+  TensorImpl* impl = t.impl();
+  if (!impl->retains_grad || impl->grad_fn == old_fn) return;
+  if (old_fn) old_fn->RemoveRetainedGrad(impl);
+  if (impl->grad_fn) impl->grad_fn->AddRetainedGrad(impl->output_nr, t.impl_ptr());
+}
+
 }  // namespace
 
 absl::Status RefreshViewGradFn(const Tensor& view) {
@@ -100,9 +109,11 @@ absl::Status RefreshViewGradFn(const Tensor& view) {
   TD_ASSIGN_OR_RETURN(const OpDef* as_strided, FindOp("as_strided"));
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> regenerated,
                       ApplyRecording(*as_strided, {base}, attrs, {{impl->shape, impl->dtype}}));
+  const std::shared_ptr<Node> old_fn = impl->grad_fn;
   impl->grad_fn = regenerated[0].impl()->grad_fn;
   impl->output_nr = 0;
   impl->attr_version = impl->version->value;
+  MoveRetainedGrad(view, old_fn);
   return absl::OkStatus();
 }
 
@@ -179,8 +190,10 @@ void RebaseHistory(const Tensor& self, std::shared_ptr<Node> fn) {
     RefreshViewGradFn(self).IgnoreError();  // CheckInplace ruled the errors out
     return;
   }
+  const std::shared_ptr<Node> old_fn = impl->grad_fn;
   impl->grad_fn = std::move(fn);
   impl->output_nr = 0;
+  MoveRetainedGrad(self, old_fn);
 }
 
 CopySlices::CopySlices(const Tensor& base, const Tensor& view, std::shared_ptr<Node> fn)

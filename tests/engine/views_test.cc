@@ -253,6 +253,24 @@ TEST_F(Views, AsStrided_RefusesLayoutsOutsideTheStorage) {
               StatusIs(Code::kInvalidArgument, HasSubstr("address")));
 }
 
+TEST_F(Views, RetainGrad_FollowsARebasedHistory) {
+  // y = x * 2; y.retain_grad(); y.mul_(3); y.backward([1, 2])  gives y.grad == [1, 2].
+  Tensor x = Must(factory::ones({2}, RequiresGrad()));
+  Tensor y = Must(ops::mul(x, Scalar(2)));
+  ASSERT_OK(y.retain_grad());
+  ASSERT_OK(ops::mul_(y, Scalar(3)));
+  ASSERT_OK(Backward(y, Must(factory::from_values({1, 2}, {2}))));
+  EXPECT_THAT(Values(y.grad()), ElementsAre(1, 2));
+  // A base that gets CopySlices keeps its hook on the old node (PyTorch 1.13):
+  // x = ones(2, 3); y = x * 2; y.retain_grad(); y[0].mul_(3); y.sum().backward()
+  Tensor x2 = Must(factory::ones({2, 3}, RequiresGrad()));
+  Tensor y2 = Must(ops::mul(x2, Scalar(2)));
+  ASSERT_OK(y2.retain_grad());
+  ASSERT_OK(ops::mul_(Must(ops::select(y2, 0, 0)), Scalar(3)));
+  ASSERT_OK(Backward(Must(ops::sum(y2))));
+  EXPECT_THAT(Values(y2.grad()), ElementsAre(3, 3, 3, 1, 1, 1));
+}
+
 // ---- gradcheck of CopySlices and regenerated view histories ---------------------------------
 
 using testing::DiffFn;

@@ -482,6 +482,7 @@ def cross_product_programs():
                 v = _view_chain(b, base, chain)
                 if base_kind == "no_grad_view":
                     b.emit(["grad_mode", True])
+                b.emit(["retain_grad", v])  # retain_grad() follows a rebased history
                 build(b, v, rng)
                 if base_kind == "no_grad_inplace":
                     b.emit(["grad_mode", True])
@@ -715,8 +716,13 @@ def random_program(seed):
             b.emit(["detach", d, r])
         elif p < 0.95:
             b.emit(["detach_", r])
-        elif p < 0.97:
+        elif p < 0.96:
             b.emit(["requires_grad_", r, True])
+        elif p < 0.97:
+            # Not on views: PyTorch 1.13 crashes (SIGSEGV) in retain_grad() on a view whose base
+            # was modified in place under no_grad.
+            if not b.t(r)._is_view():
+                b.emit(["retain_grad", r])
         else:
             # Same shape: after a shape change PyTorch's behaviour depends on details such as
             # stale node metadata (tests/engine/views_test.cc covers the change itself).
