@@ -428,14 +428,20 @@ bool Tensor::is_leaf() const { return FreshInfo(h_, "is_leaf").is_leaf(); }
 uint32_t Tensor::version() const { return FreshInfo(h_, "version").version(); }
 bool Tensor::retains_grad() const { return FreshInfo(h_, "retains_grad").retains_grad(); }
 
-void Tensor::set_requires_grad(bool flag) {
+namespace {
+void SendRequiresGrad(const std::shared_ptr<detail::Handle>& h, uint64_t id, bool flag,
+                      bool method) {
   pb::Command c;
-  c.mutable_set_requires_grad()->set_id(id());
+  c.mutable_set_requires_grad()->set_id(id);
   c.mutable_set_requires_grad()->set_requires_grad(flag);
-  SendSimple(h_, std::move(c), "requires_grad_");
+  c.mutable_set_requires_grad()->set_method(method);
+  SendSimple(h, std::move(c), "requires_grad_");
 }
+}  // namespace
+
+void Tensor::set_requires_grad(bool flag) { SendRequiresGrad(h_, id(), flag, false); }
 Tensor& Tensor::requires_grad_(bool flag) {
-  set_requires_grad(flag);
+  SendRequiresGrad(h_, id(), flag, true);
   return *this;
 }
 
@@ -483,6 +489,26 @@ Tensor Alias(const std::shared_ptr<detail::Handle>& h, bool data) {
 
 Tensor Tensor::detach() const { return Alias(h_, false); }
 Tensor Tensor::data() const { return Alias(h_, true); }
+
+Tensor& Tensor::detach_() {
+  pb::Command c;
+  c.mutable_detach_inplace()->set_id(id());
+  SendSimple(h_, std::move(c), "detach_");
+  return *this;
+}
+
+void Tensor::set_data(const Tensor& source) {
+  if (!h_ || !source.h_)
+    throw Error(grpc::StatusCode::FAILED_PRECONDITION, "undefined tensor (None)", "set_data");
+  pb::Command c;
+  c.mutable_set_data()->set_id(h_->id);
+  c.mutable_set_data()->set_source(source.h_->id);
+  auto p = h_->session->Send(std::move(c), "set_data");
+  h_->session->Wait(p);
+  // The shape and dtype this handle reports now come from set_data's answer.
+  h_->created = p;
+  h_->index = 0;
+}
 
 Tensor Tensor::grad() const {
   if (!h_) throw Error(grpc::StatusCode::FAILED_PRECONDITION, "undefined tensor (None)", "grad");

@@ -89,6 +89,11 @@ class GraphRun {
         bool any = false;
         for (const Tensor& g : grads) any |= g.defined();
         if (node->variable() != nullptr) {
+          if (any && Tensor(node->variable()).grad_fn() != nullptr) {
+            // An in-place op gave the leaf a history after this graph was recorded.
+            return absl::FailedPreconditionError(
+                "leaf variable has been moved into the graph interior");
+          }
           if (any) pending_accumulate_.emplace_back(node, std::move(grads[0]));
         } else if (any) {
           TD_ASSIGN_OR_RETURN(out, node->Apply(std::move(grads)));
@@ -173,6 +178,9 @@ class GraphRun {
 
   bool ShouldExecute(Node* n) const {
     if (n->variable() != nullptr) return IsTarget(n) && spec_.accumulate;
+    // backward() without inputs runs every node it reaches, as PyTorch does, even one whose
+    // gradients lead nowhere (its saved tensors are still checked).
+    if (spec_.accumulate && !spec_.restrict_leaves && spec_.captures.empty()) return true;
     for (const Edge& e : n->next_edges())
       if (e.valid() && needed_.contains(e.function.get())) return true;
     return false;
@@ -260,6 +268,11 @@ absl::Status PrepareRoots(const std::vector<Tensor>& outputs, const std::vector<
       return absl::FailedPreconditionError(absl::StrCat(
           "element ", i, " of tensors does not require grad and does not have a grad_fn"));
     }
+    TD_RETURN_IF_ERROR(out.grad_fn_or_error().status());
+    if (!GradientEdge(out).valid()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "element ", i, " of tensors does not require grad and does not have a grad_fn"));
+    }
     Tensor g = grads.empty() ? Tensor() : grads[i];
     if (!g.defined()) {
       if (out.numel() != 1) {
@@ -273,7 +286,19 @@ absl::Status PrepareRoots(const std::vector<Tensor>& outputs, const std::vector<
     } else if (g.dtype() != out.dtype()) {
       TD_ASSIGN_OR_RETURN(g, op_util::RawTo(g, out.dtype()));
     }
-    spec.roots.push_back(GradientEdge(out));
+    const Edge edge = GradientEdge(out);
+    // PyTorch checks the gradients against what the root's node expects, which differs from the
+    // tensor's shape after x.data = y changed it.
+    const Shape& expected = edge.function->input_meta()[edge.input_nr].shape;
+    if (g.shape() != expected) {
+      if (!op_util::IsExpandableTo(expected, g.shape())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid gradient at index ", i, " - got ", ShapeToString(g.shape()),
+                         " but expected shape compatible with ", ShapeToString(expected)));
+      }
+      TD_ASSIGN_OR_RETURN(g, ops::sum_to(g, expected));
+    }
+    spec.roots.push_back(edge);
     spec.root_grads.push_back(g);
   }
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include "engine/node.h"
 #include "engine/ops/op_util.h"
 #include "engine/status_macros.h"
+#include "engine/views.h"
 
 namespace tensord {
 namespace {
@@ -21,6 +22,8 @@ class OpNode : public Node {
   absl::StatusOr<std::vector<Tensor>> Apply(std::vector<Tensor> grads) override {
     std::shared_ptr<Node> self = shared_from_this();
     BackwardArgs args{attrs_, {}, {}, forward_input_meta_, {}, {}};
+    args.input_strides = forward_input_strides_;
+    args.input_offsets = forward_input_offsets_;
     args.inputs.resize(saved_inputs_.size());
     for (size_t i = 0; i < saved_inputs_.size(); ++i) {
       if (!saved_inputs_[i].defined()) continue;
@@ -64,12 +67,13 @@ class OpNode : public Node {
     for (size_t i = 0; i < saved_inputs_.size(); ++i) {
       if (!saved_inputs_[i].defined()) continue;
       std::string name = i == 0 ? "self" : i == 1 ? "other" : absl::StrCat("input", i);
-      out.push_back({std::move(name), saved_inputs_[i].meta(), saved_inputs_[i].freed()});
+      out.push_back({std::move(name), saved_inputs_[i].meta(), saved_inputs_[i].freed(),
+                     saved_inputs_[i].data()});
     }
     for (size_t i = 0; i < saved_outputs_.size(); ++i) {
       if (!saved_outputs_[i].defined()) continue;
       out.push_back({i == 0 ? "result" : absl::StrCat("result", i), saved_outputs_[i].meta(),
-                     saved_outputs_[i].freed()});
+                     saved_outputs_[i].freed(), saved_outputs_[i].data()});
     }
     return out;
   }
@@ -79,11 +83,31 @@ class OpNode : public Node {
   std::vector<SavedVariable> saved_inputs_;
   std::vector<SavedVariable> saved_outputs_;
   std::vector<TensorMeta> forward_input_meta_;
-  std::vector<int> edge_input_;  // the forward input behind each next edge
+  std::vector<Shape> forward_input_strides_;    // view ops only
+  std::vector<int64_t> forward_input_offsets_;  // view ops only
+  std::vector<int> edge_input_;                 // the forward input behind each next edge
 
   using Node::input_meta_;
   using Node::next_edges_;
 };
+
+// Whether the node of `def` keeps input `i`, given which inputs require grad (bit j: input j).
+bool SavesInput(const OpDef& def, size_t i, uint32_t requires_grad) {
+  if (i >= 32 || !((def.save_inputs >> i) & 1u)) return false;
+  const uint32_t users = i < def.save_input_for.size() ? def.save_input_for[i] : 0u;
+  return users == 0 || (users & requires_grad) != 0;
+}
+
+// Bit i: input i requires grad and is differentiable.
+uint32_t RequiresGradMask(const OpDef& def, const std::vector<Tensor>& inputs) {
+  uint32_t mask = 0;
+  for (size_t i = 0; i < inputs.size() && i < 32; ++i) {
+    if (!((def.nondiff_inputs >> i) & 1u) && inputs[i].defined() && inputs[i].requires_grad()) {
+      mask |= 1u << i;
+    }
+  }
+  return mask;
+}
 
 // torch.can_cast for the supported dtypes.
 bool CanCast(DType from, DType to) {
@@ -172,8 +196,12 @@ absl::StatusOr<Attrs> ResolveAttrs(const OpDef& def, const Attrs& given) {
   return resolved;
 }
 
-absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> inputs,
-                                          const Attrs& given) {
+namespace {
+
+// `known` (with always_record): output metadata the caller vouches for; the shape rule is skipped.
+absl::StatusOr<std::vector<Tensor>> ApplyImpl(const OpDef& def, std::vector<Tensor> inputs,
+                                              const Attrs& given, bool always_record,
+                                              const std::vector<TensorMeta>* known = nullptr) {
   if (def.num_inputs != kVariadic && static_cast<int>(inputs.size()) != def.num_inputs) {
     return absl::InvalidArgumentError(absl::StrCat(def.name, "() takes ", def.num_inputs,
                                                    " tensor input(s) but ", inputs.size(),
@@ -188,22 +216,34 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   TD_ASSIGN_OR_RETURN(Attrs attrs, ResolveAttrs(def, given));
   const OpArgs args{inputs, attrs};
   // Shape rules may read values (index bounds) and poll for cancellation like kernels.
-  TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas,
-                      CatchCancellation([&] { return def.infer(args); }));
+  std::vector<TensorMeta> metas;
+  if (known != nullptr) {
+    metas = *known;
+  } else {
+    TD_ASSIGN_OR_RETURN(metas, CatchCancellation([&] { return def.infer(args); }));
+  }
   TD_RETURN_IF_ERROR(CheckOutputMetas(def, metas));
   if (def.kind == OpKind::kComposite) {
     return CatchCancellation([&] { return def.forward(args, metas); });
   }
 
-  bool record = false;
+  bool record = always_record && !def.grad_fn.empty();
   if (!def.grad_fn.empty() && GradModeEnabled()) {
     for (const Tensor& t : inputs) record |= t.requires_grad();
+  }
+  if (record) {
+    // Reading a view's history may regenerate it, or fail as PyTorch does for a view that can
+    // no longer be used with autograd.
+    for (const Tensor& t : inputs) {
+      if (t.is_view()) TD_RETURN_IF_ERROR(t.grad_fn_or_error().status());
+    }
   }
   std::vector<Tensor> outputs;
   {
     AutoGradMode no_grad(false);
     TD_ASSIGN_OR_RETURN(outputs, CatchCancellation([&] { return def.forward(args, metas); }));
   }
+  if (def.kind == OpKind::kView) MarkViewOutputs(def, inputs[0], outputs);
   const size_t n_diff = def.differentiable_outputs < 0
                             ? outputs.size()
                             : static_cast<size_t>(def.differentiable_outputs);
@@ -215,13 +255,18 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
   node->next_edges_.reserve(inputs.size());
   node->forward_input_meta_.reserve(inputs.size());
   node->saved_inputs_.resize(inputs.size());
+  const uint32_t requires_grad = RequiresGradMask(def, inputs);
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (i >= 32 || !((def.nondiff_inputs >> i) & 1u)) {
       node->next_edges_.push_back(GradientEdge(inputs[i]));
       node->edge_input_.push_back(static_cast<int>(i));
     }
     node->forward_input_meta_.push_back(inputs[i].meta());
-    if (i < 32 && (def.save_inputs >> i) & 1u) {
+    if (def.kind == OpKind::kView) {
+      node->forward_input_strides_.push_back(inputs[i].strides());
+      node->forward_input_offsets_.push_back(inputs[i].storage_offset());
+    }
+    if (SavesInput(def, i, requires_grad)) {
       node->saved_inputs_[i] = SavedVariable(inputs[i], /*is_output=*/false);
     }
   }
@@ -230,14 +275,31 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
     out->requires_grad = true;
     out->grad_fn = node;
     out->output_nr = static_cast<uint32_t>(i);
+    out->attr_version = out->version->value;
     node->input_meta_.push_back(outputs[i].meta());
   }
   if (def.save_outputs) {
+    node->saved_outputs_.resize(outputs.size());
     for (size_t i = 0; i < outputs.size(); ++i) {
-      node->saved_outputs_.emplace_back(outputs[i], /*is_output=*/true);
+      if (i < 32 && ((def.save_output_mask >> i) & 1u)) {
+        node->saved_outputs_[i] = SavedVariable(outputs[i], /*is_output=*/true);
+      }
     }
   }
   return outputs;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> inputs,
+                                          const Attrs& attrs) {
+  return ApplyImpl(def, std::move(inputs), attrs, /*always_record=*/false);
+}
+
+absl::StatusOr<std::vector<Tensor>> ApplyRecording(const OpDef& def, std::vector<Tensor> inputs,
+                                                   const Attrs& attrs,
+                                                   const std::vector<TensorMeta>& metas) {
+  return ApplyImpl(def, std::move(inputs), attrs, /*always_record=*/true, &metas);
 }
 
 absl::StatusOr<Tensor> Apply1(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
@@ -268,30 +330,17 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
   if (!self.defined()) {
     return absl::InvalidArgumentError(absl::StrCat(def.inplace_name, "(): self is undefined"));
   }
-  const bool grad_mode = GradModeEnabled();
   bool others_require_grad = false;
   for (const Tensor& o : others) others_require_grad |= o.defined() && o.requires_grad();
   const bool record =
-      grad_mode && !def.grad_fn.empty() && (self.requires_grad() || others_require_grad);
-  if (grad_mode && self.requires_grad()) {
-    if (self.is_leaf()) {
-      return absl::FailedPreconditionError(
-          "a leaf Variable that requires grad is being used in an in-place operation.");
-    }
-    const TensorImpl* base = self.impl()->view_base.get();
-    if (self.impl()->is_view && base != nullptr && base->grad_fn == nullptr &&
-        base->requires_grad) {
-      return absl::FailedPreconditionError(
-          "a view of a leaf Variable that requires grad is being used in an in-place operation.");
-    }
-  }
-  if (record && self.impl()->is_view && self.impl()->view_base &&
-      self.impl()->view_base->requires_grad) {
-    return absl::UnimplementedError(absl::StrCat(
-        def.inplace_name,
-        "(): in-place modification of a view of a tensor that requires grad is not supported by "
-        "tensord yet (PyTorch records it as CopySlices); use the out-of-place op instead"));
-  }
+      GradModeEnabled() && !def.grad_fn.empty() && (self.requires_grad() || others_require_grad);
+  // PyTorch's check_inplace: leaves that require grad, views of them, views that cannot be
+  // rebased (made in no_grad mode, or by unbind/split/chunk).
+  if (record) TD_RETURN_IF_ERROR(CheckInplace(self));
+  // PyTorch checks for self-overlap in every in-place op but the fills.
+  const bool fills = def.inplace_name == "zero_" || def.inplace_name == "fill_" ||
+                     def.inplace_name == "masked_fill_";
+  TD_RETURN_IF_ERROR(CheckInplaceOverlap(self, others, /*allow_overlap=*/fills));
 
   // No graph to record and a kernel that can write into self: validate, then compute in place.
   if (!record && def.inplace != nullptr) {
@@ -334,12 +383,15 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
 
   std::vector<Tensor> inputs;
   inputs.reserve(others.size() + 1);
-  if (record && (def.save_inputs & 1u)) {
-    // The backward needs self's value from before the write: compute from a private copy that
-    // carries self's history.
+  std::vector<Tensor> all_inputs{self};
+  all_inputs.insert(all_inputs.end(), others.begin(), others.end());
+  if (record && SavesInput(def, 0, RequiresGradMask(def, all_inputs))) {
+    // The backward needs self's value from before the write (PyTorch saves self.clone()):
+    // compute from a private copy that carries self's history.
+    TD_ASSIGN_OR_RETURN(std::shared_ptr<Node> history, self.grad_fn_or_error());
     TD_ASSIGN_OR_RETURN(Tensor copy, op_util::RawClone(self));
-    copy.impl()->requires_grad = self.requires_grad();
-    copy.impl()->grad_fn = self.grad_fn();
+    copy.impl()->requires_grad = self.impl()->requires_grad;
+    copy.impl()->grad_fn = std::move(history);
     copy.impl()->output_nr = self.output_nr();
     inputs.push_back(copy);
   } else {
@@ -359,15 +411,34 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
                                                    " can't be cast to the desired output type ",
                                                    ScalarTypeName(self.dtype())));
   }
-  {
+  bool self_overlaps = false;
+  for (size_t d = 0; d < self.shape().size(); ++d) {
+    self_overlaps |= self.strides()[d] == 0 && self.shape()[d] > 1;
+  }
+  if (self_overlaps && def.inplace != nullptr && result.dtype() == self.dtype()) {
+    // Writing through an expanded self (fill_, zero_, masked_fill_): elements that share memory
+    // see each other's writes, as in PyTorch's kernels, which a plain copy would not reproduce.
+    TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(def, attrs));
+    UninterruptibleScope all_or_nothing;
+    def.inplace(OpArgs{all_inputs, resolved});
+  } else {
     UninterruptibleScope all_or_nothing;
     kernels::CopyInto(self, result);
   }
   self.bump_version();
-  if (result.grad_fn()) {
-    self.impl()->grad_fn = result.grad_fn();
-    self.impl()->output_nr = 0;
-    self.impl()->requires_grad = true;
+  if (std::shared_ptr<Node> fn = result.impl()->grad_fn) {
+    // A plain tensor takes the op's node as its history; a view hands it to its base, wrapped
+    // in CopySlices (rebase_history).
+    RebaseHistory(self, fn);
+    // The new history may lead back to self (self.mul_(self), self.mul_(f(self))): a reference
+    // cycle, which the context breaks when it goes away.
+    Context::Current().RememberRebasedHistory(self.impl_ptr());
+    // The node's saved result is self itself, as in PyTorch: a later in-place op on self (or on
+    // its base or another view) makes backward through this node fail.
+    auto* op_node = static_cast<OpNode*>(fn.get());
+    if (!op_node->saved_outputs_.empty() && op_node->saved_outputs_[0].defined()) {
+      op_node->saved_outputs_[0] = SavedVariable(self, /*is_output=*/true);
+    }
   }
   return absl::OkStatus();
 }

@@ -16,6 +16,12 @@ absl::StatusOr<std::vector<Tensor>> Apply(const OpDef& def, std::vector<Tensor> 
 // Same, by name. An in-place name ("add_") runs ApplyInplace on inputs[0].
 absl::StatusOr<std::vector<Tensor>> Apply(absl::string_view name, std::vector<Tensor> inputs,
                                           const Attrs& attrs = {});
+// Apply with output metadata the caller vouches for (no shape rule), recording a node even when
+// no input requires grad: a view's regenerated history, whose edges may lead nowhere, as
+// PyTorch's do, and whose base may have had its data replaced (x.data = y) since.
+absl::StatusOr<std::vector<Tensor>> ApplyRecording(const OpDef& def, std::vector<Tensor> inputs,
+                                                   const Attrs& attrs,
+                                                   const std::vector<TensorMeta>& metas);
 // Single-output convenience.
 absl::StatusOr<Tensor> Apply1(const OpDef& def, std::vector<Tensor> inputs,
                               const Attrs& attrs = {});

@@ -35,24 +35,27 @@ SavedVariable::SavedVariable(const Tensor& tensor, bool is_output)
                                                 tensor.dtype(), tensor.impl()->version));
   } else {
     data_ = tensor;
-    input_grad_fn_ = tensor.grad_fn();
   }
 }
 
 absl::StatusOr<Tensor> SavedVariable::Unpack(const std::shared_ptr<Node>& owner) const {
   if (!data_.defined()) return absl::FailedPreconditionError(kSecondBackwardMessage);
+  // PyTorch reads a saved input's current history first, which fails for a view that can no
+  // longer be used with autograd.
+  if (!is_output_) TD_RETURN_IF_ERROR(data_.grad_fn_or_error().status());
   if (version_->value != saved_version_) {
     std::string which;
     if (is_output_ && owner) {
       which = absl::StrCat(", which is output ", output_nr_, " of ", owner->name(), ",");
-    } else if (input_grad_fn_) {
-      which = absl::StrCat(", which is output ", output_nr_, " of ", input_grad_fn_->name(), ",");
+    } else if (const std::shared_ptr<Node>& current = data_.grad_fn()) {
+      // PyTorch names the saved tensor's history as it is now (the in-place op that changed it).
+      which = absl::StrCat(", which is output ", output_nr_, " of ", current->name(), ",");
     }
     return absl::FailedPreconditionError(absl::StrCat(
         "one of the variables needed for gradient computation has been modified by an inplace "
         "operation: [",
-        LegacyTypeName(meta_.dtype), " ", ShapeToString(meta_.shape), "]", which, " is at version ",
-        version_->value, "; expected version ", saved_version_,
+        LegacyTypeName(data_.dtype()), " ", ShapeToString(data_.shape()), "]", which,
+        " is at version ", version_->value, "; expected version ", saved_version_,
         " instead. Hint: enable anomaly detection to find the operation that failed to compute "
         "its gradient, with torch.autograd.set_detect_anomaly(True)."));
   }
@@ -73,6 +76,13 @@ void Node::AddRetainedGrad(uint32_t output_nr, std::weak_ptr<TensorImpl> tensor)
   retained_.emplace_back(output_nr, std::move(tensor));
 }
 
+void Node::RemoveRetainedGrad(const TensorImpl* tensor) {
+  std::erase_if(retained_, [&](const auto& entry) {
+    const std::shared_ptr<TensorImpl> t = entry.second.lock();
+    return t == nullptr || t.get() == tensor;
+  });
+}
+
 AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> variable)
     : variable_(std::move(variable)) {
   input_meta_.push_back({variable_->shape, variable_->dtype});
@@ -82,6 +92,9 @@ absl::StatusOr<std::vector<Tensor>> AccumulateGrad::Apply(std::vector<Tensor> gr
   Tensor grad = std::move(grads[0]);
   if (!grad.defined()) return std::vector<Tensor>{};
   Tensor variable(variable_);
+  // A leaf that stopped requiring grad (detach_(), requires_grad_(False)) takes none, as in
+  // PyTorch.
+  if (!variable.requires_grad()) return std::vector<Tensor>{};
   Tensor old = variable.grad();
   if (GradModeEnabled()) {
     // create_graph: keep the gradient's own history so it can be differentiated again.
@@ -127,7 +140,9 @@ std::shared_ptr<Node> GradAccumulator(const Tensor& leaf) {
 Edge GradientEdge(const Tensor& t) {
   if (!t.defined()) return {};
   if (t.grad_fn()) return {t.grad_fn(), t.output_nr()};
-  if (t.requires_grad()) return {GradAccumulator(t), 0};
+  // Only a tensor's own flag makes an accumulator: a view made in no_grad mode of a tensor that
+  // requires grad requires grad too, but gradients stop there (as in PyTorch).
+  if (t.impl()->requires_grad) return {GradAccumulator(t), 0};
   return {};
 }
 

@@ -38,6 +38,8 @@ class SavedVariable {
   absl::StatusOr<Tensor> Unpack(const std::shared_ptr<Node>& owner) const;
   const TensorMeta& meta() const { return meta_; }
   bool is_output() const { return is_output_; }
+  // The stored tensor (without history), undefined once freed. For inspection.
+  const Tensor& data() const { return data_; }
 
  private:
   Tensor data_;
@@ -47,7 +49,6 @@ class SavedVariable {
   bool requires_grad_ = false;
   uint32_t saved_version_ = 0;
   uint32_t output_nr_ = 0;
-  std::shared_ptr<Node> input_grad_fn_;  // grad_fn of a saved input (not of an output)
   std::shared_ptr<VersionCounter> version_;
 };
 
@@ -56,6 +57,7 @@ struct SavedTensorInfo {
   std::string name;  // "self", "other", "result", ...
   TensorMeta meta;
   bool freed = false;
+  Tensor data;  // the stored tensor without history (undefined once freed), for inspection
 };
 
 class Node : public std::enable_shared_from_this<Node> {
@@ -84,6 +86,7 @@ class Node : public std::enable_shared_from_this<Node> {
   // retain_grad(): when this node receives the gradient of output `output_nr`, it is stored
   // into that tensor's .grad.
   void AddRetainedGrad(uint32_t output_nr, std::weak_ptr<TensorImpl> tensor);
+  void RemoveRetainedGrad(const TensorImpl* tensor);
   const std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>>& retained_grads() const {
     return retained_;
   }

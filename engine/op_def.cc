@@ -145,6 +145,7 @@ const std::vector<OpDef>& OpTable() {
     RegisterMoreReductionOps(*ops);
     RegisterMoreShapeOps(*ops);
     RegisterNNOps(*ops);
+    RegisterAsStridedOps(*ops);
     return ops;
   }();
   return *table;

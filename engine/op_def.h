@@ -80,6 +80,9 @@ struct BackwardArgs {
   const std::vector<TensorMeta>& input_meta;
   std::vector<Tensor> grads;  // one per differentiable output, zero-filled where none flowed
   std::vector<bool> needs_input_grad;
+  // Strides and storage offsets of the forward inputs; recorded for view ops only.
+  std::vector<Shape> input_strides;
+  std::vector<int64_t> input_offsets;
 };
 
 using InferFn = absl::StatusOr<std::vector<TensorMeta>> (*)(const OpArgs&);
@@ -113,10 +116,17 @@ struct OpDef {
   ForwardFn forward = nullptr;
   BackwardFn backward = nullptr;
   uint32_t save_inputs = 0;  // bit i: input i is saved for backward
+  // Like PyTorch, an input is saved only for the gradients that use it, decided when the node is
+  // recorded: a nonzero entry i is the set of inputs (bit j: input j) whose gradient formula
+  // reads saved input i, which is then kept only if one of them requires grad. Missing or zero
+  // entries: kept whenever save_inputs has it.
+  std::vector<uint32_t> save_input_for;
   // bit i: input i is not differentiable (an index, a mask, a condition). Like PyTorch, the node
   // gets no next edge for it (next_functions has no entry) and its gradient is never asked for.
   uint32_t nondiff_inputs = 0;
   bool save_outputs = false;
+  // With save_outputs: which outputs are kept (bit j: output j); max(dim) keeps only indices.
+  uint32_t save_output_mask = ~0u;
   // Number of outputs; -1: decided by the inputs (unbind).
   int num_outputs = 1;
   // How many leading outputs are differentiable (max's indices are not); -1: all.

@@ -5,6 +5,8 @@
 #include "engine/checked_math.h"
 #include "engine/context.h"
 #include "engine/node.h"
+#include "engine/status_macros.h"
+#include "engine/views.h"
 
 namespace tensord {
 
@@ -68,6 +70,29 @@ absl::Status Tensor::set_requires_grad(bool flag) const {
   return absl::OkStatus();
 }
 
+bool Tensor::requires_grad() const {
+  if (impl_->requires_grad || impl_->grad_fn != nullptr) return true;
+  return impl_->is_view && impl_->view_base != nullptr &&
+         (impl_->view_base->requires_grad || impl_->view_base->grad_fn != nullptr);
+}
+
+absl::Status Tensor::requires_grad_(bool flag) const {
+  if (flag && !is_leaf()) return absl::OkStatus();  // PyTorch: a no-op on a non-leaf
+  return set_requires_grad(flag);
+}
+
+const std::shared_ptr<Node>& Tensor::grad_fn() const {
+  if (impl_->is_view) RefreshViewGradFn(*this).IgnoreError();
+  return impl_->grad_fn;
+}
+
+absl::StatusOr<std::shared_ptr<Node>> Tensor::grad_fn_or_error() const {
+  if (impl_->is_view) TD_RETURN_IF_ERROR(RefreshViewGradFn(*this));
+  return impl_->grad_fn;
+}
+
+Tensor Tensor::base() const { return impl_->is_view ? Tensor(impl_->view_base) : Tensor(); }
+
 absl::Status Tensor::set_grad(const Tensor& grad) const {
   if (!grad.defined()) {
     impl_->grad.reset();
@@ -100,11 +125,46 @@ absl::Status Tensor::retain_grad() const {
 }
 
 Tensor Tensor::detach() const {
-  auto impl = std::make_shared<TensorImpl>(impl_->storage, impl_->shape, impl_->strides,
-                                           impl_->offset, impl_->dtype, impl_->version);
-  impl->is_view = true;
-  impl->view_base = impl_->view_base ? impl_->view_base : impl_;
-  return Tensor(std::move(impl));
+  // As in PyTorch, a detached tensor shares storage and version counter but is not a
+  // (differentiable) view: in-place ops on it never touch the original's history.
+  return Tensor(std::make_shared<TensorImpl>(impl_->storage, impl_->shape, impl_->strides,
+                                             impl_->offset, impl_->dtype, impl_->version));
+}
+
+absl::Status Tensor::detach_() const {
+  if (impl_->is_view) {
+    return absl::FailedPreconditionError(
+        "Can't detach views in-place. Use detach() instead. If you are using "
+        "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as True, "
+        "gradients are views of DDP buckets, and hence detach_() cannot be called on these "
+        "gradients. To fix this error, please refer to the Optimizer.zero_grad() function in "
+        "torch/optim/optimizer.py as the solution.");
+  }
+  impl_->grad_fn.reset();
+  impl_->output_nr = 0;
+  impl_->requires_grad = false;
+  return absl::OkStatus();
+}
+
+absl::Status Tensor::set_data(const Tensor& new_data) const {
+  if (!new_data.defined()) {
+    return absl::InvalidArgumentError("set_data(): new data is undefined (None)");
+  }
+  if (requires_grad() && !IsFloating(new_data.dtype())) {
+    return absl::InvalidArgumentError(
+        "data set to a tensor that requires gradients must be floating point or complex dtype");
+  }
+  TensorImpl& dst = *impl_;
+  const TensorImpl& src = *new_data.impl();
+  // PyTorch drops an accumulator made for another dtype (not for another shape: gradients are
+  // then checked against the old one).
+  if (dst.dtype != src.dtype) dst.grad_accumulator.reset();
+  dst.storage = src.storage;
+  dst.shape = src.shape;
+  dst.strides = src.strides;
+  dst.offset = src.offset;
+  dst.dtype = src.dtype;
+  return absl::OkStatus();
 }
 
 Tensor Tensor::data() const {
@@ -236,6 +296,7 @@ Tensor MakeView(const Tensor& base, Shape shape, Shape strides, int64_t offset) 
                                    offset, base.dtype(), base.impl()->version);
   impl->is_view = true;
   impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl_ptr();
+  impl->attr_version = impl->version->value;
   return Tensor(std::move(impl));
 }
 

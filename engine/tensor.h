@@ -31,6 +31,11 @@ Shape ContiguousStrides(const Shape& shape);
 // "[2, 3]" as PyTorch prints a size list.
 std::string ShapeToString(const Shape& shape);
 
+// How a view came to be, as PyTorch's CreationMeta: in-place ops on views made in no_grad mode,
+// or on the outputs of ops returning several views (unbind, split, chunk), are refused once
+// autograd would have to rebase their history.
+enum class CreationMeta : uint8_t { kDefault, kNoGradMode, kMultiOutputNode };
+
 class TensorImpl {
  public:
   TensorImpl(std::shared_ptr<Storage> storage, Shape shape, Shape strides, int64_t offset,
@@ -46,16 +51,24 @@ class TensorImpl {
   // A Python number turned into a 0-dim tensor: lowest priority in type promotion.
   bool wrapped_number = false;
 
-  // Autograd.
+  // Autograd. `requires_grad` is the tensor's own flag (a leaf's requires_grad_); a tensor also
+  // requires grad when it has a grad_fn or is a view of a base that does
+  // (Tensor::requires_grad()).
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<Node> grad_fn;  // null on leaves
   uint32_t output_nr = 0;
   std::weak_ptr<Node> grad_accumulator;
   bool retains_grad = false;
-  // Set on the outputs of view ops; `view_base` is the tensor the view was taken of.
+  // Differentiable views (PyTorch's DifferentiableViewMeta), set on the outputs of view ops:
+  // `view_base` is the root base (never itself a view), with which the view shares storage and
+  // version counter. After an in-place op on the base or on any of its views (the version moved
+  // past `attr_version`), the view's grad_fn is regenerated from the base when next read
+  // (AsStridedBackward0), so that every view sees the base's new history.
   bool is_view = false;
   std::shared_ptr<TensorImpl> view_base;
+  CreationMeta creation_meta = CreationMeta::kDefault;
+  uint32_t attr_version = 0;  // the version at which grad_fn was last set
 };
 
 class Tensor {
@@ -89,11 +102,23 @@ class Tensor {
   }
 
   // Autograd metadata.
-  bool requires_grad() const { return impl_->requires_grad; }
+  // Own flag, or a grad_fn, or a view of a base that requires grad (PyTorch's requires_grad()).
+  bool requires_grad() const;
   // x.requires_grad = flag, with PyTorch's checks (floating leaf only).
   absl::Status set_requires_grad(bool flag) const;
-  bool is_leaf() const { return impl_->grad_fn == nullptr; }
-  const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
+  // x.requires_grad_(flag): like set_requires_grad, except that requires_grad_(True) on a
+  // non-leaf is a no-op, as in PyTorch.
+  absl::Status requires_grad_(bool flag = true) const;
+  bool is_leaf() const { return grad_fn() == nullptr; }
+  // The node that produced this tensor (null on leaves). A view whose base or another view of
+  // its base was modified in place since gets a regenerated one (AsStridedBackward0) first; where
+  // PyTorch refuses that (a view made in no_grad mode or by unbind/split/chunk), this returns the
+  // stale node and grad_fn_or_error() returns PyTorch's error.
+  const std::shared_ptr<Node>& grad_fn() const;
+  absl::StatusOr<std::shared_ptr<Node>> grad_fn_or_error() const;
+  // Whether this is a differentiable view (PyTorch's _is_view()), and its root base (_base).
+  bool is_view() const { return impl_->is_view; }
+  Tensor base() const;
   uint32_t output_nr() const { return impl_->output_nr; }
   // .grad: undefined when None.
   Tensor grad() const { return Tensor(impl_->grad); }
@@ -102,8 +127,13 @@ class Tensor {
   absl::Status retain_grad() const;
   bool retains_grad() const { return impl_->retains_grad; }
 
-  // detach(): shares storage and version counter, no history, requires_grad=False.
+  // detach(): shares storage and version counter, no history, requires_grad=False, not a view.
   Tensor detach() const;
+  // detach_(): drops the history in place; refused on views, as in PyTorch.
+  absl::Status detach_() const;
+  // x.data = new_data: takes new_data's storage, shape, strides, offset and dtype; keeps its own
+  // version counter, history, .grad and flags (PyTorch's set_data).
+  absl::Status set_data(const Tensor& new_data) const;
   // .data: shares storage but NOT the version counter, so writes through it go unnoticed by
   // autograd, exactly as in PyTorch.
   Tensor data() const;

@@ -14,6 +14,7 @@
 #include "engine/node.h"
 #include "engine/ops.h"
 #include "engine/status_macros.h"
+#include "engine/views.h"
 #include "server/status.h"
 #include "spdlog/spdlog.h"
 
@@ -295,7 +296,8 @@ absl::Status CommandRunner::SetRequiresGrad(const pb::SetRequiresGradRequest& re
                                             pb::TensorsResponse* resp) {
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
-  TD_RETURN_IF_ERROR(t.set_requires_grad(req.requires_grad()));
+  TD_RETURN_IF_ERROR(req.method() ? t.requires_grad_(req.requires_grad())
+                                  : t.set_requires_grad(req.requires_grad()));
   Info(req.id(), t, resp);
   return absl::OkStatus();
 }
@@ -315,6 +317,23 @@ absl::Status CommandRunner::Data(const pb::AliasRequest& req, pb::TensorsRespons
   TD_RETURN_IF_ERROR(session_.CheckFree(req.out()));
   Tensor d = t.data();
   Info(session_.Put(req.out(), d), d, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::SetData(const pb::SetDataRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  TD_ASSIGN_OR_RETURN(Tensor source, session_.Get(req.source()));
+  TD_RETURN_IF_ERROR(t.set_data(source));
+  Info(req.id(), t, resp);
+  return absl::OkStatus();
+}
+
+absl::Status CommandRunner::DetachInplace(const pb::TensorRequest& req, pb::TensorsResponse* resp) {
+  TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
+  TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  TD_RETURN_IF_ERROR(t.detach_());
+  Info(req.id(), t, resp);
   return absl::OkStatus();
 }
 
@@ -477,6 +496,7 @@ absl::Status CommandRunner::GetGraph(const pb::GetGraphRequest& req, pb::GraphRe
     pb::GraphNode* out = resp->add_nodes();
     out->set_index(static_cast<int>(i));
     out->set_name(n->name());
+    if (const auto* copy = dynamic_cast<const CopySlices*>(n)) out->set_wrapped(copy->fn()->name());
     for (const Edge& e : n->next_edges()) {
       pb::GraphNode::Edge* pe = out->add_next();
       pe->set_node(e.valid() ? index[e.function.get()] : -1);
@@ -551,6 +571,12 @@ absl::Status CommandRunner::Run(const pb::Command& c, pb::CommandResult* r) {
       break;
     case pb::Command::kBindGrad:
       s = BindGrad(c.bind_grad(), r->mutable_tensors());
+      break;
+    case pb::Command::kSetData:
+      s = SetData(c.set_data(), r->mutable_tensors());
+      break;
+    case pb::Command::kDetachInplace:
+      s = DetachInplace(c.detach_inplace(), r->mutable_tensors());
       break;
     case pb::Command::COMMAND_NOT_SET:
       s = absl::InvalidArgumentError("empty command");

@@ -33,6 +33,8 @@ class CommandRunner {
   absl::Status SetRequiresGrad(const pb::SetRequiresGradRequest& req, pb::TensorsResponse* resp);
   absl::Status Detach(const pb::AliasRequest& req, pb::TensorsResponse* resp);
   absl::Status Data(const pb::AliasRequest& req, pb::TensorsResponse* resp);
+  absl::Status SetData(const pb::SetDataRequest& req, pb::TensorsResponse* resp);
+  absl::Status DetachInplace(const pb::TensorRequest& req, pb::TensorsResponse* resp);
   absl::Status RetainGrad(const pb::TensorRequest& req, pb::TensorsResponse* resp);
   absl::Status Release(const pb::ReleaseRequest& req, pb::ReleaseResponse* resp);
   absl::Status GetTensor(const pb::GetTensorRequest& req, pb::GetTensorResponse* resp);

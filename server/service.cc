@@ -95,6 +95,7 @@ bool IsSmall(const pb::ReleaseRequest&, Session&, int64_t) { return true; }
 bool IsSmall(const pb::SetRequiresGradRequest&, Session&, int64_t) { return true; }
 bool IsSmall(const pb::AliasRequest&, Session&, int64_t) { return true; }
 bool IsSmall(const pb::SetGradRequest&, Session&, int64_t) { return true; }
+bool IsSmall(const pb::SetDataRequest&, Session&, int64_t) { return true; }
 bool IsSmall(const pb::SetGradModeRequest&, Session&, int64_t) { return true; }
 
 }  // namespace
@@ -299,6 +300,8 @@ TENSORD_SESSION_RPC(ApplyOp, pb::ApplyOpRequest, pb::TensorsResponse)
 TENSORD_SESSION_RPC(SetRequiresGrad, pb::SetRequiresGradRequest, pb::TensorsResponse)
 TENSORD_SESSION_RPC(Detach, pb::AliasRequest, pb::TensorsResponse)
 TENSORD_SESSION_RPC(Data, pb::AliasRequest, pb::TensorsResponse)
+TENSORD_SESSION_RPC(SetData, pb::SetDataRequest, pb::TensorsResponse)
+TENSORD_SESSION_RPC(DetachInplace, pb::TensorRequest, pb::TensorsResponse)
 TENSORD_SESSION_RPC(RetainGrad, pb::TensorRequest, pb::TensorsResponse)
 TENSORD_SESSION_RPC(Release, pb::ReleaseRequest, pb::ReleaseResponse)
 TENSORD_SESSION_RPC(GetTensor, pb::GetTensorRequest, pb::GetTensorResponse)

@@ -53,6 +53,11 @@ class TensordService final : public pb::Tensord::CallbackService {
                                    pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* Data(grpc::CallbackServerContext* ctx, const pb::AliasRequest* req,
                                  pb::TensorsResponse* resp) override;
+  grpc::ServerUnaryReactor* SetData(grpc::CallbackServerContext* ctx, const pb::SetDataRequest* req,
+                                    pb::TensorsResponse* resp) override;
+  grpc::ServerUnaryReactor* DetachInplace(grpc::CallbackServerContext* ctx,
+                                          const pb::TensorRequest* req,
+                                          pb::TensorsResponse* resp) override;
   grpc::ServerUnaryReactor* RetainGrad(grpc::CallbackServerContext* ctx,
                                        const pb::TensorRequest* req,
                                        pb::TensorsResponse* resp) override;

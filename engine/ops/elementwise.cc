@@ -797,6 +797,7 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
   {
     OpDef d = Binary("mul", "MulBackward0", "self * other (broadcasting)", InferBinary,
                      BinaryForward<MulFn>, MulBackward, kBoth);
+    d.save_input_for = {kOther, kSelf};  // self for other's gradient, other for self's
     d.inplace_name = "mul_";
     d.inplace = BinaryInplace<MulFn>;
     t.push_back(d);
@@ -804,6 +805,7 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
   {
     OpDef d = Binary("div", "DivBackward0", "self / other, true division (broadcasting)",
                      InferBinaryFloat, BinaryForward<DivFn>, DivBackward, kBoth);
+    d.save_input_for = {kOther};  // self only for other's gradient
     d.inplace_name = "div_";
     d.inplace = BinaryInplace<DivFn>;
     t.push_back(d);

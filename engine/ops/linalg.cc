@@ -283,6 +283,7 @@ OpDef MatOp(absl::string_view name, absl::string_view grad_fn, absl::string_view
   d.forward = forward;
   d.backward = backward;
   d.save_inputs = 3;
+  d.save_input_for = {2u, 1u};  // each operand only for the other's gradient
   d.cost = ContractionCost;
   return d;
 }

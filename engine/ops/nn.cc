@@ -597,6 +597,7 @@ void RegisterNNOps(std::vector<OpDef>& t) {
                   {{"beta", AttrType::kScalar, int64_t{1}, false, "multiplier of self"},
                    {"alpha", AttrType::kScalar, int64_t{1}, false, "multiplier of mat1 @ mat2"}},
                   6u));
+  t.back().save_input_for = {0u, 4u, 2u};  // mat1 for mat2's gradient, mat2 for mat1's
   t.back().cost = AddmmCost;
   t.push_back(Def("linear", kVariadic, "",
                   "input @ weight.t() + bias; inputs (input, weight) or (input, weight, bias)",
@@ -606,7 +607,7 @@ void RegisterNNOps(std::vector<OpDef>& t) {
                   "negative log likelihood of log-probabilities input (C or N x C) at class "
                   "indices target (int64)",
                   OpKind::kKernel, InferNll, NllForward, NllBackward, {reduction, ignore_index},
-                  2u));
+                  3u));          // PyTorch keeps self too
   t.back().nondiff_inputs = 2u;  // the target
   t.push_back(Def("_nll_loss_backward", 2, "NllLossBackwardBackward0",
                   "gradient of nll_loss with respect to its input, from (grad_output, target)",

@@ -524,10 +524,12 @@ void RegisterMorePointwiseOps(std::vector<OpDef>& t) {
                   "C fmod: remainder of self / other with the sign of self (broadcasting)",
                   InferBinaryNoBool<kFmodKernel>, BinaryForward<FmodFn>, ModBackward<false>,
                   kBoth));
+  t.back().save_input_for = {2u, 2u};  // both only for other's gradient
   t.push_back(Def("remainder", 2, "RemainderBackward1",
                   "Python modulus: remainder of self / other with the sign of other (broadcasting)",
                   InferBinaryNoBool<kRemainderKernel>, BinaryForward<RemainderFn>,
                   ModBackward<true>, kBoth));
+  t.back().save_input_for = {2u, 2u};  // both only for other's gradient
   t.push_back(Def("maximum", 2, "MaximumBackward0",
                   "element-wise max, NaN propagates (broadcasting)", InferBinary,
                   BinaryForward<MaxMinFn<true>>, MaxMinimumBackward<true>, kBoth));

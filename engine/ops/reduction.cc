@@ -254,6 +254,7 @@ void RegisterReductionOps(std::vector<OpDef>& t) {
     OpDef d = Reduction("mean_dim", "MeanBackward1", "mean over dims (floating only)", InferMeanDim,
                         MeanDimForward, MeanDimBackward);
     d.attrs = {dims, keepdim};
+    d.save_inputs = 1u;  // PyTorch 1.13 keeps self (for its sizes)
     t.push_back(d);
   }
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim to reduce"};
@@ -265,6 +266,7 @@ void RegisterReductionOps(std::vector<OpDef>& t) {
                         MaxMinDimBackward);
     d.attrs = {dim, keepdim};
     d.save_outputs = true;
+    d.save_output_mask = 2u;  // the indices only
     d.num_outputs = 2;
     d.differentiable_outputs = 1;
     t.push_back(d);

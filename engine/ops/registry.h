@@ -17,5 +17,7 @@ void RegisterMorePointwiseOps(std::vector<OpDef>& table);
 void RegisterMoreReductionOps(std::vector<OpDef>& table);
 void RegisterMoreShapeOps(std::vector<OpDef>& table);
 void RegisterNNOps(std::vector<OpDef>& table);
+// as_strided and the internal ops of views modified in place.
+void RegisterAsStridedOps(std::vector<OpDef>& table);
 
 }  // namespace tensord

@@ -782,25 +782,34 @@ MetaOr InferMaskedFill(const OpArgs& a) {
   return One(s, x.dtype());
 }
 
+// out = value where mask (broadcast) is true, element by element (also through the repeated
+// elements of an expanded out, as PyTorch's masked_fill_).
+void MaskedFillInto(const Tensor& out, const Tensor& mask, const Attrs& attrs);
+
 ListOr MaskedFillForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  const Tensor &x = a.inputs[0], &mask = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
-  kernels::CopyInto(out, x);
-  const bool integral = a.attrs.IsIntegral("value");
+  kernels::CopyInto(out, a.inputs[0]);
+  MaskedFillInto(out, a.inputs[1], a.attrs);
+  return TensorList{out};
+}
+
+void MaskedFillInplace(const OpArgs& a) { MaskedFillInto(a.inputs[0], a.inputs[1], a.attrs); }
+
+void MaskedFillInto(const Tensor& out, const Tensor& mask, const Attrs& attrs) {
+  const bool integral = attrs.IsIntegral("value");
   DispatchDType(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T v;
     if constexpr (std::is_same_v<T, bool>) {
-      v = a.attrs.Double("value") != 0;
+      v = attrs.Double("value") != 0;
     } else if constexpr (std::is_same_v<T, int64_t>) {
-      v = integral ? a.attrs.Int("value") : SaturatingDoubleToInt64(a.attrs.Double("value"));
+      v = integral ? attrs.Int("value") : SaturatingDoubleToInt64(attrs.Double("value"));
     } else {
-      v = static_cast<T>(integral ? static_cast<double>(a.attrs.Int("value"))
-                                  : a.attrs.Double("value"));
+      v = static_cast<T>(integral ? static_cast<double>(attrs.Int("value"))
+                                  : attrs.Double("value"));
     }
     kernels::Map2<T, T, bool>(out, out, mask, [v](T x, bool keep) { return keep ? v : x; });
   });
-  return TensorList{out};
 }
 
 ListOr MaskedFillBackward(const BackwardArgs& b) {
@@ -978,11 +987,13 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
   t.push_back(Def("_index_select_backward", "IndexAddBackward0",
                   "gradient of index_select: zeros(input_size).index_add_(dim, index, grad)",
                   OpKind::kKernel, InferIndexSelectBack, IndexSelectBackForward,
-                  IndexSelectBackBackward, {input_size, dim}, 2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+                  IndexSelectBackBackward, {input_size, dim}, 2,
+                  kIndex | 1u));  // PyTorch keeps self too
+  t.back().nondiff_inputs = 2u;   // the index / mask
   t.push_back(Def("gather", "GatherBackward0", "out[i][j] = self[i][index[i][j]] (for dim 1)",
-                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {dim}, 2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {dim}, 2,
+                  kIndex | 1u));  // PyTorch keeps self too
+  t.back().nondiff_inputs = 2u;   // the index / mask
   t.push_back(Def("_gather_backward", "ScatterAddBackward0",
                   "gradient of gather: zeros(input_size).scatter_add(dim, index, grad)",
                   OpKind::kKernel, InferGatherBack, GatherBackForward, GatherBackBackward,
@@ -998,11 +1009,13 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
                   InferMaskedFill, MaskedFillForward, MaskedFillBackward,
                   {{"value", AttrType::kScalar, {}, true, "the fill value"}}, 2, kIndex));
   t.back().nondiff_inputs = 2u;  // the index / mask
+  t.back().inplace_name = "masked_fill_";
+  t.back().inplace = MaskedFillInplace;
   t.push_back(Def("masked_select", "MaskedSelectBackward0",
                   "1-D tensor of the elements of self (broadcast with mask) where mask is true",
                   OpKind::kKernel, InferMaskedSelect, MaskedSelectForward, MaskedSelectBackward, {},
-                  2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+                  2, kIndex | 1u));  // PyTorch keeps self too
+  t.back().nondiff_inputs = 2u;      // the index / mask
   t.push_back(Def("_masked_select_backward", "MaskedScatterBackward0",
                   "gradient of masked_select: zeros(input_size).masked_scatter(mask, grad)",
                   OpKind::kKernel, InferMaskedSelectBack, MaskedSelectBackForward,

@@ -205,14 +205,18 @@ class Tensor:
     def requires_grad(self):
         return self._info().requires_grad
 
+    def _set_requires_grad(self, flag, method):
+        req = pb.SetRequiresGradRequest(id=self._id, requires_grad=bool(flag), method=method)
+        self._s._submit(pb.Command(set_requires_grad=req), "requires_grad_", inputs=[self._id],
+                        mutation=True)
+
     @requires_grad.setter
     def requires_grad(self, flag):
-        s = self._s
-        s._submit(pb.Command(set_requires_grad=pb.SetRequiresGradRequest(id=self._id, requires_grad=bool(flag))),
-                  "requires_grad_", inputs=[self._id], mutation=True)
+        self._set_requires_grad(flag, False)
 
     def requires_grad_(self, requires_grad=True):
-        self.requires_grad = requires_grad
+        # The method form: requires_grad_(True) on a non-leaf is a no-op, as in PyTorch.
+        self._set_requires_grad(requires_grad, True)
         return self
 
     @property
@@ -316,7 +320,19 @@ class Tensor:
 
     @data.setter
     def data(self, value):
-        raise NotImplementedError("tensord: assigning .data is not supported by the wire protocol")
+        # PyTorch's set_data: this tensor takes value's storage, shape and dtype and keeps its
+        # history, .grad and flags. Runs now: the shape this object reports may change.
+        if not isinstance(value, Tensor) or value._s is not self._s:
+            raise TypeError("tensord: .data must be assigned a tensor of the same session")
+        s = self._s
+        r = s._run(pb.Command(set_data=pb.SetDataRequest(id=self._id, source=value._id)),
+                   "set_data", inputs=[self._id, value._id], mutation=True)
+        s._infos[self._id] = (r.tensors.tensors[0], s._mut)
+
+    def detach_(self):
+        self._s._submit(pb.Command(detach_inplace=pb.TensorRequest(id=self._id)), "detach_",
+                        inputs=[self._id], mutation=True)
+        return self
 
     # ---- values -------------------------------------------------------------------------------
 
@@ -628,10 +644,10 @@ class Tensor:
     def __setitem__(self, index, value):
         items = _index_items(index)
         target = self if all(i is Ellipsis for i in items) else self[index]
-        if isinstance(value, Tensor):
-            target.copy_(value)
-        else:
-            target.fill_(value)
+        if not isinstance(value, Tensor):
+            # As PyTorch: a number is copied from a 0-dim tensor (CopySlices shows [base, None]).
+            value = self._s.tensor(value, dtype=self.dtype)
+        target.copy_(value)
 
 
 def _is_index_int(item):

@@ -5,6 +5,7 @@
 //
 // Non-finite numbers are written as the strings "nan", "inf" and "-inf"; floating values always
 // carry a '.' or an exponent so that Python reads them back as floats.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -28,6 +29,7 @@
 #include "engine/ops.h"
 #include "engine/status_macros.h"
 #include "engine/tensor.h"
+#include "tests/oracle/json.h"
 #include "tests/support/op_samples.h"
 
 namespace tensord::testing {
@@ -35,90 +37,6 @@ namespace {
 
 constexpr uint64_t kSeeds[] = {1, 2};
 constexpr DType kDTypes[] = {DType::kFloat64, DType::kFloat32};
-
-// ---- a minimal JSON writer: each function returns serialized JSON text ----------------------
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string JsonDouble(double v) {
-  if (std::isnan(v)) return "\"nan\"";
-  if (std::isinf(v)) return v > 0 ? "\"inf\"" : "\"-inf\"";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  std::string s = buf;
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
-  return s;
-}
-
-std::string JsonBool(bool b) { return b ? "true" : "false"; }
-
-std::string JsonArray(const std::vector<std::string>& items) {
-  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
-}
-
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-std::string JsonObject(const Fields& fields) {
-  std::vector<std::string> items;
-  items.reserve(fields.size());
-  for (const auto& [key, value] : fields) {
-    items.push_back(absl::StrCat(JsonString(key), ":", value));
-  }
-  return absl::StrCat("{", absl::StrJoin(items, ","), "}");
-}
-
-std::string JsonInts(const std::vector<int64_t>& v) {
-  std::vector<std::string> items;
-  items.reserve(v.size());
-  for (const int64_t x : v) items.push_back(absl::StrCat(x));
-  return JsonArray(items);
-}
-
-// Row-major logical values (strides followed), typed by dtype.
-std::string JsonValues(const Tensor& t) {
-  std::vector<std::string> items;
-  items.reserve(static_cast<size_t>(t.numel()));
-  switch (t.dtype()) {
-    case DType::kFloat32:
-    case DType::kFloat64:
-      for (const double v : t.ToVector<double>()) items.push_back(JsonDouble(v));
-      break;
-    case DType::kInt64:
-      for (const int64_t v : t.ToVector<int64_t>()) items.push_back(absl::StrCat(v));
-      break;
-    case DType::kBool:
-      for (const bool v : t.ToVector<bool>()) items.push_back(JsonBool(v));
-      break;
-  }
-  return JsonArray(items);
-}
 
 // {"type": ..., "value": ...} so that Python can tell an int from a float and a dtype from a
 // string.
@@ -236,6 +154,88 @@ absl::StatusOr<std::string> OpCase(const OpSample& sample, DType dtype, uint64_t
   }
   fields.emplace_back("input_grads", JsonArray(grad_json));
   return JsonObject(fields);
+}
+
+// ---- saved tensors -------------------------------------------------------------------------
+
+// What a saved tensor is, by storage and layout: "input:i" / "output:j" (the tensor itself),
+// "view:input:i" / "view:output:j" (another layout of its storage), or "other" (a temporary).
+std::string ClassifySaved(const Tensor& s, const std::vector<Tensor>& inputs,
+                          const std::vector<Tensor>& outputs) {
+  const auto same_storage = [&](const Tensor& t) {
+    return t.defined() && t.impl()->storage == s.impl()->storage;
+  };
+  const auto same_layout = [&](const Tensor& t) {
+    return t.shape() == s.shape() && t.strides() == s.strides() &&
+           t.storage_offset() == s.storage_offset();
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (same_storage(inputs[i]) && same_layout(inputs[i])) return absl::StrCat("input:", i);
+  }
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    if (same_storage(outputs[j]) && same_layout(outputs[j])) return absl::StrCat("output:", j);
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (same_storage(inputs[i])) return absl::StrCat("view:input:", i);
+  }
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    if (same_storage(outputs[j])) return absl::StrCat("view:output:", j);
+  }
+  return "other";
+}
+
+// For one sample and one choice of which differentiable inputs require grad (bit i of `mask`:
+// the i-th differentiable input), which tensors the node of the first output keeps.
+absl::StatusOr<std::string> SavedCase(const OpSample& sample, uint32_t mask) {
+  constexpr uint64_t kSeed = 1;
+  Context ctx(ContextOptions{.seed = kSeed});
+  ContextGuard guard(ctx);
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(sample.op));
+  TD_ASSIGN_OR_RETURN(const Attrs attrs, ResolveAttrs(*def, sample.attrs));
+  TD_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeInputs(sample, DType::kFloat64, kSeed));
+  Fields fields = {{"kind", "\"saved\""},
+                   {"op", JsonString(sample.op)},
+                   {"label", JsonString(sample.label)},
+                   {"dtype", JsonString("float64")},
+                   {"seed", absl::StrCat(kSeed)}};
+  Fields attr_fields;
+  for (const auto& [name, value] : attrs.entries()) attr_fields.emplace_back(name, JsonAttr(value));
+  fields.emplace_back("attrs", JsonObject(attr_fields));
+  std::vector<std::string> input_json;
+  uint32_t k = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (sample.inputs[i].differentiable && IsFloating(inputs[i].dtype())) {
+      if ((mask >> k++) & 1u) TD_RETURN_IF_ERROR(inputs[i].set_requires_grad(true));
+    }
+    input_json.push_back(JsonTensor(inputs[i]));
+  }
+  fields.emplace_back("inputs", JsonArray(input_json));
+  absl::StatusOr<std::vector<Tensor>> outputs = Apply(*def, inputs, attrs);
+  if (!outputs.ok()) {
+    fields.emplace_back("error", JsonString(outputs.status().ToString()));
+    return JsonObject(fields);
+  }
+  std::shared_ptr<Node> node;
+  for (const Tensor& o : *outputs) {
+    if (!node && o.grad_fn()) node = o.grad_fn();
+  }
+  fields.emplace_back("grad_fn", node ? JsonString(DisplayName(*node)) : "null");
+  std::vector<std::string> saved;
+  if (node) {
+    for (const SavedTensorInfo& s : node->SavedTensors()) {
+      saved.push_back(JsonString(ClassifySaved(s.data, inputs, *outputs)));
+    }
+  }
+  std::sort(saved.begin(), saved.end());
+  fields.emplace_back("saved", JsonArray(saved));
+  return JsonObject(fields);
+}
+
+// Number of differentiable (floating) inputs of a sample.
+int DifferentiableInputs(const OpSample& sample) {
+  int n = 0;
+  for (const InputSpec& in : sample.inputs) n += in.differentiable && in.floating;
+  return n;
 }
 
 // ---- repr cases ----------------------------------------------------------------------------
@@ -435,6 +435,19 @@ int Main(int argc, char** argv) {
       }
     }
   }
+  int saved_cases = 0;
+  for (const OpSample& sample : AllSamples()) {
+    const int n = std::min(DifferentiableInputs(sample), 4);
+    for (uint32_t mask = 1; mask < (1u << n); ++mask) {
+      absl::StatusOr<std::string> line = SavedCase(sample, mask);
+      if (!line.ok()) {
+        std::cerr << "saved " << sample.op << "/" << sample.label << ": " << line.status() << "\n";
+        return 1;
+      }
+      out << *line << "\n";
+      ++saved_cases;
+    }
+  }
   for (const ReprSpec& spec : ReprSpecs()) {
     absl::StatusOr<std::string> line = ReprCase(spec);
     if (!line.ok()) {
@@ -449,8 +462,8 @@ int Main(int argc, char** argv) {
     std::cerr << "error writing " << argv[1] << "\n";
     return 1;
   }
-  std::cout << "wrote " << op_cases << " op cases and " << repr_cases << " repr cases to "
-            << argv[1] << "\n";
+  std::cout << "wrote " << op_cases << " op cases, " << saved_cases << " saved-tensor cases and "
+            << repr_cases << " repr cases to " << argv[1] << "\n";
   return 0;
 }
 

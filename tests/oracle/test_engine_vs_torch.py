@@ -117,6 +117,11 @@ TORCH_OPS = {
 }
 
 
+# Engine-only internal ops (no aten op in PyTorch): values and gradients are compared with a
+# reference computation, their node names are not.
+NO_TORCH_NODE = set()
+
+
 # ---- reading the dump -------------------------------------------------------------------------
 
 # The ops added after the core set map in tests/oracle/torch_ops_<area>.py, each with its own
@@ -133,6 +138,7 @@ def _merge_area_mappings():
         overlap = TORCH_OPS.keys() & module.TORCH_OPS.keys()
         assert not overlap, f"{path} maps ops mapped elsewhere too: {sorted(overlap)}"
         TORCH_OPS.update(module.TORCH_OPS)
+        NO_TORCH_NODE.update(getattr(module, "NO_TORCH_NODE", ()))
 
 
 _merge_area_mappings()
@@ -155,6 +161,9 @@ CASES, LOAD_ERROR = _load_cases()
 def _case_id(case):
     if case["kind"] == "repr":
         return f"repr/{case['label']}"
+    if case["kind"] == "saved":
+        grads = "".join("g" if d["requires_grad"] else "-" for d in case["inputs"])
+        return f"saved/{case['op']}/{case['label']}/{grads}"
     return f"{case['op']}/{case['label']}/{case['dtype']}/seed{case['seed']}"
 
 
@@ -258,7 +267,7 @@ def test_op(case):
         pytest.fail(f"{len(engine_outputs)} outputs from the engine, {len(outputs)} from torch")
     for i, (eo, to) in enumerate(zip(engine_outputs, outputs)):
         _check_values(f"output {i}", eo, to, errors)
-        if eo["grad_fn"] != _grad_fn_name(to):
+        if op not in NO_TORCH_NODE and eo["grad_fn"] != _grad_fn_name(to):
             errors.append(f"output {i}: grad_fn: engine {eo['grad_fn']}, torch {_grad_fn_name(to)}")
         if eo["requires_grad"] != to.requires_grad:
             errors.append(f"output {i}: requires_grad: engine {eo['requires_grad']}, "
@@ -306,6 +315,72 @@ def test_op(case):
         errors.append("the engine computed input gradients, torch has nothing to differentiate")
 
     assert not errors, "\n".join(errors)
+
+
+def _storage_ptr(t):
+    return t.storage().data_ptr()
+
+
+def _classify_saved(t, inputs, outputs):
+    """Mirrors ClassifySaved in dump_main.cc: what a saved tensor is, by storage and layout."""
+    def same_layout(a):
+        return (a.shape == t.shape and a.stride() == t.stride()
+                and a.storage_offset() == t.storage_offset())
+    ptr = _storage_ptr(t)
+    for i, a in enumerate(inputs):
+        if _storage_ptr(a) == ptr and same_layout(a):
+            return f"input:{i}"
+    for j, o in enumerate(outputs):
+        if _storage_ptr(o) == ptr and same_layout(o):
+            return f"output:{j}"
+    for i, a in enumerate(inputs):
+        if _storage_ptr(a) == ptr:
+            return f"view:input:{i}"
+    for j, o in enumerate(outputs):
+        if _storage_ptr(o) == ptr:
+            return f"view:output:{j}"
+    return "other"
+
+
+def _torch_saved(node, inputs, outputs):
+    saved = []
+    for attr in dir(node):
+        if not attr.startswith("_saved_"):
+            continue
+        value = getattr(node, attr)
+        items = value if isinstance(value, (tuple, list)) else [value]
+        for v in items:
+            if isinstance(v, torch.Tensor):
+                saved.append(_classify_saved(v, inputs, outputs))
+    return sorted(saved)
+
+
+@pytest.mark.filterwarnings("ignore:Using a target size:UserWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("case", _cases("saved"))
+def test_saved_tensors(case):
+    """The node of the first output keeps exactly the tensors PyTorch's keeps (by identity: an
+    input, an output, a view of one, or a temporary), for this choice of which inputs require
+    grad. What a node saves decides when an in-place op makes backward fail."""
+    assert case is not None, LOAD_ERROR
+    if "error" in case:
+        pytest.fail(f"the engine failed where PyTorch succeeds: {case['error']}")
+    op = case["op"]
+    if op in NO_TORCH_NODE:
+        pytest.skip("engine-only node: PyTorch has none to compare with")
+    inputs = [_tensor(d) for d in case["inputs"]]
+    result = TORCH_OPS[op](inputs, _attrs(case))
+    outputs = list(result) if isinstance(result, (tuple, list)) else [result]
+    node = next((o.grad_fn for o in outputs if o.grad_fn is not None), None)
+    torch_name = None if node is None else node.name().split("::")[-1]
+    assert case["grad_fn"] == torch_name, f"grad_fn: engine {case['grad_fn']}, torch {torch_name}"
+    want = [] if node is None else _torch_saved(node, inputs, outputs)
+    # Version checks see storages, not layouts: a view of an input shares its version counter,
+    # and a temporary ("other") cannot be modified by the user. Compare what can fail.
+    def visible(saved):
+        return sorted({s.replace("view:", "") for s in saved if s != "other"})
+    assert visible(case["saved"]) == visible(want), (
+        f"saved: engine {case['saved']}, torch {want}")
 
 
 def _repr_tensor(case):

@@ -79,7 +79,9 @@ TEST_F(Service, Tutorial_GraphInspection_ShowsGradFnAndNextFunctions) {
   EXPECT_EQ(mm.name(), "MmBackward0");
   EXPECT_EQ(mm.next(0).node(), -1);  // x does not require grad: None
   EXPECT_EQ(g.nodes(mm.next(1).node()).variable(), 2u);
-  ASSERT_EQ(mm.saved_size(), 2);
+  // As in PyTorch, only what the needed gradient uses: x, for w's gradient.
+  ASSERT_EQ(mm.saved_size(), 1);
+  EXPECT_EQ(mm.saved(0).name(), "self");
   EXPECT_FALSE(mm.saved(0).freed());
   MustOp(sid, "sum", {5}, 6);
   ASSERT_TRUE(Backward(sid, {6}).ok());

@@ -148,6 +148,43 @@ void AddShapeSamples(std::vector<OpSample>& v) {
                 Attrs{{"input_size", Ints{3, 4}}}));
   v.push_back(S("_masked_select_backward", "broadcast_mask", {In({6}), Mask({4}, {0, 1, 1, 0})},
                 Attrs{{"input_size", Ints{3, 4}}}));
+
+  // as_strided (storage positions; a view can overlap itself) and its gradient ops, also with
+  // a non-contiguous base layout.
+  v.push_back(
+      S("as_strided", "window", {In({3, 4})},
+        Attrs{{"size", Ints{2, 2}}, {"stride", Ints{4, 1}}, {"storage_offset", int64_t{1}}}));
+  v.push_back(S("as_strided", "overlapping", {In({6})},
+                Attrs{{"size", Ints{3, 3}}, {"stride", Ints{1, 1}}}));
+  v.push_back(
+      S("as_strided", "noncontiguous", {Nc({4, 3})},
+        Attrs{{"size", Ints{2, 3}}, {"stride", Ints{1, 4}}, {"storage_offset", int64_t{1}}}));
+  v.push_back(S("_as_strided_backward", "window", {In({2, 2})},
+                Attrs{{"input_size", Ints{3, 4}},
+                      {"input_stride", Ints{4, 1}},
+                      {"input_offset", int64_t{0}},
+                      {"size", Ints{2, 2}},
+                      {"stride", Ints{4, 1}},
+                      {"storage_offset", int64_t{1}}}));
+  v.push_back(S("_as_strided_backward", "overlapping_nc_base", {In({3, 3})},
+                Attrs{{"input_size", Ints{4, 3}},
+                      {"input_stride", Ints{1, 4}},
+                      {"input_offset", int64_t{0}},
+                      {"size", Ints{3, 3}},
+                      {"stride", Ints{1, 1}},
+                      {"storage_offset", int64_t{2}}}));
+  v.push_back(S("_as_strided_copy", "window", {In({3, 4})},
+                Attrs{{"input_stride", Ints{4, 1}},
+                      {"input_offset", int64_t{0}},
+                      {"size", Ints{2, 2}},
+                      {"stride", Ints{1, 4}},
+                      {"storage_offset", int64_t{2}}}));
+  v.push_back(S("_as_strided_copy", "overlapping_nc_base", {Nc({4, 3})},
+                Attrs{{"input_stride", Ints{1, 4}},
+                      {"input_offset", int64_t{0}},
+                      {"size", Ints{3, 3}},
+                      {"stride", Ints{1, 1}},
+                      {"storage_offset", int64_t{2}}}));
 }
 
 }  // namespace tensord::testing

@@ -208,6 +208,27 @@ TEST(Render, GraphToDotDrawsLikeTorchviz) {
   EXPECT_THAT(dot, ::testing::EndsWith("}\n"));
 }
 
+TEST(Render, CopySlicesShowsTheNodeItWraps) {
+  // m[1] = v on a plain m: m.grad_fn is CopySlices wrapping the copy's backward.
+  pb::TensorInfo root;
+  root.set_id(3);
+  pb::GraphResponse g;
+  g.set_root(0);
+  pb::GraphNode* copy = AddNode(g, "torch::autograd::CopySlices");
+  copy->set_wrapped("CopyBackwards");
+  AddEdge(copy, -1);
+  AddEdge(copy, 1);
+  pb::GraphNode* acc = AddNode(g, "torch::autograd::AccumulateGrad");
+  acc->set_variable(2);
+  const std::string dot = GraphToDot("sid", root, g);
+  EXPECT_THAT(dot, HasSubstr("n0 [label=\"CopySlices\\n(CopyBackwards)\"]")) << dot;
+  // With saved tensors (an HTML label) the wrapped name goes on its own line too.
+  auto* saved = copy->add_saved();
+  saved->set_name("self");
+  saved->add_shape(2);
+  EXPECT_THAT(GraphToDot("sid", root, g), HasSubstr("CopySlices<BR/>(CopyBackwards)<BR/>"));
+}
+
 TEST(Render, GraphOfALeafWithoutAHandleAndWithoutAGraph) {
   pb::TensorInfo root;
   root.set_id(9);

@@ -469,11 +469,15 @@ std::string GraphToDot(const std::string& session, const pb::TensorInfo& root,
   for (int i = 0; i < n; ++i) {
     const pb::GraphNode& node = graph.nodes(i);
     const std::string id = absl::StrCat("n", i);
-    const std::string name = DisplayNodeName(node.name());
+    std::string name = DisplayNodeName(node.name());
+    // CopySlices shows the node it wraps (the in-place op's backward), as torchviz does.
+    if (!node.wrapped().empty())
+      absl::StrAppend(&name, "\n(", DisplayNodeName(node.wrapped()), ")");
     if (node.saved().empty()) {
       absl::StrAppend(&out, "  ", id, " [label=", DotQuoted(name), "];\n");
     } else {
-      std::string label = absl::StrCat(Html(name), "<BR/><FONT POINT-SIZE=\"8\">");
+      std::string label = absl::StrCat(absl::StrReplaceAll(Html(name), {{"\n", "<BR/>"}}),
+                                       "<BR/><FONT POINT-SIZE=\"8\">");
       for (const auto& s : node.saved()) {
         std::string line = absl::StrCat(s.name(), ": ", SizeTuple(s.shape()));
         if (s.dtype() != pb::DTYPE_FLOAT32 && s.dtype() != pb::DTYPE_UNSPECIFIED) {

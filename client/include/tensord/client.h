@@ -146,7 +146,12 @@ class Tensor {
   void retain_grad() const;
   bool retains_grad() const;
   Tensor detach() const;
+  // x.detach_(): drops x's history in place (refused on views, as in PyTorch).
+  Tensor& detach_();
   Tensor data() const;
+  // x.data = source (PyTorch's set_data): x takes source's values, shape and dtype and keeps
+  // its history, .grad and flags. Waits for the server's answer (x's shape may change).
+  void set_data(const Tensor& source);
   void backward(const Tensor& gradient = Tensor(), std::optional<bool> retain_graph = std::nullopt,
                 bool create_graph = false) const;
 
