@@ -237,6 +237,9 @@ class GraphRun {
     } else {
       TD_ASSIGN_OR_RETURN(value, ops::add(old, grad));
     }
+    // The value may refer back to the tensor (its history, or the tensor itself): the context
+    // breaks such cycles when it goes away (Context::RememberGradWithHistory).
+    Context::Current().RememberGradWithHistory(impl);
     impl->grad = value.impl_ptr();
     return absl::OkStatus();
   }
@@ -343,6 +346,8 @@ absl::Status Backward(const std::vector<Tensor>& tensors, const std::vector<Tens
   for (size_t i = 0; i < non_leaf_inputs.size(); ++i) {
     if (!captured[i].defined()) continue;
     TensorImpl* impl = non_leaf_inputs[i].impl();
+    // As in Retain: the gradient may be the tensor itself (grad_tensors=[y], inputs=[y]).
+    Context::Current().RememberGradWithHistory(non_leaf_inputs[i].impl_ptr());
     if (impl->grad == nullptr) {
       impl->grad = captured[i].impl_ptr();
     } else {

@@ -48,25 +48,48 @@ absl::Status Context::set_default_dtype(DType dtype) {
   return absl::OkStatus();
 }
 
-void Context::RememberGradWithHistory(const std::shared_ptr<TensorImpl>& leaf) {
-  std::lock_guard<std::mutex> lock(graph_grads_mu_);
-  // Bounded by the live tensors: whenever the list doubles, forget the tensors that are gone
-  // (amortised O(1) per call, however many backward(create_graph=True) or SetGrad calls run).
-  if (graph_grads_.size() >= graph_grads_prune_at_) {
-    std::erase_if(graph_grads_, [](const std::weak_ptr<TensorImpl>& w) { return w.expired(); });
-    graph_grads_prune_at_ = std::max<size_t>(64, 2 * graph_grads_.size());
+namespace {
+// Appends `t`; whenever the list has doubled, first forgets the tensors that are gone (amortised
+// O(1) per call, however many backward(create_graph=True), SetGrad or in-place calls run).
+void RememberWeakly(std::vector<std::weak_ptr<TensorImpl>>& list, size_t& prune_at,
+                    const std::shared_ptr<TensorImpl>& t) {
+  if (list.size() >= prune_at) {
+    std::erase_if(list, [](const std::weak_ptr<TensorImpl>& w) { return w.expired(); });
+    prune_at = std::max<size_t>(64, 2 * list.size());
   }
-  graph_grads_.push_back(leaf);
+  list.push_back(t);
+}
+}  // namespace
+
+void Context::RememberGradWithHistory(const std::shared_ptr<TensorImpl>& tensor) {
+  std::lock_guard<std::mutex> lock(graph_grads_mu_);
+  RememberWeakly(graph_grads_, graph_grads_prune_at_, tensor);
+}
+
+void Context::RememberRebasedHistory(const std::shared_ptr<TensorImpl>& tensor) {
+  std::lock_guard<std::mutex> lock(graph_grads_mu_);
+  RememberWeakly(rebased_, rebased_prune_at_, tensor);
+  // A view's in-place write gives its base the new history (CopySlices).
+  if (tensor->view_base) RememberWeakly(rebased_, rebased_prune_at_, tensor->view_base);
 }
 
 void Context::BreakGradCycles() {
-  std::vector<std::weak_ptr<TensorImpl>> leaves;
+  std::vector<std::weak_ptr<TensorImpl>> grads, rebased;
   {
     std::lock_guard<std::mutex> lock(graph_grads_mu_);
-    leaves.swap(graph_grads_);
+    grads.swap(graph_grads_);
+    rebased.swap(rebased_);
   }
-  for (auto& weak : leaves) {
-    if (auto leaf = weak.lock()) leaf->grad.reset();
+  // Every tensor is held while the links are cut: cutting one may free others of the list.
+  std::vector<std::shared_ptr<TensorImpl>> alive;
+  for (auto* list : {&grads, &rebased}) {
+    for (auto& weak : *list) {
+      if (auto t = weak.lock()) alive.push_back(std::move(t));
+    }
+  }
+  for (auto& t : alive) {
+    t->grad.reset();
+    t->grad_fn.reset();
   }
 }
 

@@ -64,11 +64,16 @@ class Context {
   // Only floating dtypes can be the default, as in torch.set_default_dtype.
   absl::Status set_default_dtype(DType dtype);
 
-  // backward(create_graph=True) leaves .grad with a history that refers back to the leaf: a
-  // reference cycle (PyTorch warns about the same leak); so may an assigned .grad (x.grad = x).
-  // The context remembers such tensors and resets their .grad when it is destroyed (a session
-  // closing), which breaks the cycles.
-  void RememberGradWithHistory(const std::shared_ptr<TensorImpl>& leaf);
+  // Reference cycles between tensors and graph nodes, which shared_ptr never frees:
+  //  * a .grad that refers back to its tensor: backward(create_graph=True) leaves .grad with a
+  //    history that reaches the leaf (PyTorch warns about the same leak), and so may an assigned
+  //    or retained .grad (x.grad = x, backward(inputs=[y]) with grad_tensors=[y]);
+  //  * an in-place op whose new history reaches back to the tensor it modified
+  //    (y.mul_(y), y.mul_(f(y)): the node saves or leads to y, and y's grad_fn is the node).
+  // The context remembers such tensors (weakly) and, when it is destroyed (a session closing),
+  // resets their .grad and grad_fn, which breaks the cycles. Live tensors bound the lists.
+  void RememberGradWithHistory(const std::shared_ptr<TensorImpl>& tensor);
+  void RememberRebasedHistory(const std::shared_ptr<TensorImpl>& tensor);
   void BreakGradCycles();
   ~Context();
 
@@ -86,7 +91,9 @@ class Context {
   std::shared_ptr<MemoryAccount> memory_;
   std::mutex graph_grads_mu_;
   std::vector<std::weak_ptr<TensorImpl>> graph_grads_;
+  std::vector<std::weak_ptr<TensorImpl>> rebased_;
   size_t graph_grads_prune_at_ = 64;
+  size_t rebased_prune_at_ = 64;
 };
 
 // Binds a context to the calling thread for a scope.

@@ -103,5 +103,30 @@ TEST(Context, MemoryLimit_RefusesAllocationAndChangesNothing) {
   EXPECT_EQ(ctx.memory().used(), 4096);
 }
 
+TEST(Context, ClosingFreesInplaceHistoriesThatReferToTheirTensor) {
+  // y.mul_(y) saves y in the node that becomes y's history, and a view's in-place write gives
+  // its base a CopySlices history; backward(create_graph=True) gives x a .grad whose history
+  // reaches x: cycles that only the context's close can break.
+  auto ctx = std::make_unique<Context>();
+  std::vector<std::weak_ptr<TensorImpl>> tensors;
+  {
+    ContextGuard guard(*ctx);
+    Tensor x = Must(factory::ones({64}, TensorOptions().with_requires_grad()));
+    Tensor y = Must(ops::mul(x, Scalar(2)));
+    ASSERT_OK(ops::mul_(y, y));
+    Tensor z = Must(ops::exp(x));
+    Tensor v = Must(ops::view(z, {8, 8}));
+    ASSERT_OK(ops::mul_(v, v));
+    ASSERT_OK(Backward(Must(ops::sum(Must(ops::mul(x, x)))), Tensor(),
+                       BackwardOptions{.create_graph = true}));
+    tensors = {x.impl_ptr(), y.impl_ptr(), z.impl_ptr(), v.impl_ptr()};
+  }
+  int alive = 0;
+  for (const auto& t : tensors) alive += t.expired() ? 0 : 1;
+  EXPECT_GT(alive, 0);  // held by the cycles while the session lives
+  ctx.reset();
+  for (const auto& t : tensors) EXPECT_TRUE(t.expired());
+}
+
 }  // namespace
 }  // namespace tensord

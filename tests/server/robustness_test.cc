@@ -28,7 +28,6 @@ double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-
 class Robustness : public ServerTest {
  protected:
   // A float64 [n, n] randn tensor at `id`.
