@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/session_impl.h"
 #include "engine/context.h"
-#include "engine/factory.h"
 #include "engine/format.h"
+#include "proto/wire.h"
 
 namespace tensord::client {
 
@@ -17,44 +17,20 @@ namespace pb = ::tensord::v1;
 
 namespace {
 
-pb::DType ToProto(DType d) {
-  switch (d) {
-    case DType::kFloat32:
-      return pb::DTYPE_FLOAT32;
-    case DType::kFloat64:
-      return pb::DTYPE_FLOAT64;
-    case DType::kInt64:
-      return pb::DTYPE_INT64;
-    case DType::kBool:
-      return pb::DTYPE_BOOL;
-  }
-  return pb::DTYPE_UNSPECIFIED;
-}
+// The client's public DType lists the engine's dtypes in the same order.
+#define TENSORD_CLIENT_DTYPE_MATCHES_(e, t, n, l, p) \
+  static_assert(static_cast<int>(DType::e) == static_cast<int>(tensord::DType::e));
+TENSORD_FORALL_DTYPES(TENSORD_CLIENT_DTYPE_MATCHES_)
+#undef TENSORD_CLIENT_DTYPE_MATCHES_
+
+pb::DType ToProto(DType d) { return wire::ToProto(static_cast<tensord::DType>(d)); }
 
 DType FromProto(pb::DType d) {
-  switch (d) {
-    case pb::DTYPE_FLOAT64:
-      return DType::kFloat64;
-    case pb::DTYPE_INT64:
-      return DType::kInt64;
-    case pb::DTYPE_BOOL:
-      return DType::kBool;
-    default:
-      return DType::kFloat32;
+  absl::StatusOr<tensord::DType> dtype = wire::FromProto(d);
+  if (!dtype.ok()) {
+    throw Error(grpc::StatusCode::INTERNAL, std::string(dtype.status().message()), "dtype");
   }
-}
-
-tensord::DType ToEngine(pb::DType d) {
-  switch (d) {
-    case pb::DTYPE_FLOAT64:
-      return tensord::DType::kFloat64;
-    case pb::DTYPE_INT64:
-      return tensord::DType::kInt64;
-    case pb::DTYPE_BOOL:
-      return tensord::DType::kBool;
-    default:
-      return tensord::DType::kFloat32;
-  }
+  return static_cast<DType>(*dtype);
 }
 
 pb::AttrValue ToAttr(bool v) {
@@ -610,10 +586,7 @@ std::string Tensor::str() const {
   // Rebuild the values in a private engine context and print them with PyTorch's rules.
   static Context* printing = new Context();
   ContextGuard guard(*printing);
-  auto values =
-      factory::from_bytes(r.value().data().data(), r.value().data().size(),
-                          tensord::Shape(r.value().shape().begin(), r.value().shape().end()),
-                          ToEngine(r.value().dtype()));
+  auto values = wire::Decode(r.value());
   if (!values.ok())
     throw Error(grpc::StatusCode::INTERNAL, std::string(values.status().message()), "print");
   return FormatTensor(*values, r.info().grad_fn(), r.info().requires_grad());

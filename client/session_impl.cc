@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "proto/wire.h"
 
 namespace tensord::client::detail {
 
@@ -16,8 +17,9 @@ SessionImpl::SessionImpl(const ConnectOptions& o, std::shared_ptr<grpc::Channel>
 
 std::unique_ptr<grpc::ClientContext> SessionImpl::Context(bool with_deadline) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  if (!session_id.empty()) ctx->AddMetadata("x-tensord-session", session_id);
-  if (!options.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options.token);
+  if (!session_id.empty()) ctx->AddMetadata(wire::kSessionHeader, session_id);
+  if (!options.token.empty())
+    ctx->AddMetadata(wire::kAuthorizationHeader, wire::kBearerPrefix + options.token);
   if (with_deadline) {
     ctx->set_deadline(
         std::chrono::system_clock::now() +

@@ -11,37 +11,6 @@
 
 namespace tensord::server {
 
-absl::StatusOr<DType> FromProto(pb::DType dtype) {
-  switch (dtype) {
-    case pb::DTYPE_FLOAT32:
-      return DType::kFloat32;
-    case pb::DTYPE_FLOAT64:
-      return DType::kFloat64;
-    case pb::DTYPE_INT64:
-      return DType::kInt64;
-    case pb::DTYPE_BOOL:
-      return DType::kBool;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown dtype value ", static_cast<int>(dtype),
-                       " (expected DTYPE_FLOAT32, DTYPE_FLOAT64, DTYPE_INT64 or DTYPE_BOOL)"));
-  }
-}
-
-pb::DType ToProto(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return pb::DTYPE_FLOAT32;
-    case DType::kFloat64:
-      return pb::DTYPE_FLOAT64;
-    case DType::kInt64:
-      return pb::DTYPE_INT64;
-    case DType::kBool:
-      return pb::DTYPE_BOOL;
-  }
-  return pb::DTYPE_UNSPECIFIED;
-}
-
 absl::Status CheckShape(const google::protobuf::RepeatedField<int64_t>& shape,
                         const ServerOptions& limits) {
   if (shape.size() > limits.max_rank) {
@@ -74,32 +43,12 @@ Shape ToShape(const google::protobuf::RepeatedField<int64_t>& shape) {
 
 absl::StatusOr<Tensor> FromProto(const pb::TensorData& data, const ServerOptions& limits,
                                  bool requires_grad) {
-  TD_ASSIGN_OR_RETURN(DType dtype, FromProto(data.dtype()));
+  TD_RETURN_IF_ERROR(FromProto(data.dtype()).status());
   TD_RETURN_IF_ERROR(CheckShape(data.shape(), limits));
-  return factory::from_bytes(data.data().data(), data.data().size(), ToShape(data.shape()), dtype,
-                             requires_grad);
+  return wire::Decode(data, requires_grad);
 }
 
-void ToProto(const Tensor& t, pb::TensorData* out) {
-  out->set_dtype(ToProto(t.dtype()));
-  for (int64_t d : t.shape()) out->add_shape(d);
-  std::string* bytes = out->mutable_data();
-  bytes->resize(static_cast<size_t>(t.nbytes()));
-  if (t.numel() == 0) return;
-  if (t.is_contiguous()) {
-    std::memcpy(bytes->data(), t.raw_data(), bytes->size());
-    return;
-  }
-  // Gather a strided tensor straight into the message buffer: one copy.
-  const auto item = static_cast<int64_t>(ItemSize(t.dtype()));
-  kernels::StridedLoop<2>(
-      t.shape(), {bytes->data(), t.raw_data()}, {ContiguousStrides(t.shape()), t.strides()},
-      {item, item}, [item](char** p, const int64_t* s, int64_t n) {
-        for (int64_t i = 0; i < n; ++i) {
-          std::memcpy(p[0] + i * s[0], p[1] + i * s[1], static_cast<size_t>(item));
-        }
-      });
-}
+void ToProto(const Tensor& t, pb::TensorData* out) { wire::Encode(t, out); }
 
 void FillInfo(uint64_t id, const Tensor& t, pb::TensorInfo* out) {
   out->set_id(id);

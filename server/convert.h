@@ -8,6 +8,7 @@
 #include "engine/node.h"
 #include "engine/op_def.h"
 #include "engine/tensor.h"
+#include "proto/wire.h"
 #include "server/options.h"
 #include "tensord/v1/tensord.pb.h"
 
@@ -15,8 +16,9 @@ namespace tensord::server {
 
 namespace pb = ::tensord::v1;
 
-absl::StatusOr<DType> FromProto(pb::DType dtype);
-pb::DType ToProto(DType dtype);
+// The dtype mapping (proto/wire.h), under the names the rest of the conversions use.
+using wire::FromProto;
+using wire::ToProto;
 
 // Checks a shape from the wire: rank and element limits, negative dims, int64 overflow.
 absl::Status CheckShape(const google::protobuf::RepeatedField<int64_t>& shape,

@@ -17,6 +17,7 @@
 #include "engine/ops/op_util.h"
 #include "engine/status_macros.h"
 #include "engine/storage.h"
+#include "proto/wire.h"
 #include "server/status.h"
 #include "server/transfer.h"
 #include "spdlog/spdlog.h"
@@ -24,7 +25,7 @@
 namespace tensord::server {
 namespace {
 
-constexpr char kSessionHeader[] = "x-tensord-session";
+using wire::kSessionHeader;
 constexpr int64_t kDefaultChunk = 1 << 20;
 
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const absl::Status& s) {
@@ -126,10 +127,10 @@ absl::Status TensordService::Admit() const {
 absl::StatusOr<std::string> TensordService::Authenticate(grpc::CallbackServerContext* ctx) const {
   TD_RETURN_IF_ERROR(Admit());
   if (options_.tokens.empty() && options_.operator_tokens.empty()) return std::string();
-  const std::string header = Metadata(ctx, "authorization");
+  const std::string header = Metadata(ctx, wire::kAuthorizationHeader);
   if (header.empty())
     return absl::UnauthenticatedError("missing bearer token (authorization: Bearer <token>)");
-  if (!absl::StartsWith(header, "Bearer ")) {
+  if (!absl::StartsWith(header, wire::kBearerPrefix)) {
     return absl::UnauthenticatedError("the authorization header must be 'Bearer <token>'");
   }
   const std::string token = header.substr(7);

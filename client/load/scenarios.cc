@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/load/load.h"
+#include "proto/wire.h"
 #include "tensord/client.h"
 #include "tensord/v1/tensord.grpc.pb.h"
 
@@ -26,7 +27,7 @@ namespace td = ::tensord::client;
 
 namespace {
 
-constexpr char kSessionHeader[] = "x-tensord-session";
+using wire::kSessionHeader;
 constexpr int64_t kUploadThreshold = 1 << 20;  // bytes: larger tensors go through Upload ...
 constexpr int64_t kChunkBytes = 1 << 20;       // ... in chunks of this size
 constexpr size_t kReleaseEvery = 64;           // op: release the results every 64 of them
@@ -283,7 +284,8 @@ class StubScenario : public Scenario {
                                                std::optional<SysClock::time_point> deadline) const {
     auto ctx = std::make_unique<grpc::ClientContext>();
     if (!session_id.empty()) ctx->AddMetadata(kSessionHeader, session_id);
-    if (!config_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + config_.token);
+    if (!config_.token.empty())
+      ctx->AddMetadata(wire::kAuthorizationHeader, wire::kBearerPrefix + config_.token);
     if (deadline) ctx->set_deadline(*deadline);
     return ctx;
   }

@@ -14,8 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/context.h"
-#include "engine/factory.h"
 #include "engine/format.h"
+#include "proto/wire.h"
 #include "tools/tensorctl/render.h"
 
 extern char** environ;
@@ -25,20 +25,7 @@ namespace {
 
 namespace health = ::grpc::health::v1;
 
-constexpr char kSessionHeader[] = "x-tensord-session";
-
-tensord::DType ToEngine(pb::DType d) {
-  switch (d) {
-    case pb::DTYPE_FLOAT64:
-      return tensord::DType::kFloat64;
-    case pb::DTYPE_INT64:
-      return tensord::DType::kInt64;
-    case pb::DTYPE_BOOL:
-      return tensord::DType::kBool;
-    default:
-      return tensord::DType::kFloat32;
-  }
-}
+using tensord::wire::kSessionHeader;
 
 // PyTorch's repr of fetched values. They are rebuilt in a private engine context (never a
 // session's), as the client library's Tensor::str() does.
@@ -46,9 +33,7 @@ absl::StatusOr<std::string> Repr(const pb::TensorData& value, const std::string&
                                  bool requires_grad) {
   static tensord::Context* printing = new tensord::Context();
   tensord::ContextGuard guard(*printing);
-  auto t = tensord::factory::from_bytes(value.data().data(), value.data().size(),
-                                        tensord::Shape(value.shape().begin(), value.shape().end()),
-                                        ToEngine(value.dtype()));
+  auto t = tensord::wire::Decode(value);
   if (!t.ok()) return t.status();
   return tensord::FormatTensor(*t, grad_fn, requires_grad);
 }
@@ -129,7 +114,8 @@ std::unique_ptr<grpc::ClientContext> Connection::Context(const std::string& sess
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.timeout));
   if (!session.empty()) ctx->AddMetadata(kSessionHeader, session);
   if (!options_.token.empty())
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+    ctx->AddMetadata(tensord::wire::kAuthorizationHeader,
+                     absl::StrCat(tensord::wire::kBearerPrefix, options_.token));
   return ctx;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "proto/wire.h"
 
 namespace tensorctl {
 namespace {
@@ -144,18 +145,8 @@ std::string HumanDuration(absl::Duration d) {
 }
 
 std::string ShortDType(pb::DType d) {
-  switch (d) {
-    case pb::DTYPE_FLOAT32:
-      return "float32";
-    case pb::DTYPE_FLOAT64:
-      return "float64";
-    case pb::DTYPE_INT64:
-      return "int64";
-    case pb::DTYPE_BOOL:
-      return "bool";
-    default:
-      return "?";
-  }
+  absl::StatusOr<tensord::DType> dtype = tensord::wire::FromProto(d);
+  return dtype.ok() ? std::string(tensord::DTypeName(*dtype)) : "?";
 }
 
 std::string TorchDType(pb::DType d) {
