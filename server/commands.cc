@@ -521,63 +521,12 @@ absl::Status CommandRunner::Run(const pb::Command& c, pb::CommandResult* r) {
   r->set_tag(c.tag());
   absl::Status s;
   switch (c.command_case()) {
-    case pb::Command::kCreateTensor:
-      s = CreateTensor(c.create_tensor(), r->mutable_tensors());
-      break;
-    case pb::Command::kFactory:
-      s = Factory(c.factory(), r->mutable_tensors());
-      break;
-    case pb::Command::kApplyOp:
-      s = ApplyOp(c.apply_op(), r->mutable_tensors());
-      break;
-    case pb::Command::kSetRequiresGrad:
-      s = SetRequiresGrad(c.set_requires_grad(), r->mutable_tensors());
-      break;
-    case pb::Command::kDetach:
-      s = Detach(c.detach(), r->mutable_tensors());
-      break;
-    case pb::Command::kData:
-      s = Data(c.data(), r->mutable_tensors());
-      break;
-    case pb::Command::kRetainGrad:
-      s = RetainGrad(c.retain_grad(), r->mutable_tensors());
-      break;
-    case pb::Command::kRelease:
-      s = Release(c.release(), r->mutable_release());
-      break;
-    case pb::Command::kGetTensor:
-      s = GetTensor(c.get_tensor(), r->mutable_tensor());
-      break;
-    case pb::Command::kGetInfo:
-      s = GetInfo(c.get_info(), r->mutable_tensors());
-      break;
-    case pb::Command::kZeroGrad:
-      s = ZeroGrad(c.zero_grad(), r->mutable_tensors());
-      break;
-    case pb::Command::kSetGrad:
-      s = SetGrad(c.set_grad(), r->mutable_tensors());
-      break;
-    case pb::Command::kBackward:
-      s = Backward(c.backward(), r->mutable_backward());
-      break;
-    case pb::Command::kGrad:
-      s = Grad(c.grad(), r->mutable_grad());
-      break;
-    case pb::Command::kSetGradMode:
-      s = SetGradMode(c.set_grad_mode(), r->mutable_grad_mode());
-      break;
-    case pb::Command::kGetGraph:
-      s = GetGraph(c.get_graph(), r->mutable_graph());
-      break;
-    case pb::Command::kBindGrad:
-      s = BindGrad(c.bind_grad(), r->mutable_tensors());
-      break;
-    case pb::Command::kSetData:
-      s = SetData(c.set_data(), r->mutable_tensors());
-      break;
-    case pb::Command::kDetachInplace:
-      s = DetachInplace(c.detach_inplace(), r->mutable_tensors());
-      break;
+#define TENSORD_RUN_COMMAND_(Name, field, Req, Resp, result) \
+  case pb::Command::k##Name:                                 \
+    s = Name(c.field(), r->mutable_##result());              \
+    break;
+    TENSORD_FORALL_SESSION_COMMANDS(TENSORD_RUN_COMMAND_)
+#undef TENSORD_RUN_COMMAND_
     case pb::Command::COMMAND_NOT_SET:
       s = absl::InvalidArgumentError("empty command");
       break;

@@ -8,6 +8,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/command_table.h"
 #include "server/convert.h"
 #include "server/session.h"
 
@@ -27,25 +28,11 @@ class CommandRunner {
   CommandRunner(Session& session, const ServerOptions& options, ServerStats& stats)
       : session_(session), options_(options), stats_(stats) {}
 
-  absl::Status CreateTensor(const pb::CreateTensorRequest& req, pb::TensorsResponse* resp);
-  absl::Status Factory(const pb::FactoryRequest& req, pb::TensorsResponse* resp);
-  absl::Status ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsResponse* resp);
-  absl::Status SetRequiresGrad(const pb::SetRequiresGradRequest& req, pb::TensorsResponse* resp);
-  absl::Status Detach(const pb::AliasRequest& req, pb::TensorsResponse* resp);
-  absl::Status Data(const pb::AliasRequest& req, pb::TensorsResponse* resp);
-  absl::Status SetData(const pb::SetDataRequest& req, pb::TensorsResponse* resp);
-  absl::Status DetachInplace(const pb::TensorRequest& req, pb::TensorsResponse* resp);
-  absl::Status RetainGrad(const pb::TensorRequest& req, pb::TensorsResponse* resp);
-  absl::Status Release(const pb::ReleaseRequest& req, pb::ReleaseResponse* resp);
-  absl::Status GetTensor(const pb::GetTensorRequest& req, pb::GetTensorResponse* resp);
-  absl::Status GetInfo(const pb::TensorRequest& req, pb::TensorsResponse* resp);
-  absl::Status ZeroGrad(const pb::TensorRequest& req, pb::TensorsResponse* resp);
-  absl::Status SetGrad(const pb::SetGradRequest& req, pb::TensorsResponse* resp);
-  absl::Status BindGrad(const pb::AliasRequest& req, pb::TensorsResponse* resp);
-  absl::Status Backward(const pb::BackwardRequest& req, pb::BackwardResponse* resp);
-  absl::Status Grad(const pb::GradRequest& req, pb::GradResponse* resp);
-  absl::Status SetGradMode(const pb::SetGradModeRequest& req, pb::GradModeResponse* resp);
-  absl::Status GetGraph(const pb::GetGraphRequest& req, pb::GraphResponse* resp);
+  // One method per session command (server/command_table.h).
+#define TENSORD_COMMAND_METHOD_(Name, field, Req, Resp, result) \
+  absl::Status Name(const pb::Req& req, pb::Resp* resp);
+  TENSORD_FORALL_SESSION_COMMANDS(TENSORD_COMMAND_METHOD_)
+#undef TENSORD_COMMAND_METHOD_
 
   Session& session() { return session_; }
 

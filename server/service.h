@@ -37,54 +37,14 @@ class TensordService final : public pb::Tensord::CallbackService {
   grpc::ServerUnaryReactor* DescribeSession(grpc::CallbackServerContext* ctx,
                                             const pb::SessionRequest* req,
                                             pb::SessionInfo* resp) override;
-  grpc::ServerUnaryReactor* CreateTensor(grpc::CallbackServerContext* ctx,
-                                         const pb::CreateTensorRequest* req,
-                                         pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* Factory(grpc::CallbackServerContext* ctx, const pb::FactoryRequest* req,
-                                    pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* ApplyOp(grpc::CallbackServerContext* ctx, const pb::ApplyOpRequest* req,
-                                    pb::TensorsResponse* resp) override;
+  // The session commands' unary RPCs (server/command_table.h).
+#define TENSORD_SESSION_RPC_DECL_(Name, field, Req, Resp, result)                      \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const pb::Req* req, \
+                                 pb::Resp* resp) override;
+  TENSORD_FORALL_SESSION_COMMANDS(TENSORD_SESSION_RPC_DECL_)
+#undef TENSORD_SESSION_RPC_DECL_
   grpc::ServerUnaryReactor* ListOps(grpc::CallbackServerContext* ctx, const pb::ListOpsRequest* req,
                                     pb::ListOpsResponse* resp) override;
-  grpc::ServerUnaryReactor* SetRequiresGrad(grpc::CallbackServerContext* ctx,
-                                            const pb::SetRequiresGradRequest* req,
-                                            pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* Detach(grpc::CallbackServerContext* ctx, const pb::AliasRequest* req,
-                                   pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* Data(grpc::CallbackServerContext* ctx, const pb::AliasRequest* req,
-                                 pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* SetData(grpc::CallbackServerContext* ctx, const pb::SetDataRequest* req,
-                                    pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* DetachInplace(grpc::CallbackServerContext* ctx,
-                                          const pb::TensorRequest* req,
-                                          pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* RetainGrad(grpc::CallbackServerContext* ctx,
-                                       const pb::TensorRequest* req,
-                                       pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* Release(grpc::CallbackServerContext* ctx, const pb::ReleaseRequest* req,
-                                    pb::ReleaseResponse* resp) override;
-  grpc::ServerUnaryReactor* GetTensor(grpc::CallbackServerContext* ctx,
-                                      const pb::GetTensorRequest* req,
-                                      pb::GetTensorResponse* resp) override;
-  grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx, const pb::TensorRequest* req,
-                                    pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* ZeroGrad(grpc::CallbackServerContext* ctx, const pb::TensorRequest* req,
-                                     pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* SetGrad(grpc::CallbackServerContext* ctx, const pb::SetGradRequest* req,
-                                    pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* BindGrad(grpc::CallbackServerContext* ctx, const pb::AliasRequest* req,
-                                     pb::TensorsResponse* resp) override;
-  grpc::ServerUnaryReactor* Backward(grpc::CallbackServerContext* ctx,
-                                     const pb::BackwardRequest* req,
-                                     pb::BackwardResponse* resp) override;
-  grpc::ServerUnaryReactor* Grad(grpc::CallbackServerContext* ctx, const pb::GradRequest* req,
-                                 pb::GradResponse* resp) override;
-  grpc::ServerUnaryReactor* SetGradMode(grpc::CallbackServerContext* ctx,
-                                        const pb::SetGradModeRequest* req,
-                                        pb::GradModeResponse* resp) override;
-  grpc::ServerUnaryReactor* GetGraph(grpc::CallbackServerContext* ctx,
-                                     const pb::GetGraphRequest* req,
-                                     pb::GraphResponse* resp) override;
   grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* ctx, const pb::ExecuteRequest* req,
                                     pb::ExecuteResponse* resp) override;
   grpc::ServerBidiReactor<pb::StreamRequest, pb::CommandResult>* Stream(
