@@ -400,7 +400,13 @@ int64_t Tensor::numel() const {
 DType Tensor::dtype() const { return FromProto(CreatedInfo(h_).dtype()); }
 
 bool Tensor::requires_grad() const { return FreshInfo(h_, "requires_grad").requires_grad(); }
-bool Tensor::is_leaf() const { return FreshInfo(h_, "is_leaf").is_leaf(); }
+bool Tensor::is_leaf() const {
+  const pb::TensorInfo& info = FreshInfo(h_, "is_leaf");
+  if (!info.grad_fn_error().empty()) {
+    throw Error(grpc::StatusCode::FAILED_PRECONDITION, info.grad_fn_error(), "is_leaf");
+  }
+  return info.is_leaf();
+}
 uint32_t Tensor::version() const { return FreshInfo(h_, "version").version(); }
 bool Tensor::retains_grad() const { return FreshInfo(h_, "retains_grad").retains_grad(); }
 
@@ -583,6 +589,9 @@ template std::vector<bool> Tensor::to_vector<bool>() const;
 std::string Tensor::str() const {
   if (!h_) return "None";
   pb::GetTensorResponse r = Fetch(h_, "print");
+  if (!r.info().grad_fn_error().empty()) {
+    throw Error(grpc::StatusCode::FAILED_PRECONDITION, r.info().grad_fn_error(), "print");
+  }
   // Rebuild the values in a private engine context and print them with PyTorch's rules.
   static Context* printing = new Context();
   ContextGuard guard(*printing);

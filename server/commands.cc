@@ -474,6 +474,7 @@ absl::Status CommandRunner::SetGradMode(const pb::SetGradModeRequest& req,
 absl::Status CommandRunner::GetGraph(const pb::GetGraphRequest& req, pb::GraphResponse* resp) {
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
   TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(req.id()));
+  TD_RETURN_IF_ERROR(t.grad_fn_or_error().status());  // PyTorch's error for a stale view
   Edge root = GradientEdge(t);
   if (!root.valid()) {
     resp->set_root(-1);

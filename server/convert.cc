@@ -8,6 +8,7 @@
 #include "engine/kernels/loop.h"
 #include "engine/ops/op_util.h"
 #include "engine/status_macros.h"
+#include "server/status.h"
 
 namespace tensord::server {
 
@@ -56,8 +57,16 @@ void FillInfo(uint64_t id, const Tensor& t, pb::TensorInfo* out) {
   out->clear_shape();
   for (int64_t d : t.shape()) out->add_shape(d);
   out->set_requires_grad(t.requires_grad());
-  out->set_is_leaf(t.is_leaf());
-  out->set_grad_fn(t.grad_fn() ? t.grad_fn()->name() : "");
+  absl::StatusOr<std::shared_ptr<Node>> grad_fn = t.grad_fn_or_error();
+  if (grad_fn.ok()) {
+    out->set_is_leaf(*grad_fn == nullptr);
+    out->set_grad_fn(*grad_fn ? (*grad_fn)->name() : "");
+    out->clear_grad_fn_error();
+  } else {
+    out->set_is_leaf(false);
+    out->set_grad_fn("");
+    out->set_grad_fn_error(WireMessage(grad_fn.status().message()));
+  }
   out->set_version(t.version());
   out->set_retains_grad(t.retains_grad());
   out->set_has_grad(t.grad().defined());

@@ -117,6 +117,34 @@ TEST_P(Client, NoGradGuard_DataAndInplace) {
   EXPECT_TRUE(w.is_leaf());
 }
 
+TEST_P(Client, ViewMadeInNoGrad_ThenBaseModifiedInplace_GradFnIsLeafAndPrintRaisePyTorchsError) {
+  Tensor x = s().tensor({1, 2, 3}, {}, requires_grad()).clone();
+  Tensor v;
+  {
+    NoGradGuard guard(s());
+    v = x.slice(0, 0, 2);
+  }
+  x.mul_(2);
+  // As in PyTorch: requires_grad and the sizes still answer; grad_fn, is_leaf and print raise.
+  EXPECT_TRUE(v.requires_grad());
+  EXPECT_THAT(v.sizes(), ElementsAre(2));
+  const std::string text =
+      "A view was created in no_grad mode and its base or another view of "
+      "its base has been modified inplace with grad mode enabled.";
+  for (const char* what : {"grad_fn", "is_leaf", "print"}) {
+    SCOPED_TRACE(what);
+    try {
+      if (std::string(what) == "grad_fn") (void)v.grad_fn();
+      if (std::string(what) == "is_leaf") (void)v.is_leaf();
+      if (std::string(what) == "print") (void)v.str();
+      FAIL() << "expected PyTorch's error";
+    } catch (const Error& e) {
+      EXPECT_THAT(e.message(), HasSubstr(text));
+    }
+  }
+  EXPECT_THAT(x.to_vector<double>(), ElementsAre(2, 4, 6));  // the session goes on
+}
+
 TEST_P(Client, Printing_MatchesPyTorch) {
   Tensor x = s().tensor({1, 2}, {1, 2}, requires_grad());
   EXPECT_EQ(x.str(), "tensor([[1., 2.]], requires_grad=True)");

