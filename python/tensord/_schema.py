@@ -346,6 +346,29 @@ _NUMBERS_AS_TENSORS = {
     "subtract_out", "true_divide", "true_divide_", "true_divide_out", "to", "_to_copy", "copy_",
     "floor_divide", "floor_divide_", "floor_divide_out", "_conj"}
 
+# torchgen's SKIP_PYTHON_BINDINGS_SIGNATURES: overloads PyTorch gives no Python binding (a number
+# reaches add.Tensor etc. as a wrapped-number tensor instead, see _NUMBERS_AS_TENSORS).
+_SKIP_SIGNATURES = {("add", "Scalar"), ("sub", "Scalar"), ("mul", "Scalar"), ("div", "Scalar")}
+
+# What an ATen schema does not say: native_functions.yaml's `variants:` and `python_module: nn`
+# (PyTorch 1.13). Groups with a Tensor self but no Tensor method (the nn module's ops, the
+# functional forms Python does not bind), in-place ops that are not Tensor methods (torch._C._nn's
+# elu_ etc.), groups with no torch.NAME function, and overloads that are function-only.
+NO_METHOD = frozenset({
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "copy", "cross_entropy_loss", "elu", "fill",
+    "full_like", "gelu", "hardtanh", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "mse_loss", "nll_loss",
+    "nll_loss_nd", "nll_loss2d", "rsub", "silu", "slice", "smooth_l1_loss", "softplus", "zero", "celu", "selu",
+    "rrelu", "threshold", "hardsigmoid", "hardswish", "mish", "log_sigmoid", "soft_margin_loss",
+    "multi_margin_loss", "multilabel_margin_loss", "zeros_like", "ones_like", "empty_like", "rand_like",
+    "randn_like", "dropout"})
+NO_INPLACE_METHOD = frozenset({"leaky_relu", "gelu", "hardtanh", "silu", "elu", "dropout", "celu", "selu", "rrelu",
+                               "threshold", "hardsigmoid", "hardswish", "mish"})
+NO_FUNCTION = frozenset({"contiguous", "copy", "expand", "expand_as", "is_contiguous", "new_zeros", "new_ones",
+                         "new_empty", "new_full", "repeat", "slice", "to", "type_as", "view", "view_as",
+                         "reshape_as", "zero", "as_strided_", "fill_"})
+FUNCTION_ONLY_OVERLOADS = frozenset({("where", "ScalarOther"), ("where", "ScalarSelf"), ("where", "Scalar"),
+                                     ("pow", "Scalar")})
+
 # torchgen's python type names (argument_type_str), used for the signature order
 _CPP_TYPE = {"Tensor": "Tensor", "int": "int64_t", "float": "double", "str": "c10::string_view",
              "SymInt": "SymInt"}
@@ -363,6 +386,9 @@ def _is_int(x):
 def _is_number(x):
     """THPUtils_checkScalar / checkDouble: float, int (bools included), complex."""
     return isinstance(x, numbers.Number)
+
+
+_DIMNAME_ARGS = frozenset({"dim", "dim0", "dim1", "out_dim", "start_dim", "end_dim", "dims"})
 
 
 class Param:
@@ -393,6 +419,8 @@ class Param:
 
     def type_name(self):
         """FunctionParameter::type_name, as the error messages print it."""
+        if self.kind == "str" and self.name in _DIMNAME_ARGS:
+            return "name"  # JIT prints Dimname as str
         return {"Tensor": "Tensor", "Scalar": "Number", "int": "int", "SymInt": "SymInt", "float": "float",
                 "bool": "bool", "ScalarType": "torch.dtype", "Layout": "torch.layout",
                 "MemoryFormat": "torch.memory_format", "Device": "torch.device", "Generator": "torch.Generator",
@@ -787,11 +815,23 @@ class OverloadGroup:
         self.adapter = adapter
         self._parser = _Parser(adapter)
         self.entries = list(entries)
-        self.function_sigs = sort_signatures([Signature(s, w, False, name) for s, w, _ in self.entries])
-        self.method_sigs = sort_signatures([Signature(s, w, True, name) for s, w, _ in self.entries
-                                            if s.has_method])
+        bound = [(s, w, iw) for s, w, iw in self.entries if (s.name, s.overload) not in _SKIP_SIGNATURES]
+        self.hidden = [s for s, _, _ in self.entries if (s.name, s.overload) in _SKIP_SIGNATURES]
+        self.entries = bound or list(entries)
+        self.all_function_sigs = sort_signatures([Signature(s, w, False, name) for s, w, _ in self.entries])
+        self.all_method_sigs = sort_signatures([Signature(s, w, True, name) for s, w, _ in self.entries
+                                                if s.has_method])
         inplace = [(s, iw) for s, _, iw in self.entries if iw and s.has_method]
         self.inplace_sigs = sort_signatures([Signature(s, iw, True, name + "_") for s, iw in inplace])
+        # the forms PyTorch's Python API has (torch.NAME, x.NAME, x.NAME_)
+        self.function_sigs = [] if name in NO_FUNCTION else self.all_function_sigs
+        self.method_sigs = [] if name in NO_METHOD else [
+            s for s in self.all_method_sigs if (name, s.schema.overload) not in FUNCTION_ONLY_OVERLOADS]
+        self.inplace_method_sigs = [] if name in NO_INPLACE_METHOD else self.inplace_sigs
+
+    @property
+    def has_function(self):
+        return bool(self.function_sigs)
 
     @property
     def has_method(self):
@@ -799,17 +839,27 @@ class OverloadGroup:
 
     @property
     def has_inplace(self):
+        """An in-place op exists (x.NAME_ or torch.NAME_ / torch._C._nn.NAME_)."""
         return bool(self.inplace_sigs)
 
-    def bind(self, args, kwargs=None, receiver=_MISSING, inplace=False):
+    @property
+    def has_inplace_method(self):
+        return bool(self.inplace_method_sigs)
+
+    def bind(self, args, kwargs=None, receiver=_MISSING, inplace=False, every_form=False):
         """Binds ``torch.NAME(*args, **kwargs)`` (no receiver), ``receiver.NAME(*args, **kwargs)``
-        or, with inplace, ``receiver.NAME_(...)``. Returns a Bound; raises TypeError as PyTorch."""
+        or, with inplace, ``receiver.NAME_(...)``. Returns a Bound; raises TypeError as PyTorch.
+
+        every_form: also the forms PyTorch's Python API lacks (x.mse_loss(y), torch.view(x, 2, 3),
+        x.where(c, 0.0)), with the same rules; for wrappers such as nn.functional's."""
         kwargs = dict(kwargs or {})
         args = tuple(args)
         if receiver is _MISSING:
-            sigs = self.function_sigs
+            sigs = self.all_function_sigs if every_form else self.function_sigs
+        elif inplace:
+            sigs = self.inplace_sigs if every_form else self.inplace_method_sigs
         else:
-            sigs = self.inplace_sigs if inplace else self.method_sigs
+            sigs = self.all_method_sigs if every_form else self.method_sigs
         if not sigs:
             what = self.name + ("_" if inplace else "")
             raise AttributeError(f"'Tensor' object has no attribute '{what}'" if receiver is not _MISSING
@@ -891,14 +941,32 @@ class OpTable:
     def __getitem__(self, name):
         return self.groups[name]
 
-    def call(self, name, *args, **kwargs):
-        """torch.NAME(*args, **kwargs) -> Bound."""
-        return self.groups[name].bind(args, kwargs)
+    def call(self, name, /, *args, **kwargs):
+        """torch.NAME(*args, **kwargs) -> Bound (torch.NAME_(x, ...): the in-place op on x)."""
+        g = self.groups.get(name)
+        if g is None and name.endswith("_") and name[:-1] in self.groups and self.groups[name[:-1]].has_inplace:
+            g = self.groups[name[:-1]]
+            if not args:
+                if "input" not in kwargs:
+                    raise TypeError(f'{name}() missing 1 required positional arguments: "input"')
+                kwargs = dict(kwargs)
+                receiver = kwargs.pop("input")
+            else:
+                receiver, args = args[0], args[1:]
+            if not g.adapter.is_tensor(receiver):
+                raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                                f"{_py_typename(g.adapter, receiver)}")
+            return g.bind(args, kwargs, receiver=receiver, inplace=True, every_form=True)
+        if g is None:
+            raise AttributeError(f"module 'torch' has no attribute '{name}'")
+        return g.bind(args, kwargs)
 
-    def method(self, receiver, name, *args, **kwargs):
+    def method(self, receiver, name, /, *args, **kwargs):
         """receiver.NAME(*args, **kwargs) (NAME_ for the in-place form) -> Bound."""
-        if name.endswith("_") and name[:-1] in self.groups and self.groups[name[:-1]].has_inplace:
+        if name not in self.groups and name.endswith("_") and name[:-1] in self.groups:
             return self.groups[name[:-1]].bind(args, kwargs, receiver=receiver, inplace=True)
+        if name not in self.groups:
+            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
         return self.groups[name].bind(args, kwargs, receiver=receiver)
 
 
@@ -958,13 +1026,13 @@ class Functional:
         return self._t.groups[name]
 
     def _bind(self, name, *args, **kwargs):
-        return self._g(name).bind(args, kwargs)
+        return self._g(name).bind(args, kwargs, every_form=True)
 
     def _inplace(self, name, receiver, *args, **kwargs):
         g = self._g(name)
         if not g.has_inplace:
             raise NotImplementedError(f"tensord: the op '{name}' has no in-place form on this server")
-        return g.bind(args, kwargs, receiver=receiver, inplace=True)
+        return g.bind(args, kwargs, receiver=receiver, inplace=True, every_form=True)
 
     def available(self):
         """The names of the functions this table supports."""
@@ -1020,10 +1088,10 @@ class Functional:
         return self._bind("softplus", *args, **kwargs)
 
     def sigmoid(self, input):
-        return self._g("sigmoid").bind((), {}, receiver=input)
+        return self._g("sigmoid").bind((), {}, receiver=input, every_form=True)
 
     def tanh(self, input):
-        return self._g("tanh").bind((), {}, receiver=input)
+        return self._g("tanh").bind((), {}, receiver=input, every_form=True)
 
     def _softmax(self, which, input, dim, _stacklevel, dtype):
         if dim is None:
@@ -1032,8 +1100,8 @@ class Functional:
             dim = _softmax_dim(which, self._ndim(input), _stacklevel + 1)
         g = self._g(which)
         if dtype is None:
-            return g.bind((dim,), {}, receiver=input)
-        return g.bind((dim,), {"dtype": dtype}, receiver=input)
+            return g.bind((dim,), {}, receiver=input, every_form=True)
+        return g.bind((dim,), {"dtype": dtype}, receiver=input, every_form=True)
 
     def softmax(self, input, dim=None, _stacklevel=3, dtype=None):
         return self._softmax("softmax", input, dim, _stacklevel, dtype)
