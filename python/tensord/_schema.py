@@ -369,6 +369,26 @@ NO_FUNCTION = frozenset({"contiguous", "copy", "expand", "expand_as", "is_contig
 FUNCTION_ONLY_OVERLOADS = frozenset({("where", "ScalarOther"), ("where", "ScalarSelf"), ("where", "Scalar"),
                                      ("pow", "Scalar")})
 
+# tools/autograd/deprecated.yaml (PyTorch 1.13): old Python signatures kept for these groups; each
+# names its target overload's arguments (a missing one takes the target's default, alpha=1). They
+# come after the schema's own signatures and warn when used.
+DEPRECATED_SIGNATURES = {
+    "add": ["add(Tensor self, Scalar alpha, Tensor other)"],
+    "sub": ["sub(Tensor self, Scalar alpha, Tensor other)"],
+    "addcdiv": ["addcdiv(Tensor self, Scalar value, Tensor tensor1, Tensor tensor2)"],
+    "addcmul": ["addcmul(Tensor self, Scalar value, Tensor tensor1, Tensor tensor2)"],
+    "addmm": ["addmm(Scalar beta, Tensor self, Scalar alpha, Tensor mat1, Tensor mat2)",
+              "addmm(Scalar beta, Tensor self, Tensor mat1, Tensor mat2)"],
+    "addmv": ["addmv(Scalar beta, Tensor self, Scalar alpha, Tensor mat, Tensor vec)",
+              "addmv(Scalar beta, Tensor self, Tensor mat, Tensor vec)"],
+    "addr": ["addr(Scalar beta, Tensor self, Scalar alpha, Tensor vec1, Tensor vec2)",
+             "addr(Scalar beta, Tensor self, Tensor vec1, Tensor vec2)"],
+    "addbmm": ["addbmm(Scalar beta, Tensor self, Scalar alpha, Tensor batch1, Tensor batch2)",
+               "addbmm(Scalar beta, Tensor self, Tensor batch1, Tensor batch2)"],
+    "baddbmm": ["baddbmm(Scalar beta, Tensor self, Scalar alpha, Tensor batch1, Tensor batch2)",
+                "baddbmm(Scalar beta, Tensor self, Tensor batch1, Tensor batch2)"],
+}
+
 # torchgen's python type names (argument_type_str), used for the signature order
 _CPP_TYPE = {"Tensor": "Tensor", "int": "int64_t", "float": "double", "str": "c10::string_view",
              "SymInt": "SymInt"}
@@ -479,8 +499,10 @@ def _is_arg_smaller(t1, t2):
 class Signature:
     """A FunctionSignature: one overload's Python signature (function or method form)."""
 
-    def __init__(self, schema, wire, method, display_name):
+    def __init__(self, schema, wire, method, display_name, target=None):
         self.schema = schema
+        self.target = target or schema  # a deprecated signature binds to its target overload
+        self.deprecated = target is not None
         self.wire = wire
         self.method = method
         self.name = display_name
@@ -823,6 +845,17 @@ class OverloadGroup:
                                                 if s.has_method])
         inplace = [(s, iw) for s, _, iw in self.entries if iw and s.has_method]
         self.inplace_sigs = sort_signatures([Signature(s, iw, True, name + "_") for s, iw in inplace])
+        for text in DEPRECATED_SIGNATURES.get(name, ()):
+            dep = parse_schema(text + " -> Tensor")
+            for s, w, iw in self.entries:
+                names = {a.name: a.type.is_tensor_like for a in s.args}
+                if all(names.get(a.name) == a.type.is_tensor_like for a in dep.args) and not s.is_out:
+                    self.all_function_sigs.append(Signature(dep, w, False, name, target=s))
+                    if s.has_method:
+                        self.all_method_sigs.append(Signature(dep, w, True, name, target=s))
+                    if iw and s.has_method:
+                        self.inplace_sigs.append(Signature(dep, iw, True, name + "_", target=s))
+                    break
         # the forms PyTorch's Python API has (torch.NAME, x.NAME, x.NAME_)
         self.function_sigs = [] if name in NO_FUNCTION else self.all_function_sigs
         self.method_sigs = [] if name in NO_METHOD else [
@@ -875,17 +908,28 @@ class OverloadGroup:
                 continue
             return self._make(sig, vals, receiver)
         # print_error: the one plausible signature explains itself; else list them all
+        # (deprecated signatures are hidden: neither plausible nor listed)
         num_args = len(args) + len(kwargs)
-        plausible = [s for s in sigs if s.min_args <= num_args <= s.max_args]
+        plausible = [s for s in sigs if s.min_args <= num_args <= s.max_args and not s.deprecated]
         if len(plausible) == 1:
             p.parse(plausible[0], args, kwargs, True)
         name = sigs[0].name
-        lines = "".join(f" * {s}\n" for s in sigs)
+        listed = [s for s in sigs if not s.deprecated]
+        if len(listed) == 1:
+            expected = f"expected {listed[0]}"
+        else:
+            expected = "expected one of:\n" + "".join(f" * {s}\n" for s in listed)
         raise TypeError(f"{name}() received an invalid combination of arguments - got "
-                        f"{_format_got(self.adapter, args, kwargs)}, but expected one of:\n{lines}")
+                        f"{_format_got(self.adapter, args, kwargs)}, but {expected}")
 
     def _make(self, sig, vals, receiver):
-        schema = sig.schema
+        schema = sig.target
+        if sig.deprecated:
+            current = [str(s) for s in (self.method_sigs if sig.method else self.function_sigs)
+                       if not s.deprecated]
+            warnings.warn(f"This overload of {sig.name} is deprecated:\n\t{sig.name}{sig}\nConsider using one "
+                          f"of the following signatures instead:\n\t"
+                          + "\n\t".join(sig.name + c for c in current), UserWarning, stacklevel=4)
         by_arg = {}
         for prm, v in zip(sig.params, vals):
             by_arg[prm.arg.name] = (prm, v)
@@ -894,7 +938,9 @@ class OverloadGroup:
             if a.name == "self" and sig.method:
                 tensors.append(receiver)
                 continue
-            prm, v = by_arg[a.name]
+            prm, v = by_arg.get(a.name, (None, _MISSING))
+            if prm is None:
+                prm = Param(a, False)
             if v is _MISSING:
                 v = a.default if a.has_default else None
                 if isinstance(v, list):
@@ -910,7 +956,8 @@ class OverloadGroup:
         return Bound(sig.wire, tensors, attrs, schema, sig.method)
 
     def signatures(self, method=False):
-        return [str(s) for s in (self.method_sigs if method else self.function_sigs)]
+        """The signatures as PyTorch's TypeError lists them, in the order they are tried."""
+        return [str(s) for s in (self.method_sigs if method else self.function_sigs) if not s.deprecated]
 
 
 class OpTable:

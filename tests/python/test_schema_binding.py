@@ -89,7 +89,7 @@ GROUPS = [
     "argmax", "cumsum", "lerp", "addmm", "narrow", "repeat", "flip", "roll", "topk", "leaky_relu", "gelu",
     "dropout", "hardtanh", "silu", "elu", "maximum", "amax", "logsumexp", "select", "masked_select",
     "index_add", "tril", "mv", "dot", "clamp_min", "new_zeros", "type_as", "expand_as", "t", "full_like",
-    "diag", "softplus", "rsub", "zero", "fill",
+    "diag", "softplus", "rsub", "zero", "fill", "addcmul", "addmv", "baddbmm",
 ]
 # Not dispatcher ops (bound by hand in torch), but part of an op table.
 _NON_DISPATCHER = {"is_contiguous"}
@@ -502,17 +502,26 @@ CASES = {
     "m_fill_tensor_": m("fill_", lambda e: (e.x, (e.s0,), {})),
     "sub_deprecated": fn("sub", lambda e: (None, (e.x, 2, e.y), {})),
     "addmm_deprecated": fn("addmm", lambda e: (None, (0.5, e.x, 2, e.x, e.sq), {})),
+    "m_add_dep_": m("add_", lambda e: (e.x, (2, e.y), {})),
+    "add_dep_kw": fn("add", lambda e: (None, (e.x, 2), {"other": e.y})),
+    "m_sub_dep": m("sub", lambda e: (e.x, (2, e.y), {})),
+    "m_addmm_dep": m("addmm", lambda e: (e.x, (0.5, 2, e.x, e.sq), {})),
+    "m_addmm_dep_no_alpha": m("addmm", lambda e: (e.x, (0.5, e.x, e.sq), {})),
+    "addmm_dep_no_alpha": fn("addmm", lambda e: (None, (0.5, e.x, e.x, e.sq), {})),
+    "m_addmm_dep_": m("addmm_", lambda e: (e.x, (0.5, 2, e.x, e.sq), {})),
+    "addcmul": fn("addcmul", lambda e: (None, (e.x, e.x, e.y), {"value": 2})),
+    "addcmul_dep": fn("addcmul", lambda e: (None, (e.x, 2, e.x, e.y), {})),
+    "m_addcmul_dep_": m("addcmul_", lambda e: (e.x, (2, e.x, e.y), {})),
+    "addmv_dep": fn("addmv", lambda e: (None, (0.5, e.z[:3], 2, e.x, e.z), {})),
+    "baddbmm": fn("baddbmm", lambda e: (None, (e.t3[:, :, :1], e.t3, e.b3), {"beta": 0.5})),
+    "m_add_dep_bad": m("add", lambda e: (e.x, (2, e.y, 3), {})),
     "m_to_device": m("to", lambda e: (e.x, ("cpu",), {})),
     "m_is_contiguous_pos": m("is_contiguous", lambda e: (e.x, (torch.contiguous_format,), {})),
 }
 
-# Calls where the binder knowingly differs from torch (xfail, strict): torch's deprecated signatures
-# (deprecated.yaml, not ATen schemas) and the hand-written bindings of `to`/`is_contiguous`.
+# Calls where the binder knowingly differs from torch (xfail, strict):
+# the hand-written bindings of `to`/`is_contiguous`.
 KNOWN_DIFFERENCES = {
-    "m_add_num_alpha": "torch's deprecated add(Tensor input, Number alpha, Tensor other) is not a schema",
-    "sub_deprecated": "torch's deprecated sub(Tensor input, Number alpha, Tensor other) is not a schema",
-    "addmm_deprecated": "torch's deprecated addmm(Number beta, Tensor self, Number alpha, Tensor mat1, "
-                        "Tensor mat2) is not a schema",
     "m_to_device": "Tensor.to is hand-bound in torch (to(device), to('cpu')); the schemas need a dtype",
     "m_is_contiguous_pos": "Tensor.is_contiguous is hand-bound in torch: memory_format is keyword-only there",
 }
@@ -722,6 +731,9 @@ def test_bound_output_shape():
 def test_error_texts_follow_torch():
     e = Env()
     with pytest.raises(TypeError, match=r"add\(\) missing 1 required positional arguments: \"other\""):
+        TABLE.method(e.x, "add", alpha=2)
+    with pytest.raises(TypeError, match=r"add\(\) received an invalid combination of arguments - got \(Tensor\), "
+                                        r"but expected \(Tensor input, Tensor other, \*, Number alpha\)$"):
         TABLE.call("add", e.x)
     with pytest.raises(TypeError, match=r"got multiple values for argument 'other'"):
         TABLE.method(e.x, "add", e.y, other=e.y)
