@@ -31,7 +31,9 @@ compare it with torch.
 """
 import collections
 import numbers
+import os
 import re
+import sys
 import warnings
 
 __all__ = ["Schema", "Arg", "Type", "parse_schema", "Adapter", "OpTable", "OverloadGroup", "Bound",
@@ -576,6 +578,18 @@ def sort_signatures(sigs):
 
 # ---- parsing a call -------------------------------------------------------------------------------
 
+def _user_stacklevel():
+    """warnings' stacklevel (for the caller of this function's caller) of the first frame outside
+    this package: the user's line."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    f = sys._getframe(2)
+    level = 2
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == here:
+        f = f.f_back
+        level += 1
+    return level
+
+
 class _Fail(Exception):
     pass
 
@@ -644,7 +658,12 @@ class _Parser:
             if not isinstance(obj, (list, tuple)):
                 return False
             opt = p.arg.type.elem_optional
-            return all(a.is_tensor(x) or (opt and x is None) for x in obj)
+            for i, x in enumerate(obj):
+                if not (a.is_tensor(x) or (opt and x is None)):
+                    # is_tensor_list_and_append_overloaded(throw_error=true): raises while checking
+                    raise TypeError(f"expected Tensor as element {i} in argument {sig.params.index(p)}, but got "
+                                    f"{_py_typename(a, x)}")
+            return True
         if k == "FloatList":
             if isinstance(obj, (list, tuple)):
                 return all(isinstance(x, numbers.Number) for x in obj)
@@ -706,7 +725,7 @@ class _Parser:
             for i, x in enumerate(obj):
                 if not self.is_index(x):
                     raise TypeError(f"{name}(): argument '{p.name}' must be tuple of ints, but found element "
-                                    f"of type {_py_typename(a, x)} at pos {i}")
+                                    f"of type {_py_typename(a, x)} at pos {i + 1}")
                 out.append(int(a.item(x)) if a.is_tensor(x) else int(x))
             if p.size > 1 and len(out) == 1:
                 out = out * p.size
@@ -815,16 +834,13 @@ _MISSING = object()
 
 
 def _format_got(adapter, args, kwargs):
-    def tn(x):
-        if isinstance(x, (list, tuple)) and not adapter.is_tensor(x):
-            kinds = sorted({_py_typename(adapter, e) for e in x})
-            what = type(x).__name__
-            if len(kinds) == 1:
-                return f"{what} of {kinds[0]}s" if kinds[0] != "Tensor" else f"{what} of Tensors"
-            return what if not kinds else f"{what} of [{', '.join(kinds)}]"
-        return _py_typename(adapter, x)
-    parts = [tn(x) for x in args] + [f"{k}={tn(v)}" for k, v in kwargs.items()]
-    return "(" + ", ".join(parts) + ")"
+    """format_invalid_args' "got (...)": the types of the positional arguments, then name=type for
+    the keywords (PyTorch ends a keywords-only list with ", ")."""
+    pos = [_py_typename(adapter, x) for x in args]
+    kw = [f"{k}={_py_typename(adapter, v)}" for k, v in kwargs.items()]
+    if pos:
+        return "(" + ", ".join(pos + kw) + ")"
+    return "(" + "".join(k + ", " for k in kw) + ")"
 
 
 class OverloadGroup:
@@ -929,7 +945,7 @@ class OverloadGroup:
                        if not s.deprecated]
             warnings.warn(f"This overload of {sig.name} is deprecated:\n\t{sig.name}{sig}\nConsider using one "
                           f"of the following signatures instead:\n\t"
-                          + "\n\t".join(sig.name + c for c in current), UserWarning, stacklevel=4)
+                          + "\n\t".join(sig.name + c for c in current), UserWarning, stacklevel=_user_stacklevel())
         by_arg = {}
         for prm, v in zip(sig.params, vals):
             by_arg[prm.arg.name] = (prm, v)
@@ -1051,20 +1067,43 @@ def legacy_reduction(size_average, reduce, emit_warning=True):
     return ret
 
 
+def _torch_size(shape):
+    return "torch.Size([" + ", ".join(str(d) for d in shape) + "])"
+
+
 def _softmax_dim(name, ndim, stacklevel):
     warnings.warn("Implicit dimension choice for {} has been deprecated. Change the call to include dim=X "
-                  "as an argument.".format(name), stacklevel=stacklevel)
+                  "as an argument.".format(name), stacklevel=_user_stacklevel())
     return 0 if ndim in (0, 1, 3) else 1
 
 
 class Functional:
     """torch.nn.functional over an OpTable: each function returns a Bound (or raises as torch).
 
-    ``ndim(x)`` gives a tensor's dimension count (F.softmax without dim needs it)."""
+    ``ndim(x)`` / ``shape(x)`` give a tensor's dimension count / shape (F.softmax without dim, the
+    losses' size checks); without them those checks are left to the op."""
 
-    def __init__(self, table, ndim=None):
+    def __init__(self, table, ndim=None, shape=None):
         self._t = table
         self._ndim = ndim
+        self._shape = shape
+
+    def _size_warning(self, input, target):
+        """The losses' warning when target and input sizes differ (they broadcast)."""
+        if self._shape is None:
+            return
+        si, st = tuple(self._shape(input)), tuple(self._shape(target))
+        if si != st:
+            warnings.warn("Using a target size ({}) that is different to the input size ({}). This will likely "
+                          "lead to incorrect results due to broadcasting. Please ensure they have the same "
+                          "size.".format(_torch_size(st), _torch_size(si)), stacklevel=_user_stacklevel())
+
+    def _size_check(self, input, target, message):
+        if self._shape is None:
+            return
+        si, st = tuple(self._shape(input)), tuple(self._shape(target))
+        if si != st:
+            raise ValueError(message.format(_torch_size(st), _torch_size(si)))
 
     def _g(self, name):
         if name not in self._t.groups:
@@ -1090,7 +1129,7 @@ class Functional:
                  "smooth_l1_loss": "smooth_l1_loss", "huber_loss": "huber_loss", "gelu": "gelu",
                  "silu": "silu", "leaky_relu": "leaky_relu", "sigmoid": "sigmoid", "tanh": "tanh",
                  "dropout": "dropout", "elu": "elu", "softplus": "softplus", "hardtanh": "hardtanh",
-                 "relu6": "hardtanh", "kl_div": "kl_div", "logsigmoid": "log_sigmoid"}
+                 "relu6": "relu6" if "relu6" in self._t.groups else "hardtanh", "kl_div": "kl_div", "logsigmoid": "log_sigmoid"}
         return sorted(k for k, g in needs.items() if g in self._t.groups)
 
     # builtins (torch._C._nn.* / torch.*): the schema's own parser
@@ -1129,15 +1168,20 @@ class Functional:
         return self._bind("hardtanh", input, min_val, max_val)
 
     def relu6(self, input, inplace=False):
-        return self.hardtanh(input, 0.0, 6.0, inplace)
+        if "relu6" in self._t.groups:
+            return self._inplace("relu6", input) if inplace else self._bind("relu6", input)
+        return self.hardtanh(input, 0.0, 6.0, inplace)  # the same values; torch calls relu6
 
     def softplus(self, *args, **kwargs):
         return self._bind("softplus", *args, **kwargs)
 
     def sigmoid(self, input):
+        warnings.warn("nn.functional.sigmoid is deprecated. Use torch.sigmoid instead.",
+                      stacklevel=_user_stacklevel())
         return self._g("sigmoid").bind((), {}, receiver=input, every_form=True)
 
     def tanh(self, input):
+        warnings.warn("nn.functional.tanh is deprecated. Use torch.tanh instead.", stacklevel=_user_stacklevel())
         return self._g("tanh").bind((), {}, receiver=input, every_form=True)
 
     def _softmax(self, which, input, dim, _stacklevel, dtype):
@@ -1170,16 +1214,20 @@ class Functional:
         return reduction_enum(reduction)
 
     def mse_loss(self, input, target, size_average=None, reduce=None, reduction="mean"):
+        self._size_warning(input, target)
         return self._bind("mse_loss", input, target, self._reduction(size_average, reduce, reduction))
 
     def l1_loss(self, input, target, size_average=None, reduce=None, reduction="mean"):
+        self._size_warning(input, target)
         return self._bind("l1_loss", input, target, self._reduction(size_average, reduce, reduction))
 
     def smooth_l1_loss(self, input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        self._size_warning(input, target)
         return self._bind("smooth_l1_loss", input, target, self._reduction(size_average, reduce, reduction),
                           beta)
 
     def huber_loss(self, input, target, reduction="mean", delta=1.0):
+        self._size_warning(input, target)
         return self._bind("huber_loss", input, target, reduction_enum(reduction), delta)
 
     def cross_entropy(self, input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -1194,13 +1242,16 @@ class Functional:
 
     def binary_cross_entropy(self, input, target, weight=None, size_average=None, reduce=None,
                              reduction="mean"):
-        return self._bind("binary_cross_entropy", input, target, weight,
-                          self._reduction(size_average, reduce, reduction))
+        enum = self._reduction(size_average, reduce, reduction)
+        self._size_check(input, target, "Using a target size ({}) that is different to the input size ({}) is "
+                         "deprecated. Please ensure they have the same size.")
+        return self._bind("binary_cross_entropy", input, target, weight, enum)
 
     def binary_cross_entropy_with_logits(self, input, target, weight=None, size_average=None, reduce=None,
                                          reduction="mean", pos_weight=None):
-        return self._bind("binary_cross_entropy_with_logits", input, target, weight, pos_weight,
-                          self._reduction(size_average, reduce, reduction))
+        enum = self._reduction(size_average, reduce, reduction)
+        self._size_check(input, target, "Target size ({}) must be the same as input size ({})")
+        return self._bind("binary_cross_entropy_with_logits", input, target, weight, pos_weight, enum)
 
     def kl_div(self, input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
         if size_average is not None or reduce is not None:
