@@ -416,7 +416,8 @@ _DIMNAME_ARGS = frozenset({"dim", "dim0", "dim1", "out_dim", "start_dim", "end_d
 class Param:
     """A FunctionParameter: one parameter of one Python signature."""
 
-    __slots__ = ("arg", "name", "kind", "size", "optional", "allow_none", "keyword_only", "numpy_names")
+    __slots__ = ("arg", "name", "kind", "size", "optional", "allow_none", "none_is_default", "keyword_only",
+                 "numpy_names")
 
     def __init__(self, arg, rename_self):
         t = arg.type
@@ -435,7 +436,11 @@ class Param:
         self.kind = kind
         self.size = t.size or 0
         self.optional = arg.has_default
-        self.allow_none = t.optional or (arg.has_default and arg.default is None)
+        # torchgen prints a default of [] as =None (cpp "{}"), so None passes and means the default;
+        # Dimname (JIT prints it as str) takes None too (THPUtils_checkDimname).
+        self.none_is_default = arg.has_default and arg.default == [] and not t.optional
+        self.allow_none = (t.optional or (arg.has_default and arg.default is None) or self.none_is_default
+                           or (base == "str" and not t.list and arg.name in _DIMNAME_ARGS))
         self.keyword_only = arg.kwarg_only
         self.numpy_names = _NUMPY_NAMES.get(self.name, ())
 
@@ -689,7 +694,7 @@ class _Parser:
         if k == "DimnameList":
             if isinstance(obj, (list, tuple)):
                 return len(obj) == 0 or isinstance(obj[0], str) or obj[0] is None
-            return p.size == 1 and isinstance(obj, str)
+            return p.size == 1 and (obj is None or isinstance(obj, str))  # a single Dimname (None too)
         return False
 
     def is_index(self, obj):
@@ -723,7 +728,8 @@ class _Parser:
                 return [int(obj)] * p.size
             out = []
             for i, x in enumerate(obj):
-                if not self.is_index(x):
+                # the parser checked the first element; the rest convert by __index__ (bools too)
+                if not (self.is_index(x) or isinstance(x, bool)):
                     raise TypeError(f"{name}(): argument '{p.name}' must be tuple of ints, but found element "
                                     f"of type {_py_typename(a, x)} at pos {i + 1}")
                 out.append(int(a.item(x)) if a.is_tensor(x) else int(x))
@@ -788,7 +794,7 @@ class _Parser:
                 is_kwd = True
             varargs_eligible = sig.allow_varargs_intlist and arg_pos == 0 and not is_kwd
             if (obj is _MISSING and p.optional) or (obj is None and p.allow_none):
-                vals[i] = _MISSING if obj is _MISSING else None
+                vals[i] = _MISSING if obj is _MISSING or p.none_is_default else None
                 i += 1
             elif obj is _MISSING:
                 if raise_exception:
@@ -959,6 +965,11 @@ class OverloadGroup:
                 prm = Param(a, False)
             if v is _MISSING:
                 v = a.default if a.has_default else None
+                if a.name == "reduction" and a.type.base == "int" and v == 1:
+                    # PyTorch 1.13's bindings: native_functions.yaml's `int reduction=Mean` reaches the
+                    # parser as the default text "at::Reduction::Mean", which it reads as 0 (none):
+                    # torch.kl_div(x, y) and torch._C._nn.mse_loss(x, y) do not reduce.
+                    v = 0
                 if isinstance(v, list):
                     v = list(v)
                 if prm.kind in ("IntList", "SymIntList") and isinstance(v, int) and not isinstance(v, bool):
