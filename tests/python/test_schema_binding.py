@@ -845,8 +845,9 @@ def _generate(seed, n):
     for _ in range(n):
         g = rng.choice(groups)
         grp = TABLE.groups[g]
-        form = rng.choice(["fn", "method"])
-        sigs = (grp.all_method_sigs if form == "method" else grp.all_function_sigs) or grp.all_function_sigs
+        form = rng.choice(["fn", "method", "inplace"] if grp.inplace_sigs else ["fn", "method"])
+        sigs = {"fn": grp.all_function_sigs, "method": grp.all_method_sigs,
+                "inplace": grp.inplace_sigs}[form] or grp.all_function_sigs
         sig = rng.choice(sigs)
         spec, positional = [], True
         for p in sig.params:
@@ -876,7 +877,7 @@ def _materialize(g, form, spec):
             args.append(v)
         else:
             kwargs[name] = v
-    return (e.x if form == "method" else None), tuple(args), kwargs
+    return (None if form == "fn" else e.x), tuple(args), kwargs
 
 
 class _NotRun(Exception):
@@ -886,8 +887,8 @@ class _NotRun(Exception):
 def _compare_generated(g, form, spec):
     def via_torch():
         recv, args, kwargs = _materialize(g, form, spec)
-        if form == "method":
-            return getattr(recv, g)(*args, **kwargs)
+        if form != "fn":
+            return getattr(recv, g + "_" if form == "inplace" else g)(*args, **kwargs)
         f = getattr(torch, g, None) or getattr(torch._C._nn, g, None)
         if f is None:
             raise AttributeError(g)
@@ -897,7 +898,10 @@ def _compare_generated(g, form, spec):
 
     def via_binder():
         recv, args, kwargs = _materialize(g, form, spec)
-        b = TABLE.method(recv, g, *args, **kwargs) if form == "method" else TABLE.call(g, *args, **kwargs)
+        if form == "fn":
+            b = TABLE.call(g, *args, **kwargs)
+        else:
+            b = TABLE.method(recv, g + "_" if form == "inplace" else g, *args, **kwargs)
         box.append(b)
         if any(a.type.base == "str" and a.name in S._DIMNAME_ARGS for a in b.schema.args):
             raise _NotRun()  # named-dimension overloads: torch.ops cannot take a Dimname as str
