@@ -36,6 +36,7 @@ import grpc
 from tensord import _dtypes
 from tensord import _errors
 from tensord import _format
+from tensord import _schema
 from tensord._tensor import Node, Size, Tensor, return_types
 from tensord.v1 import tensord_pb2 as pb
 from tensord.v1 import tensord_pb2_grpc as pbg
@@ -301,15 +302,56 @@ class _Functional:
         return fn
 
 
+class _SchemaFunctional:
+    """t.nn.functional from the server's schemas: torch/nn/functional.py's wrappers (reduction
+    strings, legacy size_average/reduce, inplace=) over the ops' own bindings (tensord._schema)."""
+
+    def __init__(self, session):
+        self._s = session
+        self._available = set(session._functional.available())
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in self._available:
+            raise AttributeError(f"tensord: nn.functional.{name} is not supported (not in the op table)")
+        wrapper = getattr(self._s._functional, name)
+        s = self._s
+
+        def fn(*args, **kwargs):
+            return s._call_bound(wrapper(*args, **kwargs))
+
+        fn.__name__ = name
+        setattr(self, name, fn)
+        return fn
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | self._available)
+
+
 class _NN:
     def __init__(self, session):
-        self.functional = _Functional(session)
+        self.functional = _SchemaFunctional(session) if session._table is not None else _Functional(session)
 
 
 # ---- the session -----------------------------------------------------------------------------
 
-# Ops whose PyTorch overloads are dispatched by hand (the table names are still reachable under
-# their wire names, e.g. t.sum_dim).
+def _schema_first(fn):
+    """A hand-dispatched overload for servers without schemas; with them, the schema's binding."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        if self._table is not None:
+            op = self._op_fns.get(name)
+            if op is not None:
+                return op(*args, **kwargs)
+        return fn(self, *args, **kwargs)
+    return wrapper
+
+
+# Servers whose ListOps carries no schemas (OpInfo.schema empty) get the hand-kept bindings below:
+# ops whose PyTorch overloads are dispatched by hand (the table names are still reachable under
+# their wire names, e.g. t.sum_dim), and these tables. With schemas, tensord._schema binds every
+# call as PyTorch's argument parser does and none of this is used.
 # OpInfo.num_outputs says how many tensors an op returns (-1: decided by the inputs, as unbind):
 # those ids are left to the server and the client waits for them. Servers from before the field
 # (0) fall back to this table.
@@ -745,7 +787,9 @@ class Session:
             self._scalars.popitem(last=False)
         return t
 
-    def _input(self, x, op):
+    def _input(self, x, op, allow_none=False):
+        if x is None and allow_none:
+            return 0  # an absent optional tensor (Tensor? bias=None)
         if isinstance(x, Tensor):
             if x._s is not self:
                 raise RuntimeError(f"tensord: {op}(): a tensor of another session")
@@ -756,18 +800,21 @@ class Session:
 
     # ---- ops ------------------------------------------------------------------------------------
 
-    def _apply(self, op, inputs, attrs=None, n_out=None):
-        """Applies a table op (or its in-place form); returns a Tensor, a tuple, or inputs[0]."""
+    def _apply(self, op, inputs, attrs=None, n_out=None, attr_types=None, allow_none=False):
+        """Applies a table op (or its in-place form); returns a Tensor, a tuple, or inputs[0].
+        allow_none (schema path): None inputs go as id 0, and those at the end are left out."""
         info = self._opinfo(op)
         inplace = op in self._inplace
-        ids = [self._input(x, op) for x in inputs]
+        ids = [self._input(x, op, allow_none) for x in inputs]
+        while allow_none and ids and ids[-1] == 0:
+            ids.pop()
         if n_out is None:
             n_out = info.num_outputs or _MULTI_OUTPUT.get(op, 1)
         listed = n_out < 0
         outs = [] if inplace or listed else [self._new_id() for _ in range(n_out)]
         msg = pb.ApplyOpRequest(op=op, inputs=ids, outputs=outs, grad_enabled=self._grad_enabled)
         if attrs:
-            types = {a.name: a.type for a in info.attrs}
+            types = attr_types if attr_types is not None else {a.name: a.type for a in info.attrs}
             for k, v in attrs.items():
                 msg.attrs[k].CopyFrom(_attr(v, types.get(k)))
         cmd = self._submit(pb.Command(apply_op=msg), op, outputs=outs, inputs=ids, mutation=inplace)
@@ -792,11 +839,113 @@ class Session:
     def _install_ops(self, ops):
         self._ops = {o.name: o for o in ops}
         self._inplace = {o.inplace_name: o for o in ops if o.inplace_name}
-        self._op_fns = {}
+        self._op_fns = {}  # t.NAME
+        self._methods = {}  # x.NAME (schema path; without schemas Tensor uses _op_fns)
+        self._table = None
+        self._functional = None
+        if any(getattr(o, "schema", "") for o in ops):
+            self._install_schema_ops(ops)
+            return
         for o in ops:
             for name in (o.name, o.inplace_name):
                 if name and not name.startswith("_"):
                     self._op_fns[name] = self._make_op(name, o)
+
+    # ---- ops by their schemas -------------------------------------------------------------------
+
+    def _install_schema_ops(self, ops):
+        """Functions, methods and in-place methods per overload group, bound as PyTorch binds them
+        (tensord._schema), from the schemas ListOps gives; ops without one are internal."""
+        entries = [(o.schema, o.name, o.inplace_name or None) for o in ops if getattr(o, "schema", "")]
+        self._table = _schema.OpTable(entries, _ClientAdapter())
+        for text, why in self._table.skipped:
+            warnings.warn(f"tensord: cannot bind the server's op '{text}': {why}", RuntimeWarning)
+        self._functional = _schema.Functional(self._table, ndim=lambda x: x.dim(), shape=lambda x: tuple(x.shape))
+        for name, g in self._table.groups.items():
+            if name.startswith("_"):
+                continue
+            if g.has_function:
+                self._op_fns[name] = self._schema_fn(name)
+            if g.has_inplace:
+                self._op_fns.setdefault(name + "_", self._schema_fn(name + "_"))  # torch.relu_(x)
+            if g.has_method:
+                self._methods[name] = self._schema_method(name)
+            if g.has_inplace_method:
+                self._methods[name + "_"] = self._schema_method(name + "_")
+
+    def _schema_fn(self, name):
+        table = self._table
+
+        def op(*args, **kwargs):
+            return self._call_bound(table.call(name, *args, **kwargs))
+
+        op.__name__ = op.__qualname__ = name
+        return op
+
+    def _schema_method(self, name):
+        table = self._table
+
+        def method(receiver, *args, **kwargs):
+            return self._call_bound(table.method(receiver, name, *args, **kwargs))
+
+        method.__name__ = method.__qualname__ = name
+        return method
+
+    def _call_bound(self, b):
+        """Sends a bound call (tensord._schema.Bound) as one ApplyOp."""
+        inputs = []
+        for v in b.tensors:
+            if isinstance(v, (list, tuple)):
+                inputs.extend(v)  # Tensor[]: its tensors in order
+            else:
+                inputs.append(v)
+        types = {}
+        for a in b.schema.args:
+            if a.type.is_tensor_like:
+                continue
+            typ = _ATTR_TYPES.get(a.type.base + ("[]" if a.type.list else ""))
+            value = b.attrs.get(a.name)
+            if typ is None and value is not None:
+                if a.type.base in ("Layout", "Device", "MemoryFormat") and not a.type.list:
+                    typ = "str"  # by name ("cpu", "contiguous_format"): AttrValue has no such kinds
+                else:
+                    raise NotImplementedError(f"tensord: {b.schema.full_name}: an argument of type {a.type} "
+                                              f"('{a.name}') has no wire form")
+            types[a.name] = typ or ""
+        info = self._opinfo(b.op)
+        rets = b.schema.returns
+        if len(rets) == 1 and not rets[0][0].list and rets[0][0].base in _SCALAR_RETURNS:
+            # is_contiguous() -> bool, size.int -> int: the server answers with one 0-dim tensor
+            res = self._apply(b.op, inputs, b.attrs, n_out=1, attr_types=types, allow_none=True)
+            return _SCALAR_RETURNS[rets[0][0].base](res.item())
+        n_out = info.num_outputs or b.schema.num_outputs
+        if n_out == 0:
+            raise NotImplementedError(f"tensord: {b.schema.full_name} returns no tensor; the client cannot "
+                                      "take its result")
+        res = self._apply(b.op, inputs, b.attrs, n_out=n_out, attr_types=types, allow_none=True)
+        names = [n for _, n in b.schema.returns]
+        if len(names) > 1 and all(names) and isinstance(res, tuple) and len(res) == len(names):
+            return return_types._make(b.schema.name, names)(*res)  # torch.return_types.max(values, indices)
+        return res
+
+    def _has_op(self, name):
+        """Whether the client can call receiver.NAME (by a schema group or, without schemas, a wire op)."""
+        if self._table is not None:
+            return name in self._table.groups or (name.endswith("_") and name[:-1] in self._table.groups)
+        return name in self._ops or name in self._inplace
+
+    def _op(self, name, receiver, *args, **kwargs):
+        """receiver.NAME(*args, **kwargs) for the client's own operators (x + y, x[i], x.T): by the
+        schema's binding when the server gives schemas (any form, as torch's C++ calls them);
+        without, the wire op NAME with receiver and args as inputs, kwargs as attributes."""
+        t = self._table
+        if t is not None:
+            inplace = name not in t.groups and name.endswith("_")
+            g = t.groups.get(name[:-1] if inplace else name)
+            if g is None:
+                raise RuntimeError(f"tensord: the server has no op '{name}'")
+            return self._call_bound(g.bind(args, kwargs, receiver=receiver, inplace=inplace, every_form=True))
+        return self._apply(name, [receiver, *args], kwargs or None)
 
     def _make_op(self, name, info):
         """A function with PyTorch's calling convention for one table op."""
@@ -876,6 +1025,7 @@ class Session:
 
     # ---- PyTorch overloads, dispatched by hand -----------------------------------------------
 
+    @_schema_first
     def sum(self, input, dim=None, keepdim=False, *, dtype=None):
         if dtype is not None:
             input = self.to(input, dtype)
@@ -883,6 +1033,7 @@ class Session:
             return self._apply("sum", [input])
         return self._apply("sum_dim", [input], {"dim": _dims(dim), "keepdim": keepdim})
 
+    @_schema_first
     def mean(self, input, dim=None, keepdim=False, *, dtype=None):
         if dtype is not None:
             input = self.to(input, dtype)
@@ -890,6 +1041,7 @@ class Session:
             return self._apply("mean", [input])
         return self._apply("mean_dim", [input], {"dim": _dims(dim), "keepdim": keepdim})
 
+    @_schema_first
     def prod(self, input, dim=None, keepdim=False, *, dtype=None):
         if dtype is not None:
             input = self.to(input, dtype)
@@ -913,12 +1065,15 @@ class Session:
         values, indices = self._apply(which + "_dim", [input], {"dim": dim, "keepdim": keepdim})
         return getattr(return_types, which)(values, indices)
 
+    @_schema_first
     def max(self, input, dim=None, keepdim=False, *, other=None):
         return self._minmax("max", input, dim, keepdim, other)
 
+    @_schema_first
     def min(self, input, dim=None, keepdim=False, *, other=None):
         return self._minmax("min", input, dim, keepdim, other)
 
+    @_schema_first
     def pow(self, input, exponent):
         if isinstance(input, Tensor):
             if isinstance(exponent, Tensor):
@@ -928,6 +1083,7 @@ class Session:
             return exponent.__rpow__(input)
         raise TypeError("pow(): at least one argument must be a Tensor")
 
+    @_schema_first
     def squeeze(self, input, dim=None):
         if dim is None:
             return self._apply("squeeze", [input])
@@ -944,8 +1100,12 @@ class Session:
                 raise TypeError(f"tensord: to({a!r}) is not supported")
         if dtype is None:
             return input
-        return self._apply("to", [input], {"dtype": _dtypes.to_dtype(dtype)})
+        dtype = _dtypes.to_dtype(dtype)
+        if self._table is not None:
+            return self._op("to", input, dtype)
+        return self._apply("to", [input], {"dtype": dtype})
 
+    @_schema_first
     def clamp(self, input, min=None, max=None):
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             raise NotImplementedError("tensord: clamp with tensor bounds is not in the op table")
@@ -953,17 +1113,21 @@ class Session:
 
     clip = clamp
 
+    @_schema_first
     def cat(self, tensors, dim=0):
         return self._apply("cat", list(tensors), {"dim": dim})
 
     concat = cat
 
+    @_schema_first
     def unbind(self, input, dim=0):
         return self._op_fns["unbind"](input, dim)
 
+    @_schema_first
     def transpose(self, input, dim0, dim1):
         return self._apply("transpose", [input], {"dim0": dim0, "dim1": dim1})
 
+    @_schema_first
     def reshape(self, input, shape):
         return self._apply("reshape", [input], {"size": _size_args((shape,), "reshape")})
 
@@ -1219,6 +1383,42 @@ class Session:
         for node, n in zip(nodes, g.nodes):
             node._next = tuple((nodes[e.node] if e.node >= 0 else None, e.input_nr) for e in n.next)
         return nodes[g.root]
+
+
+_SCALAR_RETURNS = {"bool": bool, "int": int, "SymInt": int, "float": float, "Scalar": lambda v: v}
+_ATTR_TYPES = {"int": "int", "SymInt": "int", "int[]": "int[]", "SymInt[]": "int[]", "float": "float",
+               "bool": "bool", "Scalar": "Scalar", "ScalarType": "dtype", "str": "str", "float[]": "float[]"}
+
+
+class _ClientAdapter(_schema.Adapter):
+    """What tensord._schema asks about values: tensord tensors and dtypes (torch's dtypes too)."""
+
+    def is_tensor(self, x):
+        return isinstance(x, Tensor)
+
+    def tensor_dim(self, x):
+        return x.dim()
+
+    def tensor_numel(self, x):
+        return x.numel()
+
+    def tensor_kind(self, x):
+        dt = x.dtype
+        if dt is _dtypes.bool:
+            return "bool"
+        return "float" if dt.is_floating_point else "int"
+
+    def tensor_requires_grad(self, x):
+        return x.requires_grad
+
+    def item(self, x):
+        return x.item()
+
+    def is_dtype(self, x):
+        return isinstance(x, _dtypes.dtype) or (type(x).__name__ == "dtype" and str(x).startswith("torch."))
+
+    def dtype_from_pytype(self, t):
+        return {float: _dtypes.float64, int: _dtypes.int64, bool: _dtypes.bool}.get(t, t)
 
 
 def _dims(dim):

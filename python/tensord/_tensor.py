@@ -42,13 +42,35 @@ class _ReturnType(tuple):
 
 
 class return_types:
-    """torch.return_types: the (values, indices) results of max(dim) / min(dim)."""
+    """torch.return_types: the (values, indices) results of max(dim) / min(dim), and (with the
+    server's schemas) any op's named results."""
 
     class max(_ReturnType):
         _name = "max"
 
     class min(_ReturnType):
         _name = "min"
+
+    _made = {}
+
+    @classmethod
+    def _make(cls, name, fields):
+        """The structseq for an op's named results (``torch.return_types.topk``)."""
+        fields = tuple(fields)
+        existing = cls.__dict__.get(name)
+        if isinstance(existing, type) and getattr(existing, "_fields", None) == fields:
+            return existing
+        key = (name, fields)
+        made = cls._made.get(key)
+        if made is None:
+            ns = {"_name": name, "_fields": fields, "__slots__": (),
+                  "__new__": lambda c, *values: tuple.__new__(c, values),
+                  "__repr__": lambda self: (f"torch.return_types.{name}(\n"
+                                            + ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self)) + ")")}
+            for i, f in enumerate(fields):
+                ns[f] = property(lambda self, i=i: self[i])
+            made = cls._made[key] = type(name, (tuple,), ns)
+        return made
 
 
 class Node:
@@ -97,6 +119,23 @@ def _index_items(index):
     return index
 
 
+def _schema_first(fn):
+    """A hand-written method for servers without schemas; with them, the schema's binding."""
+    name = fn.__name__
+
+    def method(self, *args, **kwargs):
+        s = self._s
+        if s._table is not None:
+            m = s._methods.get(name)
+            if m is not None:
+                return m(self, *args, **kwargs)
+        return fn(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = fn.__doc__
+    return method
+
+
 class Tensor:
     """A tensor held by a tensord session. Create tensors with the session (``t.tensor``,
     ``t.ones``, ...); every torch.Tensor method the op table supports is available."""
@@ -132,14 +171,27 @@ class Tensor:
         raise TypeError("tensord tensors live on a server and cannot be pickled; pickle t.tolist() instead")
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._s._op_fns))
+        names = self._s._methods if self._s._table is not None else self._s._op_fns
+        return sorted(set(super().__dir__()) | set(names))
 
     # ---- ops from the table -------------------------------------------------------------------
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        fn = self._s._op_fns.get(name)
+        s = self._s
+        if s._table is not None:  # the server's schemas: x.NAME binds with x as the schema's self
+            m = s._methods.get(name)
+            if m is None:
+                raise AttributeError(f"'Tensor' object has no attribute '{name}' (tensord: not in the server's "
+                                     "op table)")
+
+            def bound(*args, **kwargs):
+                return m(self, *args, **kwargs)
+
+            bound.__name__ = name
+            return bound
+        fn = s._op_fns.get(name)
         if fn is None:
             raise AttributeError(f"'Tensor' object has no attribute '{name}' (tensord: not in the server's "
                                  "op table)")
@@ -411,24 +463,29 @@ class Tensor:
 
     # ---- PyTorch overloads --------------------------------------------------------------------
 
+    @_schema_first
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         return self._s.sum(self, dim, keepdim, dtype=dtype)
 
+    @_schema_first
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         return self._s.mean(self, dim, keepdim, dtype=dtype)
 
+    @_schema_first
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         return self._s.prod(self, dim, keepdim, dtype=dtype)
 
+    @_schema_first
     def max(self, dim=None, keepdim=False):
         return self._s.max(self, dim, keepdim)
 
+    @_schema_first
     def min(self, dim=None, keepdim=False):
         return self._s.min(self, dim, keepdim)
 
     @property
     def T(self):
-        if "permute" not in self._s._ops:
+        if not self._s._has_op("permute"):
             raise AttributeError("tensord: .T needs the permute op")
         n = self.dim()
         if n != 2:
@@ -436,11 +493,13 @@ class Tensor:
                           "deprecated and it will throw an error in a future release. Consider `x.mT` to "
                           "transpose batches of matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to "
                           "reverse the dimensions of a tensor.", UserWarning, stacklevel=2)
-        return self._s._apply("permute", [self], {"dims": list(range(n - 1, -1, -1))})
+        return self._s._op("permute", self, dims=list(range(n - 1, -1, -1)))
 
+    @_schema_first
     def pow(self, exponent):
         return self._s.pow(self, exponent)
 
+    @_schema_first
     def squeeze(self, dim=None):
         return self._s.squeeze(self, dim)
 
@@ -465,29 +524,38 @@ class Tensor:
     def cpu(self):
         return self
 
+    @_schema_first
     def clamp(self, min=None, max=None):
         return self._s.clamp(self, min, max)
 
-    clip = clamp
+    @_schema_first
+    def clip(self, min=None, max=None):
+        return self._s.clamp(self, min, max)
 
+    @_schema_first
     def clamp_(self, min=None, max=None):
         return self._s._apply("clamp_", [self], {"min": min, "max": max})
 
+    @_schema_first
     def view(self, *shape):
         from tensord._session import _size_args
         return self._s._apply("view", [self], {"size": _size_args(shape, "view")})
 
+    @_schema_first
     def reshape(self, *shape):
         from tensord._session import _size_args
         return self._s._apply("reshape", [self], {"size": _size_args(shape, "reshape")})
 
+    @_schema_first
     def expand(self, *sizes):
         from tensord._session import _size_args
         return self._s._apply("expand", [self], {"size": _size_args(sizes, "expand")})
 
+    @_schema_first
     def transpose(self, dim0, dim1):
         return self._s.transpose(self, dim0, dim1)
 
+    @_schema_first
     def unbind(self, dim=0):
         return self._s.unbind(self, dim)
 
@@ -503,47 +571,47 @@ class Tensor:
     # ---- operators ------------------------------------------------------------------------------
 
     def __add__(self, other):
-        return self._s._apply("add", [self, other])
+        return self._s._op("add", self, other)
 
     def __radd__(self, other):
-        return self._s._apply("add", [self, other])
+        return self._s._op("add", self, other)
 
     def __iadd__(self, other):
-        return self._s._apply("add_", [self, other])
+        return self._s._op("add_", self, other)
 
     def __sub__(self, other):
-        return self._s._apply("sub", [self, other])
+        return self._s._op("sub", self, other)
 
     def __rsub__(self, other):
         # PyTorch: `2 - x` is rsub(x, 2) (RsubBackward1, one edge); a tensor on the left is sub.
-        if "rsub" in self._s._ops and isinstance(other, (int, float, bool)):
-            return self._s._apply("rsub", [self], {"other": other})
-        return self._s._apply("sub", [other, self])
+        if self._s._has_op("rsub") and isinstance(other, (int, float, bool)):
+            return self._s._op("rsub", self, other=other)
+        return self._s._op("sub", other, self)
 
     def __isub__(self, other):
-        return self._s._apply("sub_", [self, other])
+        return self._s._op("sub_", self, other)
 
     def __mul__(self, other):
-        return self._s._apply("mul", [self, other])
+        return self._s._op("mul", self, other)
 
     def __rmul__(self, other):
-        return self._s._apply("mul", [self, other])
+        return self._s._op("mul", self, other)
 
     def __imul__(self, other):
-        return self._s._apply("mul_", [self, other])
+        return self._s._op("mul_", self, other)
 
     def __truediv__(self, other):
-        return self._s._apply("div", [self, other])
+        return self._s._op("div", self, other)
 
     def __rtruediv__(self, other):
         # PyTorch (torch/_tensor.py): self.reciprocal() * other; without reciprocal in the table,
         # other / self (same values, DivBackward0 instead of MulBackward0).
-        if "reciprocal" in self._s._ops:
-            return self._s._apply("mul", [self._s._apply("reciprocal", [self]), other])
-        return self._s._apply("div", [other, self])
+        if self._s._has_op("reciprocal"):
+            return self._s._op("mul", self._s._op("reciprocal", self), other)
+        return self._s._op("div", other, self)
 
     def __itruediv__(self, other):
-        return self._s._apply("div_", [self, other])
+        return self._s._op("div_", self, other)
 
     def __pow__(self, exponent):
         return self._s.pow(self, exponent)
@@ -557,40 +625,40 @@ class Tensor:
         else:
             dt = self.dtype if self.dtype.is_floating_point else self._s._default_dtype
         base = self._s._create([other], (), dt, what="pow")
-        return self._s._apply("pow", [base, self])
+        return self._s._op("pow", base, self)
 
     def __matmul__(self, other):
-        return self._s._apply("matmul", [self, other])
+        return self._s._op("matmul", self, other)
 
     def __rmatmul__(self, other):
-        return self._s._apply("matmul", [other, self])
+        return self._s._op("matmul", other, self)
 
     def __neg__(self):
-        return self._s._apply("neg", [self])
+        return self._s._op("neg", self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return self._s._apply("abs", [self])
+        return self._s._op("abs", self)
 
     def __eq__(self, other):
-        return self._s._apply("eq", [self, other])
+        return self._s._op("eq", self, other)
 
     def __ne__(self, other):
-        return self._s._apply("ne", [self, other])
+        return self._s._op("ne", self, other)
 
     def __lt__(self, other):
-        return self._s._apply("lt", [self, other])
+        return self._s._op("lt", self, other)
 
     def __le__(self, other):
-        return self._s._apply("le", [self, other])
+        return self._s._op("le", self, other)
 
     def __gt__(self, other):
-        return self._s._apply("gt", [self, other])
+        return self._s._op("gt", self, other)
 
     def __ge__(self, other):
-        return self._s._apply("ge", [self, other])
+        return self._s._op("ge", self, other)
 
     # ---- indexing -------------------------------------------------------------------------------
 
@@ -621,7 +689,7 @@ class Tensor:
                 i, size = int(item), shape[real]
                 if i < -size or i >= size:
                     raise IndexError(f"index {i} is out of bounds for dimension {real} with size {size}")
-                out = s._apply("select", [out], {"dim": dim, "index": i})
+                out = s._op("select", out, dim=dim, index=i)
                 real += 1
             elif isinstance(item, slice):
                 step = 1 if item.step is None else int(item.step)
@@ -631,14 +699,14 @@ class Tensor:
                 stop = None if item.stop is None else int(item.stop)
                 # PyTorch skips a slice of a tuple index that spells out the whole dim (x[0:n, 1]).
                 if not (in_tuple and start == 0 and stop == shape[real] and step == 1):
-                    out = s._apply("slice", [out], {"dim": dim, "start": start, "end": stop, "step": step})
+                    out = s._op("slice", out, dim=dim, start=start, end=stop, step=step)
                 dim += 1
                 real += 1
             else:
                 raise NotImplementedError(f"tensord: indexing with {type(item).__name__} is not supported "
                                           "(ints, slices and ... only)")
         if out is self:
-            out = s._apply("slice", [self], {"dim": 0, "start": None, "end": None, "step": 1}) if ndim else self
+            out = s._op("slice", self, dim=0, start=None, end=None, step=1) if ndim else self
         return out
 
     def __setitem__(self, index, value):
