@@ -271,9 +271,17 @@ class Tensor:
         self._set_requires_grad(requires_grad, True)
         return self
 
+    def _grad_fn_info(self):
+        # A view made in no_grad mode whose base was then modified in place: reading its grad_fn
+        # (and so is_leaf and printing) raises, as in PyTorch.
+        info = self._info()
+        if getattr(info, "grad_fn_error", ""):
+            raise RuntimeError(info.grad_fn_error)
+        return info
+
     @property
     def is_leaf(self):
-        return self._info().is_leaf
+        return self._grad_fn_info().is_leaf
 
     @property
     def retains_grad(self):
@@ -289,7 +297,7 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        if not self._info().grad_fn:
+        if not self._grad_fn_info().grad_fn:
             return None
         return self._s._graph(self)
 
@@ -418,7 +426,7 @@ class Tensor:
     def __repr__(self, *, tensor_contents=None):
         s = self._s
         dt, shape, flat = self._values()  # GetTensor also refreshes the info
-        info = self._info()
+        info = self._grad_fn_info()
         return _format.tensor_repr(flat, shape, dt, s._default_dtype, info.requires_grad, info.grad_fn)
 
     __str__ = __repr__

@@ -141,6 +141,21 @@ def detach_inplace(t, r):
     r.error("view.detach_", lambda: v.detach_().tolist())
 
 
+def no_grad_view_then_base_inplace(t, r):
+    # Reading grad_fn (so is_leaf and printing) of such a view raises; requires_grad and the
+    # shape still answer.
+    x = t.tensor([1.0, 2.0, 3.0], requires_grad=True).clone()
+    with t.no_grad():
+        v = x[:2]
+    x.mul_(2.0)
+    r("v.requires_grad", v.requires_grad)
+    r("v.shape", list(v.shape))
+    r.error("v.grad_fn", lambda: v.grad_fn)
+    r.error("v.is_leaf", lambda: v.is_leaf)
+    r.error("repr(v)", lambda: repr(v))
+    r("x", x)
+
+
 def versions(t, r):
     x = t.zeros(3)
     v = x[1:]
@@ -153,7 +168,7 @@ def versions(t, r):
 PROGRAMS = [setitem_plain_base, add_on_row_of_plain, mul_on_row_of_nonleaf,
             setitem_scalar_on_nonleaf, view_rebased_after_base_inplace, max_dim_values_modified,
             mul_saved_only_when_needed, view_made_under_no_grad, leaf_view_inplace_errors,
-            set_data_keeps_history, detach_inplace, versions]
+            set_data_keeps_history, detach_inplace, no_grad_view_then_base_inplace, versions]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
