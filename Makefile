@@ -16,7 +16,7 @@ help:
 	@echo "make run          install dependencies, build, start tensord on 127.0.0.1:50051 (ARGS='--flag=...')"
 	@echo "make test         install dependencies, build, run every test (ctest)"
 	@echo "make asan         the same tests under AddressSanitizer + UBSan"
-	@echo "make tsan         the server, client and stream tests under ThreadSanitizer"
+	@echo "make tsan         the engine's threaded tests under ThreadSanitizer (server tests: see README)"
 	@echo "make fuzz         each libFuzzer harness for FUZZ_SECONDS (default 60) over its corpus"
 	@echo "make bench        benchmarks vs libtorch, raw gRPC and PyTorch RPC (bench/results/latest.md)"
 	@echo "make format       clang-format the sources; make format-check verifies"
@@ -59,11 +59,13 @@ asan: deps
 	cmake --build --preset asan -j $(JOBS)
 	TENSORD_SKIP_CONTAINER_TEST=1 ctest --preset asan -j $(JOBS)
 
-# The server, client, stream and concurrency tests under ThreadSanitizer (the `tsan` preset), which
-# stops at the first report (halt_on_error). tests/tsan.supp may name third-party frames only.
-TSAN_TESTS = server_service_test server_bad_input_test server_auth_test server_lifecycle_test \
-             server_drain_test server_status_test server_robustness_test server_stream_memory_test \
-             client_test engine_context_test engine_cancel_test
+# ThreadSanitizer (the `tsan` preset), stopping at the first report (halt_on_error): the engine's
+# threaded tests (two contexts on two threads, cancellation from another thread). The server and
+# client tests are not in it: Debian's gRPC and abseil are built without -fsanitize=thread, so TSan
+# cannot see their synchronisation (absl::Mutex included) and reports races at every hand-off
+# inside them (README "Fuzzing and sanitizers"). `make tsan TSAN_TESTS="server_service_test ..."`
+# runs others. tests/tsan.supp may name third-party frames only.
+TSAN_TESTS = engine_context_test engine_cancel_test
 tsan: deps
 	cmake --preset tsan $(CMAKE_FLAGS)
 	cmake --build --preset tsan -j $(JOBS) --target tensord $(TSAN_TESTS)
