@@ -578,6 +578,10 @@ absl::Status GatherShapeCheck(const Shape& self, int64_t dim, const Tensor& inde
 
 MetaOr InferGather(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &index = a.inputs[1];
+  if (a.attrs.Bool("sparse_grad")) {
+    return absl::UnimplementedError(
+        "gather(): sparse_grad=True is not supported by tensord (it has no sparse tensors)");
+  }
   TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
   TD_RETURN_IF_ERROR(CheckIndexDType(index, "gather"));
   if (index.numel() > 0) {
@@ -941,48 +945,46 @@ OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view d
 
 void RegisterMoreShapeOps(std::vector<OpDef>& t) {
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
-  const AttrSpec dim0{"dim", AttrType::kInt, int64_t{0}, false, "the dim"};
   const AttrSpec input_size{"input_size", AttrType::kInts, {}, true, "shape of the forward input"};
   constexpr uint32_t kIndex = 2u;  // input 1 (index or mask) is saved
 
   t.push_back(Def("flatten", "", "dims start_dim..end_dim merged into one (a view when possible)",
-                  OpKind::kComposite, InferFlatten, FlattenForward, nullptr,
-                  {{"start_dim", AttrType::kInt, int64_t{0}, false, "first dim to flatten"},
-                   {"end_dim", AttrType::kInt, int64_t{-1}, false, "last dim to flatten"}}));
+                  OpKind::kComposite, InferFlatten, FlattenForward, nullptr));
+  t.back().schema =
+      "flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)";
   t.push_back(Def("permute", "PermuteBackward0", "the dims reordered (view)", OpKind::kView,
-                  InferPermute, PermuteForward, PermuteBackward,
-                  {{"dims", AttrType::kInts, {}, true, "the new order of the dims"}}));
-  t.push_back(
-      Def("repeat", "RepeatBackward0", "self tiled repeats[i] times along each dim",
-          OpKind::kKernel, InferRepeat, RepeatForward, RepeatBackward,
-          {{"repeats", AttrType::kInts, {}, true, "times to repeat each dim (may add dims)"}}));
+                  InferPermute, PermuteForward, PermuteBackward));
+  t.back().schema = "permute(Tensor(a) self, int[] dims) -> Tensor(a)";
+  t.push_back(Def("repeat", "RepeatBackward0", "self tiled repeats[i] times along each dim",
+                  OpKind::kKernel, InferRepeat, RepeatForward, RepeatBackward));
+  t.back().schema = "repeat(Tensor self, SymInt[] repeats) -> Tensor";
   t.push_back(Def("stack", "StackBackward0", "the tensors joined along a new dim", OpKind::kKernel,
-                  InferStack, StackForward, StackBackward, {dim0}, kVariadic));
+                  InferStack, StackForward, StackBackward, {}, kVariadic));
+  t.back().schema = "stack(Tensor[] tensors, int dim=0) -> Tensor";
   {
     OpDef d = Def("split", "SplitBackward0",
                   "pieces of split_size along dim (views; the last may be smaller)", OpKind::kView,
-                  InferSplit, SplitForward, SplitBackward,
-                  {{"split_size", AttrType::kInt, {}, true, "size of each piece"}, dim0});
+                  InferSplit, SplitForward, SplitBackward);
     d.num_outputs = -1;
+    d.schema = "split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]";
     t.push_back(d);
   }
   {
     OpDef d =
         Def("chunk", "", "split into `chunks` pieces of ceil(size / chunks) along dim (views)",
-            OpKind::kComposite, InferChunk, ChunkForward, nullptr,
-            {{"chunks", AttrType::kInt, {}, true, "number of pieces (at most)"}, dim0});
+            OpKind::kComposite, InferChunk, ChunkForward, nullptr);
     d.num_outputs = -1;
+    d.schema = "chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]";
     t.push_back(d);
   }
-  t.push_back(
-      Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
-          OpKind::kComposite, InferNarrow, NarrowForward, nullptr,
-          {dim,
-           {"start", AttrType::kInt, {}, true, "first index (negative counts from the end)"},
-           {"length", AttrType::kInt, {}, true, "number of elements"}}));
+  t.push_back(Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
+                  OpKind::kComposite, InferNarrow, NarrowForward, nullptr));
+  t.back().schema = "narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)";
   t.push_back(Def("index_select", "IndexSelectBackward0",
                   "the entries of self at index (int64 vector) along dim", OpKind::kKernel,
-                  InferIndexSelect, IndexSelectForward, IndexSelectBackward, {dim}, 2, kIndex));
+                  InferIndexSelect, IndexSelectForward, IndexSelectBackward, {}, 2, kIndex));
+  t.back().schema = "index_select(Tensor self, int dim, Tensor index) -> Tensor";
+  t.back().value_dependent_checks = true;
   t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_index_select_backward", "IndexAddBackward0",
                   "gradient of index_select: zeros(input_size).index_add_(dim, index, grad)",
@@ -991,9 +993,12 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
                   kIndex | 1u));  // PyTorch keeps self too
   t.back().nondiff_inputs = 2u;   // the index / mask
   t.push_back(Def("gather", "GatherBackward0", "out[i][j] = self[i][index[i][j]] (for dim 1)",
-                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {dim}, 2,
+                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {}, 2,
                   kIndex | 1u));  // PyTorch keeps self too
-  t.back().nondiff_inputs = 2u;   // the index / mask
+  t.back().schema =
+      "gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor";
+  t.back().value_dependent_checks = true;
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_gather_backward", "ScatterAddBackward0",
                   "gradient of gather: zeros(input_size).scatter_add(dim, index, grad)",
                   OpKind::kKernel, InferGatherBack, GatherBackForward, GatherBackBackward,
@@ -1001,21 +1006,25 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
   t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("scatter", "ScatterBackward0",
                   "a copy of self with out[i][index[i][j]] = src[i][j] (for dim 1)",
-                  OpKind::kKernel, InferScatter, ScatterForward, ScatterBackward, {dim}, 3,
-                  kIndex));
+                  OpKind::kKernel, InferScatter, ScatterForward, ScatterBackward, {}, 3, kIndex));
+  t.back().schema = "scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor";
+  t.back().result_like_self = true;
+  t.back().value_dependent_checks = true;
   t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("masked_fill", "MaskedFillBackward0",
                   "self (broadcast with mask) with value where mask is true", OpKind::kKernel,
-                  InferMaskedFill, MaskedFillForward, MaskedFillBackward,
-                  {{"value", AttrType::kScalar, {}, true, "the fill value"}}, 2, kIndex));
+                  InferMaskedFill, MaskedFillForward, MaskedFillBackward, {}, 2, kIndex));
+  t.back().schema = "masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor";
+  t.back().result_like_self = true;
   t.back().nondiff_inputs = 2u;  // the index / mask
-  t.back().inplace_name = "masked_fill_";
   t.back().inplace = MaskedFillInplace;
   t.push_back(Def("masked_select", "MaskedSelectBackward0",
                   "1-D tensor of the elements of self (broadcast with mask) where mask is true",
                   OpKind::kKernel, InferMaskedSelect, MaskedSelectForward, MaskedSelectBackward, {},
                   2, kIndex | 1u));  // PyTorch keeps self too
-  t.back().nondiff_inputs = 2u;      // the index / mask
+  t.back().schema = "masked_select(Tensor self, Tensor mask) -> Tensor";
+  t.back().value_dependent_checks = true;
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_masked_select_backward", "MaskedScatterBackward0",
                   "gradient of masked_select: zeros(input_size).masked_scatter(mask, grad)",
                   OpKind::kKernel, InferMaskedSelectBack, MaskedSelectBackForward,

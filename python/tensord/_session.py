@@ -313,6 +313,7 @@ class _NN:
 # OpInfo.num_outputs says how many tensors an op returns (-1: decided by the inputs, as unbind):
 # those ids are left to the server and the client waits for them. Servers from before the field
 # (0) fall back to this table.
+_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _MULTI_OUTPUT = {"max_dim": 2, "min_dim": 2, "unbind": -1, "split": -1, "chunk": -1}
 # PyTorch signatures whose positional order differs from the table's (inputs first, then
 # attributes): ("in", i, keyword) is the op's input i, a string an attribute.
@@ -746,6 +747,8 @@ class Session:
         return t
 
     def _input(self, x, op):
+        if x is None:
+            return 0  # None for an optional input (Tensor? bias); the server refuses it elsewhere
         if isinstance(x, Tensor):
             if x._s is not self:
                 raise RuntimeError(f"tensord: {op}(): a tensor of another session")
@@ -760,6 +763,11 @@ class Session:
         """Applies a table op (or its in-place form); returns a Tensor, a tuple, or inputs[0]."""
         info = self._opinfo(op)
         inplace = op in self._inplace
+        if attrs and isinstance(attrs.get("reduction"), str):
+            # The table's reduction is ATen's int enum.
+            if attrs["reduction"] not in _REDUCTION:
+                raise ValueError(f"{attrs['reduction']} is not a valid value for reduction")
+            attrs = dict(attrs, reduction=_REDUCTION[attrs["reduction"]])
         ids = [self._input(x, op) for x in inputs]
         if n_out is None:
             n_out = info.num_outputs or _MULTI_OUTPUT.get(op, 1)
@@ -838,8 +846,14 @@ class Session:
                 for k in _INPUT_KWARGS:
                     if len(inputs) < n_in and k in kwargs and k not in names:
                         inputs.append(kwargs.pop(k))
-                if len(inputs) < n_in:
+                # Trailing `Tensor?` inputs of the schema (linear's bias) may be left out: None.
+                optional = info.schema.split("->")[0].count("Tensor? ")
+                for k in ("weight", "bias", "pos_weight"):
+                    if optional and len(inputs) < n_in and k in kwargs and k not in names:
+                        inputs.append(kwargs.pop(k))
+                if len(inputs) < n_in - optional:
                     raise TypeError(f"{name}() expects {n_in} tensor argument(s), got {len(inputs)}")
+                inputs += [None] * (n_in - len(inputs))
             if attrs and attrs[0].type == "int[]" and len(args) > len(attrs):
                 args = [list(args)]  # x.view(2, 3)
             if len(args) > len(attrs):
@@ -965,7 +979,17 @@ class Session:
         return self._apply("transpose", [input], {"dim0": dim0, "dim1": dim1})
 
     def reshape(self, input, shape):
-        return self._apply("reshape", [input], {"size": _size_args((shape,), "reshape")})
+        return self._apply("reshape", [input], {"shape": _size_args((shape,), "reshape")})
+
+    def norm(self, input, p="fro", dim=None, keepdim=False, dtype=None):
+        if dtype is not None:
+            input = self.to(input, dtype)
+        p = 2 if p == "fro" else p
+        if dim is None and not keepdim:
+            return self._apply("norm", [input], {"p": p})
+        if dim is None:
+            dim = list(range(input.dim()))
+        return self._apply("norm_dim", [input], {"p": p, "dim": _dims(dim), "keepdim": keepdim})
 
     def numel(self, input):
         return input.numel()

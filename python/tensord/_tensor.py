@@ -417,6 +417,9 @@ class Tensor:
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         return self._s.mean(self, dim, keepdim, dtype=dtype)
 
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return self._s.norm(self, p, dim, keepdim, dtype)
+
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         return self._s.prod(self, dim, keepdim, dtype=dtype)
 
@@ -479,7 +482,7 @@ class Tensor:
 
     def reshape(self, *shape):
         from tensord._session import _size_args
-        return self._s._apply("reshape", [self], {"size": _size_args(shape, "reshape")})
+        return self._s._apply("reshape", [self], {"shape": _size_args(shape, "reshape")})
 
     def expand(self, *sizes):
         from tensord._session import _size_args

@@ -78,6 +78,8 @@ void AddPointwiseSamples(std::vector<OpSample>& v) {
       S("remainder", "signs", {Fixed({4}, {-3.5, 3.5, -3.5, 3.5}), Fixed({4}, {2, -2, -2, 2})}));
   v.push_back(S("maximum", "bool_bool", {Mask({3}, {1, 0, 0}), Mask({3}, {1, 1, 0})}));
   v.push_back(S("minimum", "int_float_scalar", {Int({2, 2}), In({})}));
+  v.push_back(S("max_other", "broadcast_rhs", {In({3, 4}), In({4})}));
+  v.push_back(S("min_other", "noncontiguous", {Nc({4, 3}), Nc({4, 3})}));
 
   // Logical: bool results, any input dtype (non-zero is true), broadcasting.
   for (const char* op : {"logical_and", "logical_or"}) {
