@@ -104,11 +104,17 @@ Signature SignatureOf(const OpDef& def) {
   Signature sig;
   size_t attr = 0;
   bool first_tensor = true;
-  for (const tensord::SchemaArgument& arg : def.parsed_schema->arguments) {
+  const auto& args = def.parsed_schema->arguments;
+  // No method where the first argument is not a tensor (pow.Scalar(Scalar self, Tensor
+  // exponent)) or the tensors are a list (cat): free and Session functions only.
+  sig.method = !args.empty() && args[0].type.IsTensor() && !args[0].type.is_list;
+  for (const tensord::SchemaArgument& arg : args) {
     if (arg.type.IsTensor()) {
       if (arg.type.is_list) {
-        sig.method = false;
         sig.params.push_back({"const std::vector<Tensor>&", arg.name, ""});
+        sig.inputs.push_back(arg.name);
+      } else if (!sig.method) {
+        sig.params.push_back({"const Tensor&", arg.name, arg.type.optional ? "Tensor()" : ""});
         sig.inputs.push_back(arg.name);
       } else if (first_tensor) {
         sig.inputs.push_back("*this");
@@ -201,12 +207,15 @@ int main(int argc, char** argv) {
     const std::string apply_inputs = absl::StrCat("{", absl::StrJoin(sig.inputs, ", "), "}");
     for (const std::string& name : names) {
       if (!sig.method) {
-        // Tensor[] ops: free functions (td::cat({a, b})) and t.cat(...).
+        // Free functions (td::cat({a, b}), td::pow(2, x)) and Session ones (t.cat(...)).
+        const bool list = def.num_inputs == tensord::kVariadic;
+        const std::string tensors =
+            list ? sig.inputs[0] : absl::StrCat("std::vector<Tensor>", apply_inputs);
         free_fns << doc << ret << " " << name << "(" << Join(sig.params, true) << ");\n";
         impl << ret << " " << name << "(" << Join(sig.params, false) << ") {\n"
-             << "  return detail::Unpack<" << ret << ">(detail::SessionOf(" << sig.params[0].name
-             << ").Apply(\"" << wire << "\", " << sig.params[0].name << ", " << AttrsExpr(sig.attrs)
-             << ", " << def.num_outputs << "));\n}\n";
+             << "  return detail::Unpack<" << ret << ">(detail::SessionOf(" << tensors
+             << ").Apply(\"" << wire << "\", " << tensors << ", " << AttrsExpr(sig.attrs) << ", "
+             << def.num_outputs << "));\n}\n";
         session << "  " << ret << " " << name << "(" << Join(sig.params, true) << ") {\n"
                 << "    return ::tensord::client::" << name << "(" << Names(sig.params)
                 << ");\n  }\n";

@@ -473,6 +473,32 @@ ListOr PowScalarForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   return TensorList{out};
 }
 
+// pow.Scalar: self ** exponent for a number self and a tensor exponent (Python's 2 ** x).
+MetaOr InferPowScalarBase(const OpArgs& a) {
+  const Tensor& exponent = a.inputs[0];
+  const DType out = ScalarResultType(exponent, a.attrs, {"self"});
+  if (out == DType::kBool) {
+    return absl::InvalidArgumentError("\"pow\" not implemented for 'Bool'");
+  }
+  return std::vector<TensorMeta>{{exponent.shape(), out}};
+}
+
+ListOr PowScalarBaseForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
+  TD_ASSIGN_OR_RETURN(Tensor in, op_util::RawTo(a.inputs[0], metas[0].dtype));
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
+  DispatchDType(metas[0].dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      const T base = static_cast<T>(a.attrs.Double("self"));
+      kernels::Map<T, T>(out, in, [base](T e) { return std::pow(base, e); });
+    } else if constexpr (!std::is_same_v<T, bool>) {
+      const T base = ScalarAs<T>(a.attrs, "self");
+      kernels::Map<T, T>(out, in, [base](T e) { return IntPow<T>(base, e); });
+    }
+  });
+  return TensorList{out};
+}
+
 struct ClampFn {
   template <typename T>
   static T Apply(T x, const Attrs& attrs) {
@@ -611,6 +637,19 @@ ListOr PowBackward(const BackwardArgs& b) {
     TD_ASSIGN_OR_RETURN(g[1], ops::where(mask, zero, r));
   }
   return g;
+}
+
+// exponent: grad * result * log(self), and 0 where self == 0 and exponent >= 0 (PowBackward2).
+ListOr PowScalarBaseBackward(const BackwardArgs& b) {
+  const double base = b.attrs.Double("self");
+  TD_ASSIGN_OR_RETURN(Tensor t, ops::mul(b.outputs[0], Scalar(std::log(base))));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], t));
+  if (base == 0.0) {
+    TD_ASSIGN_OR_RETURN(Tensor exp_nonneg, ops::ge(b.inputs[0], Scalar(0.0)));
+    TD_ASSIGN_OR_RETURN(Tensor zero, ops::scalar_tensor(Scalar(0.0)));
+    TD_ASSIGN_OR_RETURN(r, ops::where(exp_nonneg, zero, r));
+  }
+  return TensorList{r};
 }
 
 ListOr PowScalarBackward(const BackwardArgs& b) {
@@ -828,6 +867,13 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
                     InferPowScalar, PowScalarForward, PowScalarBackward, kSelf, false);
     d.schema = "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor";
     d.result_like_self = true;
+    t.push_back(d);
+  }
+  {
+    OpDef d = Unary("pow_scalar_base", "PowBackward2",
+                    "self ** exponent for a number self and a tensor exponent (2 ** x)",
+                    InferPowScalarBase, PowScalarBaseForward, PowScalarBaseBackward, kSelf, true);
+    d.schema = "pow.Scalar(Scalar self, Tensor exponent) -> Tensor";
     t.push_back(d);
   }
   t.push_back(

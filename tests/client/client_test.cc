@@ -149,6 +149,8 @@ TEST_P(Client, SchemaGeneratedOverloads_ReadLikeLibtorch) {
   EXPECT_THAT(x.pow(2).to_vector<double>(), ElementsAre(1, 25, 9, 4));
   EXPECT_EQ(x.pow(2).grad_fn()->name(), "PowBackward0");
   EXPECT_EQ(x.pow(x).grad_fn()->name(), "PowBackward1");
+  EXPECT_THAT(pow(2, s().tensor({1, 3})).to_vector<double>(), ElementsAre(2, 8));
+  EXPECT_EQ(s().pow(2, x).grad_fn()->name(), "PowBackward2");
   EXPECT_NEAR(x.norm().item<double>(), std::sqrt(39.0), 1e-5);
   EXPECT_THAT(sum(x, {1}).to_vector<double>(), ElementsAre(6, 5));
 

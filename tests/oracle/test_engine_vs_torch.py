@@ -50,6 +50,7 @@ TORCH_OPS = {
     "rsub": lambda x, a: torch.rsub(x[0], a["other"], alpha=a["alpha"]),
     "pow": lambda x, a: torch.pow(x[0], x[1]),
     "pow_scalar": lambda x, a: torch.pow(x[0], a["exponent"]),
+    "pow_scalar_base": lambda x, a: torch.pow(a["self"], x[0]),
     "neg": lambda x, a: torch.neg(x[0]),
     "abs": lambda x, a: torch.abs(x[0]),
     "sign": lambda x, a: torch.sign(x[0]),
