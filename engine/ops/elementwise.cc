@@ -816,7 +816,6 @@ OpDef Binary(absl::string_view name, absl::string_view grad_fn, absl::string_vie
 }  // namespace
 
 void RegisterElementwiseOps(std::vector<OpDef>& t) {
-  const AttrSpec alpha{"alpha", AttrType::kScalar, int64_t{1}, false, "multiplier of other"};
   {
     OpDef d = Binary("add", "AddBackward0", "self + alpha * other (broadcasting)", InferAdd,
                      BinaryForward<AddFn>, AddBackward, 0);

@@ -626,7 +626,8 @@ void RegisterNNOps(std::vector<OpDef>& t) {
                    reduction,
                    ignore_index},
                   2u));
-  t.back().nondiff_inputs = 2u;  // the target
+  t.back().value_dependent_checks = true;  // index / target values
+  t.back().nondiff_inputs = 2u;            // the target
   t.push_back(Def("cross_entropy", 2, "",
                   "nll_loss(log_softmax(input, class dim), target) for class-index targets",
                   OpKind::kComposite, InferCrossEntropy, CrossEntropyForward, nullptr));

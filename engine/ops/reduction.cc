@@ -238,8 +238,6 @@ OpDef Reduction(absl::string_view name, absl::string_view grad_fn, absl::string_
 }  // namespace
 
 void RegisterReductionOps(std::vector<OpDef>& t) {
-  const AttrSpec dims{"dim", AttrType::kInts, {}, true, "dims to reduce ([] = all)"};
-  const AttrSpec keepdim{"keepdim", AttrType::kBool, false, false, "keep reduced dims as size 1"};
   t.push_back(
       Reduction("sum", "SumBackward0", "sum of all elements", InferSum, SumForward, SumBackward));
   t.back().schema = "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor";
@@ -263,7 +261,6 @@ void RegisterReductionOps(std::vector<OpDef>& t) {
         "Tensor";
     t.push_back(d);
   }
-  const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim to reduce"};
   for (bool is_max : {true, false}) {
     OpDef d = Reduction(is_max ? "max_dim" : "min_dim", is_max ? "MaxBackward0" : "MinBackward0",
                         is_max ? "(values, indices) of the maximum along dim"

@@ -813,8 +813,6 @@ constexpr uint32_t kSelf = 1u;
 }  // namespace
 
 void RegisterMoreReductionOps(std::vector<OpDef>& t) {
-  const AttrSpec keepdim{"keepdim", AttrType::kBool, false, false, "keep reduced dims as size 1"};
-  const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
   t.push_back(Reduction("prod", "ProdBackward0", "product of all elements (integers give int64)",
                         InferProd, ProdForward, ProdBackward, kSelf, true));
   t.back().schema = "prod(Tensor self, *, ScalarType? dtype=None) -> Tensor";
@@ -855,7 +853,6 @@ void RegisterMoreReductionOps(std::vector<OpDef>& t) {
         "norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
-  const AttrSpec unbiased{"unbiased", AttrType::kBool, true, false, "divide by n - 1 (Bessel)"};
   {
     OpDef d = Reduction("var", "VarBackward0", "variance over dims (floating only)", InferVarStd,
                         VarStdForward<false>, VarBackward, kSelf, false);

@@ -630,7 +630,6 @@ OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view d
 void RegisterShapeOps(std::vector<OpDef>& t) {
   const AttrSpec size{"size", AttrType::kInts, {}, true, "the new shape (-1 infers one dim)"};
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
-  const AttrSpec dim0{"dim", AttrType::kInt, int64_t{0}, false, "the dim"};
   const AttrSpec input_size{"input_size", AttrType::kInts, {}, true, "shape of the forward input"};
   t.push_back(Def("view", "ViewBackward0",
                   "a view with another shape (no copy; fails if impossible)", OpKind::kView,

@@ -1108,8 +1108,9 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
                   "gradient of index_select: zeros(input_size).index_add_(dim, index, grad)",
                   OpKind::kKernel, InferIndexSelectBack, IndexSelectBackForward,
                   IndexSelectBackBackward, {input_size, dim}, 2,
-                  kIndex | 1u));  // PyTorch keeps self too
-  t.back().nondiff_inputs = 2u;   // the index / mask
+                  kIndex | 1u));           // PyTorch keeps self too
+  t.back().value_dependent_checks = true;  // index / target values
+  t.back().nondiff_inputs = 2u;            // the index / mask
   t.push_back(Def("gather", "GatherBackward0", "out[i][j] = self[i][index[i][j]] (for dim 1)",
                   OpKind::kKernel, InferGather, GatherForward, GatherBackward, {}, 2,
                   kIndex | 1u));  // PyTorch keeps self too
@@ -1121,7 +1122,8 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
                   "gradient of gather: zeros(input_size).scatter_add(dim, index, grad)",
                   OpKind::kKernel, InferGatherBack, GatherBackForward, GatherBackBackward,
                   {input_size, dim}, 2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+  t.back().value_dependent_checks = true;  // index / target values
+  t.back().nondiff_inputs = 2u;            // the index / mask
   t.push_back(Def("scatter", "ScatterBackward0",
                   "a copy of self with out[i][index[i][j]] = src[i][j] (for dim 1)",
                   OpKind::kKernel, InferScatter, ScatterForward, ScatterBackward, {}, 3, kIndex));

@@ -260,6 +260,18 @@ TEST(SchemaArguments, AnOptionalArgumentWithoutDefaultMayBeLeftOutAndIsNone) {
   EXPECT_NEAR(norm[0].ToVector<float>()[0], std::sqrt(3.0f), 1e-6);
 }
 
+TEST(ValueDependentChecks, MarkExactlyTheOpsWhoseChecksReadTensorValues) {
+  for (const char* op : {"index_select", "gather", "scatter", "scatter_value", "masked_select",
+                         "nll_loss", "cross_entropy", "binary_cross_entropy", "_gather_backward",
+                         "_index_select_backward", "_nll_loss_backward"}) {
+    EXPECT_TRUE((*FindOp(op))->value_dependent_checks) << op;
+  }
+  for (const char* op : {"add", "sum_dim", "view", "mse_loss", "binary_cross_entropy_with_logits",
+                         "linear", "masked_fill", "where", "split_sizes"}) {
+    EXPECT_FALSE((*FindOp(op))->value_dependent_checks) << op;
+  }
+}
+
 TEST(DerivedInplaceForms, WriteTheResultIntoSelfAndBumpItsVersion) {
   Tensor x = *factory::from_values({1, 2}, {2});
   ASSERT_OK(Apply("pow_scalar_", {x}, Attrs{{"exponent", int64_t{2}}}).status());
