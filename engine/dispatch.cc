@@ -389,7 +389,11 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
       GradModeEnabled() && !def.grad_fn.empty() && (self.requires_grad() || others_require_grad);
   // PyTorch's check_inplace: leaves that require grad, views of them, views that cannot be
   // rebased (made in no_grad mode, or by unbind/split/chunk).
-  if (record) TD_RETURN_IF_ERROR(CheckInplace(self));
+  // Non-differentiable in-place forms (eq_, logical_and_) are refused on a leaf that requires
+  // grad as well, as PyTorch's check_inplace does for every in-place op.
+  if (record || (GradModeEnabled() && def.grad_fn.empty() && self.requires_grad())) {
+    TD_RETURN_IF_ERROR(CheckInplace(self));
+  }
   // PyTorch checks for self-overlap in every in-place op but the fills.
   const bool fills = def.inplace_name == "zero_" || def.inplace_name == "fill_" ||
                      def.inplace_name == "masked_fill_";

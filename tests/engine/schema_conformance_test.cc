@@ -288,6 +288,15 @@ TEST(DerivedInplaceForms, WriteTheResultIntoSelfAndBumpItsVersion) {
   EXPECT_EQ(c.ToVector<float>(), (std::vector<float>{0.5, -0.5}));
 }
 
+TEST(DerivedInplaceForms, NonDifferentiableOnesAreRefusedOnALeafThatRequiresGrad) {
+  Tensor leaf = *factory::ones({3}, {.requires_grad = true});
+  absl::StatusOr<std::vector<Tensor>> r = Apply("eq_", {leaf, *factory::ones({3})});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "a leaf Variable that requires grad is being used in an in-place operation.");
+  EXPECT_EQ(leaf.version(), 0u);
+}
+
 TEST(DerivedInplaceForms, RefuseResultsThatCannotBeWrittenIntoSelfWithPyTorchsErrors) {
   Tensor i = *factory::from_values({1, 2, 3}, {3}, {.dtype = DType::kInt64});
   absl::StatusOr<std::vector<Tensor>> r = Apply("exp_", {i});
