@@ -174,8 +174,10 @@ std::vector<Tensor> Session::Apply(const std::string& op, const std::vector<Tens
   pb::ApplyOpRequest* req = c.mutable_apply_op();
   req->set_op(op);
   for (const Tensor& t : inputs) {
-    if (!t.defined())
-      throw Error(grpc::StatusCode::INVALID_ARGUMENT, "an input is undefined (None)", op);
+    if (!t.defined()) {  // None: an optional input (`Tensor? bias`); the server refuses others
+      req->add_inputs(0);
+      continue;
+    }
     if (t.h_->session != impl_) {
       throw Error(grpc::StatusCode::INVALID_ARGUMENT, "an input belongs to another session", op);
     }
@@ -605,20 +607,6 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str
 
 // ---- PyTorch overloads -------------------------------------------------------------------------
 
-Tensor Tensor::sum(const std::vector<int64_t>& dim, bool keepdim) const {
-  return sum_dim(dim, keepdim);
-}
-Tensor Tensor::mean(const std::vector<int64_t>& dim, bool keepdim) const {
-  return mean_dim(dim, keepdim);
-}
-std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const {
-  return max_dim(dim, keepdim);
-}
-std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const {
-  return min_dim(dim, keepdim);
-}
-Tensor Tensor::pow(Scalar exponent) const { return pow_scalar(exponent); }
-Tensor Tensor::squeeze(int64_t dim) const { return squeeze_dim(dim); }
 Tensor Tensor::operator[](int64_t index) const { return select(0, index); }
 Tensor Tensor::add(Scalar other) const { return add(session().scalar(other)); }
 Tensor Tensor::sub(Scalar other) const { return sub(session().scalar(other)); }

@@ -1,5 +1,9 @@
-// Generates the client's op methods and free functions from the engine's op table, so every
-// op reaches the C++ client with no per-op code. Usage: gen_ops DECL.inc FREE.inc IMPL.inc
+// Generates the client's op methods, free functions and Session functions from the engine's op
+// table, each from the op's parsed ATen schema (engine/schema.h): PyTorch's names by overload
+// group (x.sum(), x.sum({0}, true), x.max(1), x.pow(2), t.linear(x, w, b)), the wire names too
+// (x.sum_dim(...)), argument names, types and defaults as in the schema, and the in-place forms
+// (x.exp_()). So every op reaches the C++ client with no per-op code.
+// Usage: gen_ops DECL.inc FREE.inc IMPL.inc SESSION.inc
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -15,6 +19,7 @@ using tensord::AttrSpec;
 using tensord::AttrType;
 using tensord::AttrValue;
 using tensord::OpDef;
+using tensord::SchemaArgument;
 
 struct Param {
   std::string type;  // C++ parameter type
@@ -37,6 +42,11 @@ std::string BaseType(AttrType t) {
     case AttrType::kDType:
       return "DType";
     case AttrType::kString:
+      return "std::string";
+    case AttrType::kMemoryFormat:  // torch.contiguous_format = 0
+    case AttrType::kLayout:        // torch.strided = 0
+      return "int64_t";
+    case AttrType::kDevice:
       return "std::string";
   }
   return "?";
@@ -77,23 +87,65 @@ std::string Literal(const AttrValue& v) {
       v);
 }
 
-// Attribute parameters; a default is dropped where a later attribute has none (C++ needs
-// defaults at the end).
-std::vector<Param> AttrParams(const OpDef& def) {
-  std::vector<Param> out;
-  for (const AttrSpec& a : def.attrs) {
-    const bool optional = !a.required && std::holds_alternative<std::monostate>(a.default_value);
+// The parameters of an op after its method object, from its parsed ATen schema: tensor
+// arguments (`Tensor?`: an undefined Tensor is None), then every non-tensor argument with its
+// type and default. A default is dropped where a later parameter has none (C++ needs defaults
+// at the end). `object` is the index of the tensor that becomes `*this` (-1: none, a free function
+// only: Tensor[] ops).
+struct Signature {
+  std::vector<Param> params;        // after the method object
+  std::vector<std::string> inputs;  // the Apply input expressions, in order
+  std::vector<Param> attrs;
+  bool method = true;
+  std::string object = "self";  // the schema's name of the method object (where: condition)
+};
+
+Signature SignatureOf(const OpDef& def) {
+  Signature sig;
+  size_t attr = 0;
+  bool first_tensor = true;
+  const auto& args = def.parsed_schema->arguments;
+  // No method where the first argument is not a tensor (pow.Scalar(Scalar self, Tensor
+  // exponent)) or the tensors are a list (cat): free and Session functions only.
+  sig.method = !args.empty() && args[0].type.IsTensor() && !args[0].type.is_list;
+  for (const tensord::SchemaArgument& arg : args) {
+    if (arg.type.IsTensor()) {
+      if (arg.type.is_list) {
+        sig.params.push_back({"const std::vector<Tensor>&", arg.name, ""});
+        sig.inputs.push_back(arg.name);
+      } else if (!sig.method) {
+        sig.params.push_back({"const Tensor&", arg.name, arg.type.optional ? "Tensor()" : ""});
+        sig.inputs.push_back(arg.name);
+      } else if (first_tensor) {
+        sig.inputs.push_back("*this");
+        sig.object = arg.name;
+      } else {
+        sig.params.push_back({"const Tensor&", arg.name, arg.type.optional ? "Tensor()" : ""});
+        sig.inputs.push_back(arg.name);
+      }
+      first_tensor = false;
+      continue;
+    }
+    const AttrSpec& a = def.attrs[attr++];
+    const bool none_default =
+        !a.required && std::holds_alternative<std::monostate>(a.default_value);
     std::string type = BaseType(a.type);
-    if (optional) type = absl::StrCat("std::optional<", type, ">");
-    if (type.rfind("std::", 0) == 0 && !optional) type = absl::StrCat("const ", type, "&");
-    out.push_back({type, std::string(a.name), a.required ? "" : Literal(a.default_value)});
+    if (none_default) type = absl::StrCat("std::optional<", type, ">");
+    if (type.rfind("std::", 0) == 0 && !none_default) type = absl::StrCat("const ", type, "&");
+    Param p{type, std::string(a.name), a.required ? "" : Literal(a.default_value)};
+    sig.params.push_back(p);
+    sig.attrs.push_back(p);
   }
   bool tail = true;
-  for (size_t i = out.size(); i-- > 0;) {
-    if (out[i].deflt.empty()) tail = false;
-    if (!tail) out[i].deflt.clear();
+  for (size_t i = sig.params.size(); i-- > 0;) {
+    if (sig.params[i].deflt.empty()) tail = false;
+    if (!tail) sig.params[i].deflt.clear();
   }
-  return out;
+  for (Param& a : sig.attrs) {
+    for (const Param& p : sig.params)
+      if (p.name == a.name) a.deflt = p.deflt;
+  }
+  return sig;
 }
 
 std::string Join(const std::vector<Param>& ps, bool with_defaults) {
@@ -106,7 +158,11 @@ std::string Join(const std::vector<Param>& ps, bool with_defaults) {
   return absl::StrJoin(parts, ", ");
 }
 
-std::string InputName(int i) { return i == 1 ? "other" : absl::StrCat("other", i); }
+std::string Names(const std::vector<Param>& ps) {
+  std::vector<std::string> parts;
+  for (const Param& p : ps) parts.push_back(p.name);
+  return absl::StrJoin(parts, ", ");
+}
 
 std::string ReturnType(const OpDef& def) {
   if (def.num_outputs < 0) return "std::vector<Tensor>";
@@ -125,59 +181,67 @@ std::string AttrsExpr(const std::vector<Param>& ps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::cerr << "usage: gen_ops DECL.inc FREE.inc IMPL.inc\n";
+  if (argc != 5) {
+    std::cerr << "usage: gen_ops DECL.inc FREE.inc IMPL.inc SESSION.inc\n";
     return 2;
   }
-  std::ofstream decl(argv[1]), free_fns(argv[2]), impl(argv[3]);
+  std::ofstream decl(argv[1]), free_fns(argv[2]), impl(argv[3]), session(argv[4]);
   const char* banner =
-      "// Generated by client/gen_ops.cc from the engine's op table. Do not edit.\n";
+      "// Generated by client/gen_ops.cc from the engine's op table (each op's ATen schema). Do "
+      "not edit.\n";
   decl << banner;
   free_fns << banner;
   impl << banner;
+  session << banner;
   for (const OpDef& def : tensord::OpTable()) {
-    const std::string name(def.name);
-    if (name[0] == '_') continue;  // internal ops (backward helpers) are not client API
-    const std::vector<Param> attrs = AttrParams(def);
+    const std::string wire(def.name);
+    if (wire[0] == '_' || def.parsed_schema == nullptr) continue;  // internal ops
+    const Signature sig = SignatureOf(def);
     const std::string ret = ReturnType(def);
+    const std::string group(def.overload_group());
     const std::string doc = absl::StrCat(
-        "  // ", def.doc, def.grad_fn.empty() ? "" : absl::StrCat(" [", def.grad_fn, "]"), "\n");
-    if (def.num_inputs == tensord::kVariadic) {
-      std::vector<Param> ps = {{"const std::vector<Tensor>&", "tensors", ""}};
-      ps.insert(ps.end(), attrs.begin(), attrs.end());
-      free_fns << doc << ret << " " << name << "(" << Join(ps, true) << ");\n";
-      impl << ret << " " << name << "(" << Join(ps, false) << ") {\n"
-           << "  return detail::Unpack<" << ret << ">(detail::SessionOf(tensors).Apply(\"" << name
-           << "\", tensors, " << AttrsExpr(attrs) << ", " << def.num_outputs << "));\n}\n";
-      continue;
-    }
-    std::vector<Param> method_ps;
-    std::vector<std::string> inputs = {"*this"};
-    for (int i = 1; i < def.num_inputs; ++i) {
-      method_ps.push_back({"const Tensor&", InputName(i), ""});
-      inputs.push_back(InputName(i));
-    }
-    method_ps.insert(method_ps.end(), attrs.begin(), attrs.end());
-    std::vector<Param> free_ps = {{"const Tensor&", "self", ""}};
-    free_ps.insert(free_ps.end(), method_ps.begin(), method_ps.end());
-    std::vector<std::string> call_args;
-    for (size_t i = 1; i < free_ps.size(); ++i) call_args.push_back(free_ps[i].name);
-
-    decl << doc << "  " << ret << " " << name << "(" << Join(method_ps, true) << ") const;\n";
-    impl << ret << " Tensor::" << name << "(" << Join(method_ps, false) << ") const {\n"
-         << "  return detail::Unpack<" << ret << ">(session().Apply(\"" << name << "\", {"
-         << absl::StrJoin(inputs, ", ") << "}, " << AttrsExpr(attrs) << ", " << def.num_outputs
-         << "));\n}\n";
-    free_fns << ret << " " << name << "(" << Join(free_ps, true) << ");\n";
-    impl << ret << " " << name << "(" << Join(free_ps, false) << ") {\n  return self." << name
-         << "(" << absl::StrJoin(call_args, ", ") << ");\n}\n";
-    if (!def.inplace_name.empty()) {
-      const std::string ip(def.inplace_name);
-      decl << "  Tensor& " << ip << "(" << Join(method_ps, true) << ");\n";
-      impl << "Tensor& Tensor::" << ip << "(" << Join(method_ps, false) << ") {\n"
-           << "  session().Apply(\"" << ip << "\", {" << absl::StrJoin(inputs, ", ") << "}, "
-           << AttrsExpr(attrs) << ", 0);\n  return *this;\n}\n";
+        "  // ", def.schema, def.grad_fn.empty() ? "" : absl::StrCat(" [", def.grad_fn, "]"), "\n");
+    // The wire name (x.sum_dim(...)) and PyTorch's name (x.sum(...)), an overload by C++ types.
+    std::vector<std::string> names = {wire};
+    if (group != wire) names.push_back(group);
+    const std::string apply_inputs = absl::StrCat("{", absl::StrJoin(sig.inputs, ", "), "}");
+    for (const std::string& name : names) {
+      if (!sig.method) {
+        // Free functions (td::cat({a, b}), td::pow(2, x)) and Session ones (t.cat(...)).
+        const bool list = def.num_inputs == tensord::kVariadic;
+        const std::string tensors =
+            list ? sig.inputs[0] : absl::StrCat("std::vector<Tensor>", apply_inputs);
+        free_fns << doc << ret << " " << name << "(" << Join(sig.params, true) << ");\n";
+        impl << ret << " " << name << "(" << Join(sig.params, false) << ") {\n"
+             << "  return detail::Unpack<" << ret << ">(detail::SessionOf(" << tensors
+             << ").Apply(\"" << wire << "\", " << tensors << ", " << AttrsExpr(sig.attrs) << ", "
+             << def.num_outputs << "));\n}\n";
+        session << "  " << ret << " " << name << "(" << Join(sig.params, true) << ") {\n"
+                << "    return ::tensord::client::" << name << "(" << Names(sig.params)
+                << ");\n  }\n";
+        continue;
+      }
+      std::vector<Param> free_ps = {{"const Tensor&", sig.object, ""}};
+      free_ps.insert(free_ps.end(), sig.params.begin(), sig.params.end());
+      decl << doc << "  " << ret << " " << name << "(" << Join(sig.params, true) << ") const;\n";
+      impl << ret << " Tensor::" << name << "(" << Join(sig.params, false) << ") const {\n"
+           << "  return detail::Unpack<" << ret << ">(session().Apply(\"" << wire << "\", "
+           << apply_inputs << ", " << AttrsExpr(sig.attrs) << ", " << def.num_outputs << "));\n}\n";
+      free_fns << ret << " " << name << "(" << Join(free_ps, true) << ");\n";
+      impl << ret << " " << name << "(" << Join(free_ps, false) << ") {\n  return " << sig.object
+           << "." << name << "(" << Names(sig.params) << ");\n}\n";
+      session << "  " << ret << " " << name << "(" << Join(free_ps, true) << ") {\n"
+              << "    return " << sig.object << "." << name << "(" << Names(sig.params)
+              << ");\n  }\n";
+      if (!def.inplace_name.empty()) {
+        // The in-place form: x.exp_(), x.add_(y), x.pow_(2) (wire pow_scalar_).
+        const std::string ip = name + "_";
+        decl << "  Tensor& " << ip << "(" << Join(sig.params, true) << ");\n";
+        impl << "Tensor& Tensor::" << ip << "(" << Join(sig.params, false) << ") {\n"
+             << "  session().Apply(\"" << def.inplace_name << "\", " << apply_inputs << ", "
+             << AttrsExpr(sig.attrs) << ", 0);\n  return *this;\n}\n";
+      }
     }
   }
-  return decl && free_fns && impl ? 0 : 1;
+  return decl && free_fns && impl && session ? 0 : 1;
 }

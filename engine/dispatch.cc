@@ -118,7 +118,10 @@ bool CanCast(DType from, DType to) {
 
 absl::Status CheckAttrType(const OpDef& def, const AttrSpec& spec, AttrValue& v) {
   if (std::holds_alternative<std::monostate>(v)) {
-    if (spec.required) {
+    const bool none_ok =
+        spec.nullable ||
+        (!spec.required && std::holds_alternative<std::monostate>(spec.default_value));
+    if (!none_ok) {
       return absl::InvalidArgumentError(
           absl::StrCat(def.name, "(): attribute '", spec.name, "' must not be None"));
     }
@@ -154,10 +157,50 @@ absl::Status CheckAttrType(const OpDef& def, const AttrSpec& spec, AttrValue& v)
     case AttrType::kString:
       ok = std::holds_alternative<std::string>(v);
       break;
+    case AttrType::kMemoryFormat:
+    case AttrType::kLayout:
+      ok = std::holds_alternative<int64_t>(v);
+      break;
+    case AttrType::kDevice:
+      ok = std::holds_alternative<std::string>(v);
+      break;
   }
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(def.name, "(): attribute '", spec.name,
                                                    "' must be ", AttrTypeName(spec.type)));
+  }
+  // Schema arguments the engine has no choice for: one layout (strided, 0), one device (cpu),
+  // contiguous results (contiguous_format, 0). Accepted at their default or that one value.
+  switch (spec.type) {
+    case AttrType::kMemoryFormat:
+      if (std::get<int64_t>(v) != 0 && v != spec.default_value) {
+        return absl::UnimplementedError(absl::StrCat(
+            def.name, "(): memory_format=", std::get<int64_t>(v),
+            " is not supported: tensord's results are contiguous (torch.contiguous_format)"));
+      }
+      break;
+    case AttrType::kLayout:
+      if (std::get<int64_t>(v) != 0) {
+        return absl::UnimplementedError(
+            absl::StrCat(def.name, "(): only layout=torch.strided is supported"));
+      }
+      break;
+    case AttrType::kDevice:
+      if (std::get<std::string>(v) != "cpu") {
+        return absl::UnimplementedError(absl::StrCat(
+            def.name, "(): only device='cpu' is supported, got '", std::get<std::string>(v), "'"));
+      }
+      break;
+    case AttrType::kDType:
+      // `ScalarType? dtype=None` of reductions and softmax: the op computes in its input's type.
+      if (spec.nullable && def.parsed_schema != nullptr) {
+        return absl::UnimplementedError(
+            absl::StrCat(def.name, "(): dtype=", TorchDTypeName(std::get<DType>(v)),
+                         " is not supported; convert the input with .to(dtype) first"));
+      }
+      break;
+    default:
+      break;
   }
   return absl::OkStatus();
 }
@@ -185,7 +228,7 @@ absl::StatusOr<Attrs> ResolveAttrs(const OpDef& def, const Attrs& given) {
   Attrs resolved;
   for (const AttrSpec& spec : def.attrs) {
     const AttrValue* v = given.Find(spec.name);
-    if (v == nullptr && spec.required) {
+    if (v == nullptr && spec.required && !spec.nullable) {
       return absl::InvalidArgumentError(
           absl::StrCat(def.name, "() missing required attribute '", spec.name, "'"));
     }
@@ -202,16 +245,26 @@ namespace {
 absl::StatusOr<std::vector<Tensor>> ApplyImpl(const OpDef& def, std::vector<Tensor> inputs,
                                               const Attrs& given, bool always_record,
                                               const std::vector<TensorMeta>* known = nullptr) {
+  // Trailing optional inputs (`Tensor? bias`) may be left out: None.
+  while (def.num_inputs != kVariadic && static_cast<int>(inputs.size()) < def.num_inputs &&
+         ((def.optional_inputs >> inputs.size()) & 1u)) {
+    inputs.emplace_back();
+  }
   if (def.num_inputs != kVariadic && static_cast<int>(inputs.size()) != def.num_inputs) {
     return absl::InvalidArgumentError(absl::StrCat(def.name, "() takes ", def.num_inputs,
                                                    " tensor input(s) but ", inputs.size(),
                                                    " were given"));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) {
+    if (!inputs[i].defined() && !(i < 32 && ((def.optional_inputs >> i) & 1u))) {
       return absl::InvalidArgumentError(
           absl::StrCat(def.name, "(): tensor input ", i, " is undefined (None)"));
     }
+  }
+  // Kernels see only the inputs given: trailing None optionals are dropped (their shape rules
+  // refuse the optional inputs they do not implement).
+  if (def.kind != OpKind::kComposite) {
+    while (!inputs.empty() && !inputs.back().defined()) inputs.pop_back();
   }
   TD_ASSIGN_OR_RETURN(Attrs attrs, ResolveAttrs(def, given));
   const OpArgs args{inputs, attrs};
@@ -336,7 +389,11 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
       GradModeEnabled() && !def.grad_fn.empty() && (self.requires_grad() || others_require_grad);
   // PyTorch's check_inplace: leaves that require grad, views of them, views that cannot be
   // rebased (made in no_grad mode, or by unbind/split/chunk).
-  if (record) TD_RETURN_IF_ERROR(CheckInplace(self));
+  // Non-differentiable in-place forms (eq_, logical_and_) are refused on a leaf that requires
+  // grad as well, as PyTorch's check_inplace does for every in-place op.
+  if (record || (GradModeEnabled() && def.grad_fn.empty() && self.requires_grad())) {
+    TD_RETURN_IF_ERROR(CheckInplace(self));
+  }
   // PyTorch checks for self-overlap in every in-place op but the fills.
   const bool fills = def.inplace_name == "zero_" || def.inplace_name == "fill_" ||
                      def.inplace_name == "masked_fill_";

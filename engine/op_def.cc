@@ -1,10 +1,18 @@
 #include "engine/op_def.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "engine/checked_math.h"
 #include "engine/ops/registry.h"
+#include "engine/status_macros.h"
 
 namespace tensord {
 
@@ -24,6 +32,12 @@ absl::string_view AttrTypeName(AttrType type) {
       return "dtype";
     case AttrType::kString:
       return "str";
+    case AttrType::kMemoryFormat:
+      return "MemoryFormat";
+    case AttrType::kLayout:
+      return "Layout";
+    case AttrType::kDevice:
+      return "Device";
   }
   return "?";
 }
@@ -133,6 +147,138 @@ std::string Attrs::DebugString() const {
   return absl::StrJoin(parts, ", ");
 }
 
+absl::string_view OpDef::overload_group() const {
+  return parsed_schema ? absl::string_view(parsed_schema->name) : name;
+}
+
+absl::string_view OpDef::overload_name() const {
+  return parsed_schema ? absl::string_view(parsed_schema->overload) : absl::string_view();
+}
+
+namespace {
+
+absl::StatusOr<AttrType> AttrTypeOf(const SchemaType& t) {
+  const std::string& b = t.base;
+  if (t.is_list) {
+    if (b == "int" || b == "SymInt") return AttrType::kInts;
+    return absl::InvalidArgumentError(absl::StrCat("unsupported list type ", t.ToString()));
+  }
+  if (b == "bool") return AttrType::kBool;
+  if (b == "int" || b == "SymInt") return AttrType::kInt;
+  if (b == "float") return AttrType::kDouble;
+  if (b == "Scalar") return AttrType::kScalar;
+  if (b == "ScalarType") return AttrType::kDType;
+  if (b == "str") return AttrType::kString;
+  if (b == "MemoryFormat") return AttrType::kMemoryFormat;
+  if (b == "Layout") return AttrType::kLayout;
+  if (b == "Device") return AttrType::kDevice;
+  return absl::InvalidArgumentError(absl::StrCat("unsupported argument type ", t.ToString()));
+}
+
+absl::StatusOr<AttrValue> ParseDefault(absl::string_view text, AttrType type) {
+  if (text == "None") return AttrValue{};
+  if (text == "True") return AttrValue{true};
+  if (text == "False") return AttrValue{false};
+  if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'')) {
+    return AttrValue{std::string(text.substr(1, text.size() - 2))};
+  }
+  if (type == AttrType::kInts) {
+    std::vector<int64_t> values;
+    absl::string_view body = text;
+    if (body.size() >= 2 && body.front() == '[') body = body.substr(1, body.size() - 2);
+    for (absl::string_view part : absl::StrSplit(body, ',', absl::SkipWhitespace())) {
+      int64_t v;
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &v)) {
+        return absl::InvalidArgumentError(absl::StrCat("bad int[] default ", text));
+      }
+      values.push_back(v);
+    }
+    return AttrValue{std::move(values)};
+  }
+  int64_t i;
+  if (type != AttrType::kDouble && absl::SimpleAtoi(text, &i)) {
+    if (type == AttrType::kBool) return AttrValue{i != 0};
+    return AttrValue{i};
+  }
+  double d;
+  if (absl::SimpleAtod(text, &d)) return AttrValue{d};
+  return absl::InvalidArgumentError(absl::StrCat("bad default ", text));
+}
+
+// Stable storage for derived names ("exp_").
+std::deque<std::string>& DerivedNames() {
+  static auto* names = new std::deque<std::string>();
+  return *names;
+}
+
+}  // namespace
+
+absl::Status DeriveFromSchema(OpDef& def) {
+  if (def.schema.empty()) return absl::OkStatus();
+  TD_ASSIGN_OR_RETURN(FunctionSchema parsed, ParseSchema(def.schema));
+  if (parsed.ToString() != def.schema) {
+    return absl::InternalError(
+        absl::StrCat(def.name, ": schema does not round-trip: ", parsed.ToString()));
+  }
+  auto schema = std::make_shared<const FunctionSchema>(std::move(parsed));
+  std::vector<AttrSpec> hand = std::move(def.attrs);
+  def.attrs.clear();
+  int tensors = 0;
+  bool list = false;
+  def.optional_inputs = 0;
+  for (const SchemaArgument& arg : schema->arguments) {
+    if (arg.type.IsTensor()) {
+      if (arg.type.is_list) {
+        list = true;
+      } else if (arg.type.optional) {
+        def.optional_inputs |= 1u << tensors;
+      }
+      ++tensors;
+      continue;
+    }
+    AttrSpec spec;
+    spec.name = arg.name;
+    TD_ASSIGN_OR_RETURN(spec.type, AttrTypeOf(arg.type));
+    spec.nullable = arg.type.optional;
+    spec.kwarg_only = arg.kwarg_only;
+    spec.required = !arg.default_value.has_value();
+    if (arg.default_value) {
+      TD_ASSIGN_OR_RETURN(spec.default_value, ParseDefault(*arg.default_value, spec.type));
+    }
+    for (const AttrSpec& h : hand) {
+      if (h.name == spec.name) spec.doc = h.doc;
+    }
+    def.attrs.push_back(spec);
+  }
+  if (list && tensors != 1) {
+    return absl::InternalError(absl::StrCat(def.name, ": a Tensor[] must be the only tensor"));
+  }
+  def.num_inputs = list ? kVariadic : tensors;
+  const bool self_first = !schema->arguments.empty() && schema->arguments[0].type.IsTensor() &&
+                          !schema->arguments[0].type.is_list &&
+                          !schema->arguments[0].type.optional &&
+                          schema->arguments[0].name == "self";
+  const bool returns_one_tensor =
+      schema->returns.size() == 1 && schema->returns[0].type.IsTensor() &&
+      !schema->returns[0].type.is_list && schema->returns[0].type.alias.empty();
+  if (def.result_like_self && self_first && returns_one_tensor && def.kind == OpKind::kKernel) {
+    DerivedNames().push_back(absl::StrCat(def.name, "_"));
+    def.inplace_name = DerivedNames().back();
+  } else if (def.result_like_self) {
+    return absl::InternalError(absl::StrCat(
+        def.name, ": result_like_self needs a kernel op `NAME(Tensor self, ...) -> Tensor`"));
+  }
+  def.parsed_schema = std::move(schema);
+  // The AttrSpec names and types point into the parsed schema, which the op now owns.
+  size_t k = 0;
+  for (const SchemaArgument& arg : def.parsed_schema->arguments) {
+    if (arg.type.IsTensor()) continue;
+    def.attrs[k].name = arg.name;
+    ++k;
+  }
+  return absl::OkStatus();
+}
+
 const std::vector<OpDef>& OpTable() {
   static const std::vector<OpDef>* table = [] {
     auto* ops = new std::vector<OpDef>();
@@ -146,6 +292,13 @@ const std::vector<OpDef>& OpTable() {
     RegisterMoreShapeOps(*ops);
     RegisterNNOps(*ops);
     RegisterAsStridedOps(*ops);
+    for (OpDef& def : *ops) {
+      if (absl::Status s = DeriveFromSchema(def); !s.ok()) {
+        // A table bug: every table test fails loudly here.
+        std::fprintf(stderr, "op table: %s\n", std::string(s.message()).c_str());
+        std::abort();
+      }
+    }
     return ops;
   }();
   return *table;

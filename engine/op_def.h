@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "engine/schema.h"
 #include "engine/tensor.h"
 
 namespace tensord {
@@ -24,6 +26,10 @@ enum class AttrType {
   kInts,
   kDType,
   kString,
+  // Accepted at their default only (the engine has one layout, one device, one memory format).
+  kMemoryFormat,
+  kLayout,
+  kDevice,
 };
 absl::string_view AttrTypeName(AttrType type);
 
@@ -36,8 +42,14 @@ struct AttrSpec {
   AttrType type;
   // Value when the caller gives none. monostate with `required` false: optional (None).
   AttrValue default_value;
+  // No default in the schema: the caller must give it (an optional type, `int[1]? dim`, may be
+  // left out on the wire and is then None).
   bool required = false;
   absl::string_view doc;
+  // Derived from the schema: whether None is allowed (`?`), and whether the argument is
+  // keyword-only (after `*`).
+  bool nullable = false;
+  bool kwarg_only = false;
 };
 
 // Attribute values by name. Small: a linear scan beats a map here.
@@ -106,10 +118,26 @@ enum class OpKind {
 inline constexpr int kVariadic = -1;
 
 struct OpDef {
-  absl::string_view name;       // wire name, e.g. "add"
-  int num_inputs = 1;           // or kVariadic (a list, e.g. cat)
-  std::vector<AttrSpec> attrs;  // typed attributes with defaults
-  absl::string_view grad_fn;    // "AddBackward0"; empty: not differentiable
+  absl::string_view name;  // wire name, e.g. "add"
+  // PyTorch 1.13's ATen schema without "aten::", exactly as torch prints it: the op's
+  // declaration. At table construction its tensor arguments become the inputs (num_inputs,
+  // optional_inputs) and the others the attributes (attrs). Empty only for internal ops (a
+  // leading `_`, used by backward or composites), which declare num_inputs and attrs by hand.
+  absl::string_view schema;
+  // The op's checks read tensor values (index ranges, BCE's input range, nll_loss targets), not
+  // only shapes, dtypes and attributes.
+  bool value_dependent_checks = false;
+  // The result has self's shape for inputs broadcastable to self (pointwise ops, fills, scatter,
+  // cumsum, addmm): with a schema `NAME(Tensor self, ...) -> Tensor` the op gets the in-place
+  // form `NAME_` by rule (DeriveFromSchema). Not set for ops ATen has no in-place form of.
+  bool result_like_self = false;
+  int num_inputs = 1;            // or kVariadic (a list, e.g. cat)
+  uint32_t optional_inputs = 0;  // bit i: input i is `Tensor?` (undefined means None)
+  std::vector<AttrSpec> attrs;   // typed attributes with defaults
+  std::shared_ptr<const FunctionSchema> parsed_schema;  // set with `schema`
+  absl::string_view overload_group() const;  // "sum" for sum.dim_IntList; wire name without one
+  absl::string_view overload_name() const;   // "dim_IntList"; "" for the default overload
+  absl::string_view grad_fn;                 // "AddBackward0"; empty: not differentiable
   absl::string_view doc;
   OpKind kind = OpKind::kKernel;
   InferFn infer = nullptr;  // validates, returns output metadata, never allocates
@@ -145,6 +173,10 @@ struct OpDef {
 int64_t EstimateWork(const OpDef& def, std::span<const Tensor> inputs, const Attrs& attrs);
 // The loop extent of a shape: the product of its sizes with 0 counted as 1, saturating.
 int64_t LoopExtent(const Shape& shape);
+
+// Fills num_inputs, optional_inputs, attrs (keeping the docs of hand-written ones by name),
+// parsed_schema and, by rule, inplace_name from def.schema; OpTable() runs it on every op.
+absl::Status DeriveFromSchema(OpDef& def);
 
 // All ops, in a stable order.
 const std::vector<OpDef>& OpTable();

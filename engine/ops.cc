@@ -1,8 +1,10 @@
 #include "engine/ops.h"
+#include "engine/ops/op_util.h"
 
 #include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/op_def.h"
+#include "engine/status_macros.h"
 
 namespace tensord::ops {
 namespace {
@@ -153,7 +155,7 @@ TensorOr view(const Tensor& a, const Shape& shape) {
   return Apply1(TD_OP("view"), {a}, Attrs{{"size", AsInts(shape)}});
 }
 TensorOr reshape(const Tensor& a, const Shape& shape) {
-  return Apply1(TD_OP("reshape"), {a}, Attrs{{"size", AsInts(shape)}});
+  return Apply1(TD_OP("reshape"), {a}, Attrs{{"shape", AsInts(shape)}});
 }
 TensorOr unsafe_view(const Tensor& a, const Shape& shape) {
   return Apply1(TD_OP("_unsafe_view"), {a}, Attrs{{"size", AsInts(shape)}});
@@ -193,14 +195,27 @@ TensorOr to(const Tensor& a, DType dtype) {
   return Apply1(TD_OP("to"), {a}, Attrs{{"dtype", dtype}});
 }
 
+namespace {
+// The table's reduction is ATen's int; the in-process API keeps F.*'s names.
+absl::StatusOr<int64_t> ReductionOf(const std::string& reduction) {
+  const int64_t r = op_util::ReductionEnum(reduction);
+  if (r < 0) {
+    return absl::InvalidArgumentError(reduction + " is not a valid value for reduction");
+  }
+  return r;
+}
+}  // namespace
+
 TensorOr mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
-  return Apply1(TD_OP("mse_loss"), {input, target}, Attrs{{"reduction", reduction}});
+  TD_ASSIGN_OR_RETURN(const int64_t r, ReductionOf(reduction));
+  return Apply1(TD_OP("mse_loss"), {input, target}, Attrs{{"reduction", r}});
 }
 
 TensorOr binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                           const std::string& reduction) {
+  TD_ASSIGN_OR_RETURN(const int64_t r, ReductionOf(reduction));
   return Apply1(TD_OP("binary_cross_entropy_with_logits"), {input, target},
-                Attrs{{"reduction", reduction}});
+                Attrs{{"reduction", r}});
 }
 
 absl::Status add_(const Tensor& self, const Tensor& other, Scalar alpha) {

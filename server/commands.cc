@@ -248,6 +248,10 @@ absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsRe
   std::vector<Tensor> inputs;
   inputs.reserve(static_cast<size_t>(req.inputs_size()));
   for (uint64_t id : req.inputs()) {
+    if (id == 0) {  // None, for an optional input (`Tensor? bias`); the op refuses it otherwise
+      inputs.emplace_back();
+      continue;
+    }
     TD_ASSIGN_OR_RETURN(Tensor t, session_.Get(id));
     inputs.push_back(std::move(t));
   }

@@ -135,7 +135,9 @@ void ToProto(const OpDef& def, pb::OpInfo* out) {
     pb::OpInfo::Attr* a = out->add_attrs();
     a->set_name(std::string(spec.name));
     a->set_type(std::string(AttrTypeName(spec.type)));
-    a->set_required(spec.required);
+    // What the wire requires: an optional argument without default (`int[1]? dim`) may be left
+    // out and is then None.
+    a->set_required(spec.required && !spec.nullable);
     if (!spec.required && !std::holds_alternative<std::monostate>(spec.default_value)) {
       ToProto(spec.default_value, a->mutable_default_value());
     }
@@ -149,6 +151,10 @@ void ToProto(const OpDef& def, pb::OpInfo* out) {
                                                  : "kernel");
   out->set_differentiable_outputs(def.differentiable_outputs);
   out->set_num_outputs(def.num_outputs);
+  out->set_schema(std::string(def.schema));
+  out->set_overload_group(std::string(def.overload_group()));
+  out->set_overload_name(std::string(def.overload_name()));
+  out->set_value_dependent_checks(def.value_dependent_checks);
 }
 
 }  // namespace tensord::server

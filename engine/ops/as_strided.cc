@@ -7,7 +7,9 @@
 // The last two are each other's gradient, so every order of derivative works.
 #include <algorithm>
 
+#include <new>
 #include "absl/container/flat_hash_map.h"
+
 #include "absl/strings/str_cat.h"
 #include "engine/dispatch.h"
 #include "engine/ops/op_util.h"
@@ -107,6 +109,21 @@ absl::Status CheckExtent(absl::string_view op, const Shape& size, const Shape& s
 // For each element of `view` (row-major), the row-major index of the element of `base` at the
 // same storage position, or -1. A table over the storage span when it is small next to the
 // tensors (the usual case), a hash map otherwise.
+std::vector<int64_t> ViewToBase(const Layout& base, const Layout& view);
+
+// ViewToBase, with its position tables (two int64 per element, outside the memory account)
+// refused as RESOURCE_EXHAUSTED when they cannot be allocated, instead of throwing.
+absl::StatusOr<std::vector<int64_t>> CheckedViewToBase(absl::string_view op, const Layout& base,
+                                                       const Layout& view) {
+  try {
+    return ViewToBase(base, view);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(op, "(): not enough memory for the position tables of ",
+                     NumElements(base.shape), " + ", NumElements(view.shape), " elements"));
+  }
+}
+
 std::vector<int64_t> ViewToBase(const Layout& base, const Layout& view) {
   const std::vector<int64_t> bpos = Positions(base), vpos = Positions(view);
   const int64_t span = std::max(Extent(base), Extent(view));
@@ -208,8 +225,9 @@ MetaOr InferAsStridedBack(const OpArgs& a) {
 
 ListOr AsStridedBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Layout base = BaseLayout(a.attrs, m[0].shape);
-  const std::vector<int64_t> to_base = ViewToBase(base, ViewLayout(a.attrs));
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
+  TD_ASSIGN_OR_RETURN(const std::vector<int64_t> to_base,
+                      CheckedViewToBase("_as_strided_backward", base, ViewLayout(a.attrs)));
   TD_ASSIGN_OR_RETURN(Tensor g, op_util::RawContiguous(a.inputs[0]));
   DispatchFloating(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -240,8 +258,9 @@ MetaOr InferAsStridedCopy(const OpArgs& a) {
 
 ListOr AsStridedCopyForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Layout base = BaseLayout(a.attrs, a.inputs[0].shape());
-  const std::vector<int64_t> to_base = ViewToBase(base, ViewLayout(a.attrs));
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
+  TD_ASSIGN_OR_RETURN(const std::vector<int64_t> to_base,
+                      CheckedViewToBase("_as_strided_copy", base, ViewLayout(a.attrs)));
   TD_ASSIGN_OR_RETURN(Tensor x, op_util::RawContiguous(a.inputs[0]));
   DispatchFloating(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -261,7 +280,7 @@ ListOr AsStridedCopyBackward(const BackwardArgs& b) {
 }
 
 OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
-          InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs) {
+          InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs = {}) {
   OpDef d;
   d.name = name;
   d.grad_fn = grad_fn;
@@ -289,14 +308,10 @@ void RegisterAsStridedOps(std::vector<OpDef>& t) {
   const AttrSpec offset{"storage_offset", AttrType::kInt, {}, true, "storage offset of the view"};
   t.push_back(Def("as_strided", "AsStridedBackward0",
                   "a view of self's storage with the given size, strides and storage offset",
-                  OpKind::kView, InferAsStrided, AsStridedForward, AsStridedBackward,
-                  {size,
-                   stride,
-                   {"storage_offset",
-                    AttrType::kInt,
-                    {},
-                    false,
-                    "storage offset of the view (None: self's)"}}));
+                  OpKind::kView, InferAsStrided, AsStridedForward, AsStridedBackward));
+  t.back().schema =
+      "as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> "
+      "Tensor(a)";
   t.push_back(Def("_as_strided_backward", "AsStridedBackwardBackward0",
                   "gradient of as_strided: grad added into zeros shaped like the input, by "
                   "storage position",

@@ -473,6 +473,32 @@ ListOr PowScalarForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   return TensorList{out};
 }
 
+// pow.Scalar: self ** exponent for a number self and a tensor exponent (Python's 2 ** x).
+MetaOr InferPowScalarBase(const OpArgs& a) {
+  const Tensor& exponent = a.inputs[0];
+  const DType out = ScalarResultType(exponent, a.attrs, {"self"});
+  if (out == DType::kBool) {
+    return absl::InvalidArgumentError("\"pow\" not implemented for 'Bool'");
+  }
+  return std::vector<TensorMeta>{{exponent.shape(), out}};
+}
+
+ListOr PowScalarBaseForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
+  TD_ASSIGN_OR_RETURN(Tensor in, op_util::RawTo(a.inputs[0], metas[0].dtype));
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
+  DispatchDType(metas[0].dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      const T base = static_cast<T>(a.attrs.Double("self"));
+      kernels::Map<T, T>(out, in, [base](T e) { return std::pow(base, e); });
+    } else if constexpr (!std::is_same_v<T, bool>) {
+      const T base = ScalarAs<T>(a.attrs, "self");
+      kernels::Map<T, T>(out, in, [base](T e) { return IntPow<T>(base, e); });
+    }
+  });
+  return TensorList{out};
+}
+
 struct ClampFn {
   template <typename T>
   static T Apply(T x, const Attrs& attrs) {
@@ -611,6 +637,19 @@ ListOr PowBackward(const BackwardArgs& b) {
     TD_ASSIGN_OR_RETURN(g[1], ops::where(mask, zero, r));
   }
   return g;
+}
+
+// exponent: grad * result * log(self), and 0 where self == 0 and exponent >= 0 (PowBackward2).
+ListOr PowScalarBaseBackward(const BackwardArgs& b) {
+  const double base = b.attrs.Double("self");
+  TD_ASSIGN_OR_RETURN(Tensor t, ops::mul(b.outputs[0], Scalar(std::log(base))));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(b.grads[0], t));
+  if (base == 0.0) {
+    TD_ASSIGN_OR_RETURN(Tensor exp_nonneg, ops::ge(b.inputs[0], Scalar(0.0)));
+    TD_ASSIGN_OR_RETURN(Tensor zero, ops::scalar_tensor(Scalar(0.0)));
+    TD_ASSIGN_OR_RETURN(r, ops::where(exp_nonneg, zero, r));
+  }
+  return TensorList{r};
 }
 
 ListOr PowScalarBackward(const BackwardArgs& b) {
@@ -777,83 +816,115 @@ OpDef Binary(absl::string_view name, absl::string_view grad_fn, absl::string_vie
 }  // namespace
 
 void RegisterElementwiseOps(std::vector<OpDef>& t) {
-  const AttrSpec alpha{"alpha", AttrType::kScalar, int64_t{1}, false, "multiplier of other"};
   {
     OpDef d = Binary("add", "AddBackward0", "self + alpha * other (broadcasting)", InferAdd,
                      BinaryForward<AddFn>, AddBackward, 0);
-    d.attrs = {alpha};
-    d.inplace_name = "add_";
     d.inplace = BinaryInplace<AddFn>;
+    d.schema = "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
     OpDef d = Binary("sub", "SubBackward0", "self - alpha * other (broadcasting)", InferSub,
                      BinaryForward<SubFn>, SubBackward, 0);
-    d.attrs = {alpha};
-    d.inplace_name = "sub_";
     d.inplace = BinaryInplace<SubFn>;
+    d.schema = "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
     OpDef d = Binary("mul", "MulBackward0", "self * other (broadcasting)", InferBinary,
                      BinaryForward<MulFn>, MulBackward, kBoth);
     d.save_input_for = {kOther, kSelf};  // self for other's gradient, other for self's
-    d.inplace_name = "mul_";
     d.inplace = BinaryInplace<MulFn>;
+    d.schema = "mul.Tensor(Tensor self, Tensor other) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
     OpDef d = Binary("div", "DivBackward0", "self / other, true division (broadcasting)",
                      InferBinaryFloat, BinaryForward<DivFn>, DivBackward, kBoth);
     d.save_input_for = {kOther};  // self only for other's gradient
-    d.inplace_name = "div_";
     d.inplace = BinaryInplace<DivFn>;
+    d.schema = "div.Tensor(Tensor self, Tensor other) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
     OpDef d =
         Unary("rsub", "RsubBackward1", "other - alpha * self for a number other (Python's 2 - x)",
               InferRsub, UnaryForward<RsubFn>, RsubBackward, 0, false);
-    d.attrs = {{"other", AttrType::kScalar, {}, true, "the number self is subtracted from"}, alpha};
+    d.schema = "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor";
     t.push_back(d);
   }
   t.push_back(Binary("pow", "PowBackward1", "self ** exponent, both tensors (broadcasting)",
                      InferBinary, BinaryForward<PowFn>, PowBackward, kBoth, true));
+  t.back().schema = "pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor";
+  t.back().result_like_self = true;
   {
     OpDef d = Unary("pow_scalar", "PowBackward0", "self ** exponent for a number exponent",
                     InferPowScalar, PowScalarForward, PowScalarBackward, kSelf, false);
-    d.attrs = {{"exponent", AttrType::kScalar, {}, true, "the exponent"}};
+    d.schema = "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor";
+    d.result_like_self = true;
+    t.push_back(d);
+  }
+  {
+    OpDef d = Unary("pow_scalar_base", "PowBackward2",
+                    "self ** exponent for a number self and a tensor exponent (2 ** x)",
+                    InferPowScalarBase, PowScalarBaseForward, PowScalarBaseBackward, kSelf, true);
+    d.schema = "pow.Scalar(Scalar self, Tensor exponent) -> Tensor";
     t.push_back(d);
   }
   t.push_back(
       Unary("neg", "NegBackward0", "-self", InferNeg, UnaryForward<NegFn>, NegBackward, 0, false));
+  t.back().schema = "neg(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("abs", "AbsBackward0", "|self|", InferSame, UnaryForward<AbsFn>, AbsBackward,
                     kSelf, false));
+  t.back().schema = "abs(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("sign", "SignBackward0", "-1, 0 or 1 by the sign of self", InferSame,
                     UnaryForward<SignFn>, ZeroGradBackward, 0, false));
+  t.back().schema = "sign(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("exp", "ExpBackward0", "e ** self", InferUnaryFloat, UnaryForward<ExpFn>,
                     ExpBackward, 0, true));
+  t.back().schema = "exp(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("log", "LogBackward0", "natural logarithm", InferUnaryFloat,
                     UnaryForward<LogFn>, LogBackward, kSelf, false));
+  t.back().schema = "log(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("sqrt", "SqrtBackward0", "square root", InferUnaryFloat, UnaryForward<SqrtFn>,
                     SqrtBackward, 0, true));
+  t.back().schema = "sqrt(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("sin", "SinBackward0", "sine", InferUnaryFloat, UnaryForward<SinFn>,
                     SinBackward, kSelf, false));
+  t.back().schema = "sin(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("cos", "CosBackward0", "cosine", InferUnaryFloat, UnaryForward<CosFn>,
                     CosBackward, kSelf, false));
+  t.back().schema = "cos(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("tanh", "TanhBackward0", "hyperbolic tangent", InferUnaryFloat,
                     UnaryForward<TanhFn>, TanhBackward, 0, true));
+  t.back().schema = "tanh(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("sigmoid", "SigmoidBackward0", "1 / (1 + e ** -self)", InferUnaryFloat,
                     UnaryForward<SigmoidFn>, SigmoidBackward, 0, true));
+  t.back().schema = "sigmoid(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Unary("relu", "ReluBackward0", "max(self, 0)", InferRelu, UnaryForward<ReluFn>,
                     ReluBackward, 0, true));
+  t.back().schema = "relu(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   {
     OpDef d = Unary("clamp", "ClampBackward1", "self limited to [min, max]", InferClamp,
                     UnaryForward<ClampFn>, ClampBackward, kSelf, false);
-    d.attrs = {{"min", AttrType::kScalar, {}, false, "lower bound or None"},
-               {"max", AttrType::kScalar, {}, false, "upper bound or None"}};
-    d.inplace_name = "clamp_";
     d.inplace = UnaryInplace<ClampFn>;
+    d.schema = "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
@@ -862,42 +933,57 @@ void RegisterElementwiseOps(std::vector<OpDef>& t) {
                     WhereForward, WhereBackward, kSelf, false);
     d.num_inputs = 3;
     d.nondiff_inputs = 1u;  // the condition
+    d.schema = "where.self(Tensor condition, Tensor self, Tensor other) -> Tensor";
     t.push_back(d);
   }
   {
     OpDef d = Unary("zero", "ZeroBackward0", "zeros shaped like self (in place: zero_)", InferSame,
                     UnaryForward<ZeroFn>, ZeroGradBackward, 0, false);
-    d.inplace_name = "zero_";
     d.inplace = UnaryInplace<ZeroFn>;
+    d.schema = "zero(Tensor self) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
     OpDef d = Unary("fill", "FillBackward2", "value everywhere, shaped like self (in place: fill_)",
                     InferFill, UnaryForward<FillFn>, ZeroGradBackward, 0, false);
-    d.attrs = {{"value", AttrType::kScalar, {}, true, "the fill value"}};
-    d.inplace_name = "fill_";
     d.inplace = UnaryInplace<FillFn>;
+    d.schema = "fill.Scalar(Tensor self, Scalar value) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
     OpDef d = Binary("copy", "torch::autograd::CopyBackwards",
                      "src broadcast to self's shape and dtype (in place: copy_)", InferCopy,
                      CopyForward, CopyBackward, 0);
-    d.inplace_name = "copy_";
+    d.schema = "copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   t.push_back(
       Binary("eq", "", "self == other (bool)", InferCompare, BinaryForward<EqFn>, nullptr, 0));
+  t.back().schema = "eq.Tensor(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(
       Binary("ne", "", "self != other (bool)", InferCompare, BinaryForward<NeFn>, nullptr, 0));
+  t.back().schema = "ne.Tensor(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(
       Binary("lt", "", "self < other (bool)", InferCompare, BinaryForward<LtFn>, nullptr, 0));
+  t.back().schema = "lt.Tensor(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(
       Binary("le", "", "self <= other (bool)", InferCompare, BinaryForward<LeFn>, nullptr, 0));
+  t.back().schema = "le.Tensor(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(
       Binary("gt", "", "self > other (bool)", InferCompare, BinaryForward<GtFn>, nullptr, 0));
+  t.back().schema = "gt.Tensor(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(
       Binary("ge", "", "self >= other (bool)", InferCompare, BinaryForward<GeFn>, nullptr, 0));
+  t.back().schema = "ge.Tensor(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
 }
 
 }  // namespace tensord

@@ -293,15 +293,20 @@ OpDef MatOp(absl::string_view name, absl::string_view grad_fn, absl::string_view
 void RegisterLinalgOps(std::vector<OpDef>& t) {
   t.push_back(MatOp("mm", "MmBackward0", "matrix product of two 2-D tensors", InferMm, MmForward,
                     MmBackward));
+  t.back().schema = "mm(Tensor self, Tensor mat2) -> Tensor";
   t.push_back(MatOp("bmm", "BmmBackward0", "batched matrix product of two 3-D tensors", InferBmm,
                     BmmForward, BmmBackward));
+  t.back().schema = "bmm(Tensor self, Tensor mat2) -> Tensor";
   t.push_back(MatOp("mv", "MvBackward0", "matrix-vector product", InferMv, MvForward, MvBackward));
+  t.back().schema = "mv(Tensor self, Tensor vec) -> Tensor";
   t.push_back(MatOp("dot", "DotBackward0", "dot product of two 1-D tensors", InferDot, DotForward,
                     DotBackward));
+  t.back().schema = "dot(Tensor self, Tensor tensor) -> Tensor";
   OpDef matmul = MatOp("matmul", "", "matrix product with PyTorch's 1-D, 2-D and batched rules",
                        InferMatmul, MatmulForward, nullptr);
   matmul.kind = OpKind::kComposite;
   matmul.save_inputs = 0;
+  matmul.schema = "matmul(Tensor self, Tensor other) -> Tensor";
   t.push_back(matmul);
 }
 

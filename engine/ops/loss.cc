@@ -24,13 +24,13 @@ absl::StatusOr<Tensor> Reduce(const Tensor& loss, const std::string& reduction) 
 }
 
 MetaOr InferMse(const OpArgs& a) {
-  TD_RETURN_IF_ERROR(CheckReduction(a.attrs.String("reduction")));
+  TD_RETURN_IF_ERROR(CheckReduction(op_util::ReductionName(a.attrs)));
   TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(a.inputs[0].shape(), a.inputs[1].shape()));
   const DType dtype = op_util::ResultType(a.inputs);
   if (!IsFloating(dtype)) {
     return absl::InvalidArgumentError("\"mse_cpu\" not implemented for 'Long'");
   }
-  if (a.attrs.String("reduction") != "none") s.clear();
+  if (op_util::ReductionName(a.attrs) != "none") s.clear();
   return std::vector<TensorMeta>{{s, dtype}};
 }
 
@@ -38,7 +38,7 @@ MetaOr InferMse(const OpArgs& a) {
 ListOr MseForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   TD_ASSIGN_OR_RETURN(Tensor d, ops::sub(a.inputs[0], a.inputs[1]));
   TD_ASSIGN_OR_RETURN(Tensor sq, ops::mul(d, d));
-  const std::string& r = a.attrs.String("reduction");
+  const std::string& r = op_util::ReductionName(a.attrs);
   TD_ASSIGN_OR_RETURN(Tensor out, Reduce(sq, r));
   return TensorList{out};
 }
@@ -48,7 +48,7 @@ ListOr MseBackward(const BackwardArgs& b) {
   TD_ASSIGN_OR_RETURN(Tensor d, ops::sub(b.inputs[0], b.inputs[1]));
   TD_ASSIGN_OR_RETURN(Tensor g, ops::mul(d, Scalar(2.0)));
   TD_ASSIGN_OR_RETURN(g, ops::mul(g, b.grads[0]));
-  if (b.attrs.String("reduction") == "mean") {
+  if (op_util::ReductionName(b.attrs) == "mean") {
     TD_ASSIGN_OR_RETURN(g, ops::div(g, Scalar(static_cast<double>(d.numel()))));
   }
   TensorList out(2);
@@ -60,7 +60,9 @@ ListOr MseBackward(const BackwardArgs& b) {
 }
 
 MetaOr InferBceLogits(const OpArgs& a) {
-  TD_RETURN_IF_ERROR(CheckReduction(a.attrs.String("reduction")));
+  TD_RETURN_IF_ERROR(op_util::RefuseOptionalInputs("binary_cross_entropy_with_logits", a.inputs, 2,
+                                                   "weight or pos_weight"));
+  TD_RETURN_IF_ERROR(CheckReduction(op_util::ReductionName(a.attrs)));
   if (a.inputs[0].shape() != a.inputs[1].shape()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Target size (", ShapeToString(a.inputs[1].shape()), ") must be the same as input size (",
@@ -70,7 +72,7 @@ MetaOr InferBceLogits(const OpArgs& a) {
   if (!IsFloating(dtype)) {
     return absl::InvalidArgumentError("binary_cross_entropy_with_logits expects floating inputs");
   }
-  Shape s = a.attrs.String("reduction") == "none" ? a.inputs[0].shape() : Shape{};
+  Shape s = op_util::ReductionName(a.attrs) == "none" ? a.inputs[0].shape() : Shape{};
   return std::vector<TensorMeta>{{s, dtype}};
 }
 
@@ -86,7 +88,7 @@ ListOr BceLogitsForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   TD_ASSIGN_OR_RETURN(Tensor sp, ops::log(e1));
   TD_ASSIGN_OR_RETURN(Tensor l, ops::sub(relu, xy));
   TD_ASSIGN_OR_RETURN(l, ops::add(l, sp));
-  TD_ASSIGN_OR_RETURN(Tensor r, Reduce(l, a.attrs.String("reduction")));
+  TD_ASSIGN_OR_RETURN(Tensor r, Reduce(l, op_util::ReductionName(a.attrs)));
   return TensorList{r};
 }
 
@@ -94,7 +96,7 @@ ListOr BceLogitsForward(const OpArgs& a, const std::vector<TensorMeta>&) {
 ListOr BceLogitsBackward(const BackwardArgs& b) {
   const Tensor &x = b.inputs[0], &y = b.inputs[1];
   Tensor g = b.grads[0];
-  if (b.attrs.String("reduction") == "mean") {
+  if (op_util::ReductionName(b.attrs) == "mean") {
     TD_ASSIGN_OR_RETURN(g, ops::div(g, Scalar(static_cast<double>(x.numel()))));
   }
   TensorList out(2);
@@ -115,27 +117,26 @@ ListOr BceLogitsBackward(const BackwardArgs& b) {
 void RegisterLossOps(std::vector<OpDef>& t) {
   OpDef d;
   d.name = "mse_loss";
-  d.num_inputs = 2;
   d.grad_fn = "MseLossBackward0";
   d.doc = "mean squared error between input and target";
-  d.attrs = {
-      {"reduction", AttrType::kString, std::string("mean"), false, "'mean' | 'sum' | 'none'"}};
   d.infer = InferMse;
   d.forward = MseForward;
   d.backward = MseBackward;
   d.save_inputs = 3;
+  d.schema = "mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor";
   t.push_back(d);
 
   OpDef bce;
   bce.name = "binary_cross_entropy_with_logits";
-  bce.num_inputs = 2;
   bce.grad_fn = "BinaryCrossEntropyWithLogitsBackward0";
   bce.doc = "binary cross entropy of sigmoid(input) against target, computed stably";
-  bce.attrs = d.attrs;
   bce.infer = InferBceLogits;
   bce.forward = BceLogitsForward;
   bce.backward = BceLogitsBackward;
   bce.save_inputs = 3;
+  bce.schema =
+      "binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? "
+      "pos_weight=None, int reduction=1) -> Tensor";
   t.push_back(bce);
 }
 

@@ -188,16 +188,13 @@ ListOr AddmmBackward(const BackwardArgs& b) {
 // ---- linear --------------------------------------------------------------------------------
 
 MetaOr InferLinear(const OpArgs& a) {
-  if (a.inputs.size() != 2 && a.inputs.size() != 3) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("linear() takes 2 or 3 tensor inputs (input, weight[, bias]) but ",
-                     a.inputs.size(), " were given"));
-  }
   const Tensor &x = a.inputs[0], &w = a.inputs[1];
   TD_ASSIGN_OR_RETURN(Tensor wt, TransposedView(w));
-  if (a.inputs.size() == 3 && x.dim() == 2) return InferOf("addmm", {a.inputs[2], x, wt});
+  // `Tensor? bias`: undefined is None.
+  const bool has_bias = a.inputs.size() == 3 && a.inputs[2].defined();
+  if (has_bias && x.dim() == 2) return InferOf("addmm", {a.inputs[2], x, wt});
   TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, InferOf("matmul", {x, wt}));
-  if (a.inputs.size() == 3) {
+  if (has_bias) {
     const Tensor& bias = a.inputs[2];
     if (x.dim() == 3 && x.is_contiguous()) {
       int64_t rows;
@@ -221,7 +218,7 @@ MetaOr InferLinear(const OpArgs& a) {
 // view for contiguous 3-D input with bias, else matmul(input, weight.t()) then add_(bias).
 ListOr LinearForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   const Tensor &x = a.inputs[0], &w = a.inputs[1];
-  const bool has_bias = a.inputs.size() == 3;
+  const bool has_bias = a.inputs.size() == 3 && a.inputs[2].defined();
   TD_ASSIGN_OR_RETURN(Tensor wt, ops::t(w));
   if (has_bias && x.dim() == 2) {
     TD_ASSIGN_OR_RETURN(Tensor r, op_util::Call("addmm", {a.inputs[2], x, wt}));
@@ -288,7 +285,8 @@ absl::Status CheckNllTargets(const Tensor& target, int64_t n_classes, int64_t ig
 
 MetaOr InferNll(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &target = a.inputs[1];
-  const std::string& reduction = a.attrs.String("reduction");
+  TD_RETURN_IF_ERROR(op_util::RefuseOptionalInputs("nll_loss", a.inputs, 2, "weight"));
+  const std::string& reduction = op_util::ReductionName(a.attrs);
   TD_RETURN_IF_ERROR(CheckReduction(reduction));
   TD_RETURN_IF_ERROR(CheckNllShapes(x.shape(), target.shape()));
   if (!IsFloating(x.dtype())) return NotImplementedFor("nll_loss_out_frame", x.dtype());
@@ -309,7 +307,7 @@ NllLayout LayoutOf(const Shape& input, const Shape& input_strides, const Tensor&
 
 ListOr NllForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor &x = a.inputs[0], &target = a.inputs[1];
-  const std::string& reduction = a.attrs.String("reduction");
+  const std::string& reduction = op_util::ReductionName(a.attrs);
   const int64_t ignore = a.attrs.Int("ignore_index");
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
   const NllLayout l = LayoutOf(x.shape(), x.strides(), target);
@@ -339,7 +337,7 @@ ListOr NllForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 
 Attrs NllAttrs(const Attrs& attrs, const Shape& input_size) {
   return Attrs{{"input_size", input_size},
-               {"reduction", attrs.String("reduction")},
+               {"reduction", attrs.Int("reduction")},
                {"ignore_index", attrs.Int("ignore_index")}};
 }
 
@@ -354,7 +352,7 @@ ListOr NllBackward(const BackwardArgs& b) {
 MetaOr InferNllBack(const OpArgs& a) {
   const Tensor &g = a.inputs[0], &target = a.inputs[1];
   const Shape& size = a.attrs.Ints("input_size");
-  const std::string& reduction = a.attrs.String("reduction");
+  const std::string& reduction = op_util::ReductionName(a.attrs);
   TD_RETURN_IF_ERROR(CheckReduction(reduction));
   for (const int64_t d : size) {
     if (d < 0) return absl::InvalidArgumentError("_nll_loss_backward(): negative input_size");
@@ -373,7 +371,7 @@ MetaOr InferNllBack(const OpArgs& a) {
 
 ListOr NllBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor &g = a.inputs[0], &target = a.inputs[1];
-  const std::string& reduction = a.attrs.String("reduction");
+  const std::string& reduction = op_util::ReductionName(a.attrs);
   const int64_t ignore = a.attrs.Int("ignore_index");
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
   const NllLayout l = LayoutOf(m[0].shape, out.strides(), target);
@@ -404,7 +402,7 @@ ListOr NllBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 ListOr NllBackBackward(const BackwardArgs& b) {
   TD_ASSIGN_OR_RETURN(Tensor g,
                       op_util::Call("nll_loss", {b.grads[0], b.inputs[1]},
-                                    Attrs{{"reduction", b.attrs.String("reduction")},
+                                    Attrs{{"reduction", b.attrs.Int("reduction")},
                                           {"ignore_index", b.attrs.Int("ignore_index")}}));
   return TensorList{g, Tensor()};
 }
@@ -413,7 +411,12 @@ ListOr NllBackBackward(const BackwardArgs& b) {
 
 MetaOr InferCrossEntropy(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &target = a.inputs[1];
-  TD_RETURN_IF_ERROR(CheckReduction(a.attrs.String("reduction")));
+  TD_RETURN_IF_ERROR(op_util::RefuseOptionalInputs("cross_entropy", a.inputs, 2, "weight"));
+  if (a.attrs.Double("label_smoothing") != 0.0) {
+    return absl::UnimplementedError(
+        "cross_entropy(): label_smoothing is not supported by tensord (only 0.0)");
+  }
+  TD_RETURN_IF_ERROR(CheckReduction(op_util::ReductionName(a.attrs)));
   if (x.shape() == target.shape()) {
     if (!IsFloating(target.dtype())) {
       return absl::InvalidArgumentError(
@@ -432,7 +435,7 @@ MetaOr InferCrossEntropy(const OpArgs& a) {
         x.dtype());
   }
   return InferOf("nll_loss", {x, target},
-                 Attrs{{"reduction", a.attrs.String("reduction")},
+                 Attrs{{"reduction", a.attrs.Int("reduction")},
                        {"ignore_index", a.attrs.Int("ignore_index")}});
 }
 
@@ -456,7 +459,7 @@ ListOr CrossEntropyForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   TD_ASSIGN_OR_RETURN(Tensor ls, LogSoftmax(x, x.dim() == 1 ? 0 : 1));
   TD_ASSIGN_OR_RETURN(Tensor r,
                       op_util::Call("nll_loss", {ls, target},
-                                    Attrs{{"reduction", a.attrs.String("reduction")},
+                                    Attrs{{"reduction", a.attrs.Int("reduction")},
                                           {"ignore_index", a.attrs.Int("ignore_index")}}));
   return TensorList{r};
 }
@@ -464,8 +467,9 @@ ListOr CrossEntropyForward(const OpArgs& a, const std::vector<TensorMeta>&) {
 // ---- binary_cross_entropy ------------------------------------------------------------------
 
 MetaOr InferBce(const OpArgs& a) {
+  TD_RETURN_IF_ERROR(op_util::RefuseOptionalInputs("binary_cross_entropy", a.inputs, 2, "weight"));
   const Tensor &x = a.inputs[0], &target = a.inputs[1];
-  const std::string& reduction = a.attrs.String("reduction");
+  const std::string& reduction = op_util::ReductionName(a.attrs);
   TD_RETURN_IF_ERROR(CheckReduction(reduction));
   if (x.shape() != target.shape()) {
     return absl::InvalidArgumentError(
@@ -492,7 +496,7 @@ MetaOr InferBce(const OpArgs& a) {
 // (target - 1) * max(log(1 - input), -100) - target * max(log(input), -100), reduced.
 ListOr BceForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const Tensor &x = a.inputs[0], &target = a.inputs[1];
-  const std::string& reduction = a.attrs.String("reduction");
+  const std::string& reduction = op_util::ReductionName(a.attrs);
   TD_ASSIGN_OR_RETURN(Tensor loss, op_util::Alloc({x.shape(), x.dtype()}));
   DispatchDType(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -519,7 +523,7 @@ ListOr BceForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 ListOr BceBackward(const BackwardArgs& b) {
   const Tensor &x = b.inputs[0], &t = b.inputs[1];
   Tensor g = b.grads[0];
-  if (b.attrs.String("reduction") == "mean") {
+  if (op_util::ReductionName(b.attrs) == "mean") {
     TD_ASSIGN_OR_RETURN(g, ops::div(g, Scalar(static_cast<double>(x.numel()))));
   }
   TD_ASSIGN_OR_RETURN(Tensor neg_x, ops::neg(x));
@@ -586,28 +590,34 @@ int64_t LinearCost(std::span<const Tensor> in) {
 }  // namespace
 
 void RegisterNNOps(std::vector<OpDef>& t) {
-  const AttrSpec reduction{"reduction", AttrType::kString, std::string("mean"), false,
-                           "'mean' | 'sum' | 'none'"};
+  // _nll_loss_backward's own (internal ops have no schema); nll_loss's comes from its schema.
+  const AttrSpec reduction{"reduction", AttrType::kInt, int64_t{1}, false,
+                           "0 none, 1 mean, 2 sum (ATen's enum)"};
   const AttrSpec ignore_index{"ignore_index", AttrType::kInt, int64_t{-100}, false,
                               "target value that is skipped (no loss, no gradient)"};
   t.push_back(Def("outer", 2, "", "outer product of two 1-D tensors (self.reshape(n, 1) * vec2)",
                   OpKind::kComposite, InferOuter, OuterForward, nullptr));
+  t.back().schema = "outer(Tensor self, Tensor vec2) -> Tensor";
   t.push_back(Def("addmm", 3, "AddmmBackward0", "beta * self + alpha * (mat1 @ mat2)",
-                  OpKind::kKernel, InferAddmm, AddmmForward, AddmmBackward,
-                  {{"beta", AttrType::kScalar, int64_t{1}, false, "multiplier of self"},
-                   {"alpha", AttrType::kScalar, int64_t{1}, false, "multiplier of mat1 @ mat2"}},
-                  6u));
+                  OpKind::kKernel, InferAddmm, AddmmForward, AddmmBackward, {}, 6u));
+  t.back().schema =
+      "addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor";
+  t.back().result_like_self = true;
   t.back().save_input_for = {0u, 4u, 2u};  // mat1 for mat2's gradient, mat2 for mat1's
   t.back().cost = AddmmCost;
-  t.push_back(Def("linear", kVariadic, "",
-                  "input @ weight.t() + bias; inputs (input, weight) or (input, weight, bias)",
+  t.push_back(Def("linear", 3, "", "input @ weight.t() + bias (bias may be None)",
                   OpKind::kComposite, InferLinear, LinearForward, nullptr));
+  t.back().schema = "linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor";
   t.back().cost = LinearCost;
   t.push_back(Def("nll_loss", 2, "NllLossBackward0",
                   "negative log likelihood of log-probabilities input (C or N x C) at class "
                   "indices target (int64)",
-                  OpKind::kKernel, InferNll, NllForward, NllBackward, {reduction, ignore_index},
-                  3u));          // PyTorch keeps self too
+                  OpKind::kKernel, InferNll, NllForward, NllBackward, {},
+                  3u));  // PyTorch keeps self too
+  t.back().schema =
+      "nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int "
+      "ignore_index=-100) -> Tensor";
+  t.back().value_dependent_checks = true;
   t.back().nondiff_inputs = 2u;  // the target
   t.push_back(Def("_nll_loss_backward", 2, "NllLossBackwardBackward0",
                   "gradient of nll_loss with respect to its input, from (grad_output, target)",
@@ -616,15 +626,23 @@ void RegisterNNOps(std::vector<OpDef>& t) {
                    reduction,
                    ignore_index},
                   2u));
-  t.back().nondiff_inputs = 2u;  // the target
+  t.back().value_dependent_checks = true;  // index / target values
+  t.back().nondiff_inputs = 2u;            // the target
   t.push_back(Def("cross_entropy", 2, "",
                   "nll_loss(log_softmax(input, class dim), target) for class-index targets",
-                  OpKind::kComposite, InferCrossEntropy, CrossEntropyForward, nullptr,
-                  {reduction, ignore_index}));
+                  OpKind::kComposite, InferCrossEntropy, CrossEntropyForward, nullptr));
+  t.back().schema =
+      "cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int "
+      "ignore_index=-100, float label_smoothing=0.) -> Tensor";
+  t.back().value_dependent_checks = true;
   t.push_back(Def("binary_cross_entropy", 2, "BinaryCrossEntropyBackward0",
                   "-(target * log(input) + (1 - target) * log(1 - input)), input in [0, 1] (logs "
                   "clamped at -100)",
-                  OpKind::kKernel, InferBce, BceForward, BceBackward, {reduction}, 3u));
+                  OpKind::kKernel, InferBce, BceForward, BceBackward, {}, 3u));
+  t.back().schema =
+      "binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> "
+      "Tensor";
+  t.back().value_dependent_checks = true;
 }
 
 }  // namespace tensord

@@ -137,4 +137,35 @@ absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs,
   return std::move(out[0]);
 }
 
+std::string ReductionName(const Attrs& attrs) {
+  switch (attrs.Int("reduction")) {
+    case 0:
+      return "none";
+    case 1:
+      return "mean";
+    case 2:
+      return "sum";
+    default:
+      return absl::StrCat(attrs.Int("reduction"));
+  }
+}
+
+absl::Status RefuseOptionalInputs(absl::string_view op, std::span<const Tensor> inputs,
+                                  size_t first, absl::string_view what) {
+  for (size_t i = first; i < inputs.size(); ++i) {
+    if (inputs[i].defined()) {
+      return absl::UnimplementedError(
+          absl::StrCat(op, "(): ", what, " is not supported by tensord (only None)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int64_t ReductionEnum(absl::string_view name) {
+  if (name == "none") return 0;
+  if (name == "mean") return 1;
+  if (name == "sum") return 2;
+  return -1;
+}
+
 }  // namespace tensord::op_util

@@ -62,4 +62,13 @@ int64_t CountTrueBroadcast(const Tensor& mask, const Shape& shape);
 absl::StatusOr<Tensor> Call(absl::string_view name, std::vector<Tensor> inputs,
                             const Attrs& attrs = {});
 
+// ATen's `int reduction` (0 none, 1 mean, 2 sum) as the name the loss kernels switch on; any
+// other value comes back as its number, which CheckReduction-style checks refuse.
+std::string ReductionName(const Attrs& attrs);
+// Unimplemented unless every input from `first` on (`Tensor? weight`, `pos_weight`) is None.
+absl::Status RefuseOptionalInputs(absl::string_view op, std::span<const Tensor> inputs,
+                                  size_t first, absl::string_view what);
+// "none" -> 0, "mean" -> 1, "sum" -> 2, anything else -> -1.
+int64_t ReductionEnum(absl::string_view name);
+
 }  // namespace tensord::op_util

@@ -486,15 +486,22 @@ OpDef Def(absl::string_view name, int num_inputs, absl::string_view grad_fn, abs
 void RegisterMorePointwiseOps(std::vector<OpDef>& t) {
   t.push_back(Def("reciprocal", 1, "ReciprocalBackward0", "1 / self", InferUnaryFloat,
                   UnaryForward<ReciprocalFn>, ReciprocalBackward, 0, true));
+  t.back().schema = "reciprocal(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Def("rsqrt", 1, "RsqrtBackward0", "1 / sqrt(self)", InferUnaryFloat,
                   UnaryForward<RsqrtFn>, RsqrtBackward, 0, true));
+  t.back().schema = "rsqrt(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Def("log1p", 1, "Log1PBackward0", "log(1 + self), accurate near 0", InferUnaryFloat,
                   UnaryForward<Log1pFn>, Log1pBackward, kSelf));
+  t.back().schema = "log1p(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   {
     OpDef d =
         Def("leaky_relu", 1, "LeakyReluBackward0", "self if self > 0 else negative_slope * self",
             InferLeakyRelu, UnaryForward<LeakyReluFn>, LeakyReluBackward, kSelf);
-    d.attrs = {{"negative_slope", AttrType::kDouble, 0.01, false, "slope for self < 0"}};
+    d.schema = "leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   const AttrSpec approximate{"approximate", AttrType::kString, std::string("none"), false,
@@ -502,7 +509,8 @@ void RegisterMorePointwiseOps(std::vector<OpDef>& t) {
   {
     OpDef d = Def("gelu", 1, "GeluBackward0", "self * Phi(self), Phi the standard normal CDF",
                   InferGelu, GeluForward, GeluBackward, kSelf);
-    d.attrs = {approximate};
+    d.schema = "gelu(Tensor self, *, str approximate=\"none\") -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
@@ -514,34 +522,64 @@ void RegisterMorePointwiseOps(std::vector<OpDef>& t) {
   }
   t.push_back(Def("floor", 1, "FloorBackward0", "largest integer <= self",
                   InferRounding<kFloorKernel>, UnaryForward<FloorFn>, ZeroGradBackward));
+  t.back().schema = "floor(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Def("ceil", 1, "CeilBackward0", "smallest integer >= self",
                   InferRounding<kCeilKernel>, UnaryForward<CeilFn>, ZeroGradBackward));
+  t.back().schema = "ceil(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Def("round", 1, "RoundBackward0", "nearest integer, halves to even",
                   InferRounding<kRoundKernel>, UnaryForward<RoundFn>, ZeroGradBackward));
+  t.back().schema = "round(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Def("trunc", 1, "TruncBackward0", "self rounded toward zero",
                   InferRounding<kTruncKernel>, UnaryForward<TruncFn>, ZeroGradBackward));
+  t.back().schema = "trunc(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Def("fmod", 2, "FmodBackward1",
                   "C fmod: remainder of self / other with the sign of self (broadcasting)",
                   InferBinaryNoBool<kFmodKernel>, BinaryForward<FmodFn>, ModBackward<false>,
                   kBoth));
+  t.back().schema = "fmod.Tensor(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.back().save_input_for = {2u, 2u};  // both only for other's gradient
   t.push_back(Def("remainder", 2, "RemainderBackward1",
                   "Python modulus: remainder of self / other with the sign of other (broadcasting)",
                   InferBinaryNoBool<kRemainderKernel>, BinaryForward<RemainderFn>,
                   ModBackward<true>, kBoth));
+  t.back().schema = "remainder.Tensor(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.back().save_input_for = {2u, 2u};  // both only for other's gradient
   t.push_back(Def("maximum", 2, "MaximumBackward0",
                   "element-wise max, NaN propagates (broadcasting)", InferBinary,
                   BinaryForward<MaxMinFn<true>>, MaxMinimumBackward<true>, kBoth));
+  t.back().schema = "maximum(Tensor self, Tensor other) -> Tensor";
   t.push_back(Def("minimum", 2, "MinimumBackward0",
                   "element-wise min, NaN propagates (broadcasting)", InferBinary,
                   BinaryForward<MaxMinFn<false>>, MaxMinimumBackward<false>, kBoth));
+  t.back().schema = "minimum(Tensor self, Tensor other) -> Tensor";
+  // torch.max(a, b) / torch.min(a, b): the same function as maximum / minimum, under the max and
+  // min groups (PyTorch records the same nodes).
+  t.push_back(Def("max_other", 2, "MaximumBackward0",
+                  "element-wise max, NaN propagates (broadcasting): torch.max(self, other)",
+                  InferBinary, BinaryForward<MaxMinFn<true>>, MaxMinimumBackward<true>, kBoth));
+  t.back().schema = "max.other(Tensor self, Tensor other) -> Tensor";
+  t.push_back(Def("min_other", 2, "MinimumBackward0",
+                  "element-wise min, NaN propagates (broadcasting): torch.min(self, other)",
+                  InferBinary, BinaryForward<MaxMinFn<false>>, MaxMinimumBackward<false>, kBoth));
+  t.back().schema = "min.other(Tensor self, Tensor other) -> Tensor";
   t.push_back(Def("logical_and", 2, "", "self != 0 and other != 0 (bool, broadcasting)",
                   InferLogicalBinary, LogicalBinaryForward<true>, nullptr));
+  t.back().schema = "logical_and(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(Def("logical_or", 2, "", "self != 0 or other != 0 (bool, broadcasting)",
                   InferLogicalBinary, LogicalBinaryForward<false>, nullptr));
+  t.back().schema = "logical_or(Tensor self, Tensor other) -> Tensor";
+  t.back().result_like_self = true;
   t.push_back(
       Def("logical_not", 1, "", "self == 0 (bool)", InferLogicalNot, LogicalNotForward, nullptr));
+  t.back().schema = "logical_not(Tensor self) -> Tensor";
+  t.back().result_like_self = true;
 }
 
 }  // namespace tensord

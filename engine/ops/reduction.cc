@@ -238,37 +238,43 @@ OpDef Reduction(absl::string_view name, absl::string_view grad_fn, absl::string_
 }  // namespace
 
 void RegisterReductionOps(std::vector<OpDef>& t) {
-  const AttrSpec dims{"dim", AttrType::kInts, {}, true, "dims to reduce ([] = all)"};
-  const AttrSpec keepdim{"keepdim", AttrType::kBool, false, false, "keep reduced dims as size 1"};
   t.push_back(
       Reduction("sum", "SumBackward0", "sum of all elements", InferSum, SumForward, SumBackward));
+  t.back().schema = "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor";
   {
     OpDef d = Reduction("sum_dim", "SumBackward1", "sum over dims", InferSumDim, SumDimForward,
                         SumDimBackward);
-    d.attrs = {dims, keepdim};
+    d.schema =
+        "sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) "
+        "-> Tensor";
     t.push_back(d);
   }
   t.push_back(Reduction("mean", "MeanBackward0", "mean of all elements (floating only)", InferMean,
                         MeanForward, MeanBackward));
+  t.back().schema = "mean(Tensor self, *, ScalarType? dtype=None) -> Tensor";
   {
     OpDef d = Reduction("mean_dim", "MeanBackward1", "mean over dims (floating only)", InferMeanDim,
                         MeanDimForward, MeanDimBackward);
-    d.attrs = {dims, keepdim};
     d.save_inputs = 1u;  // PyTorch 1.13 keeps self (for its sizes)
+    d.schema =
+        "mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> "
+        "Tensor";
     t.push_back(d);
   }
-  const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim to reduce"};
   for (bool is_max : {true, false}) {
     OpDef d = Reduction(is_max ? "max_dim" : "min_dim", is_max ? "MaxBackward0" : "MinBackward0",
                         is_max ? "(values, indices) of the maximum along dim"
                                : "(values, indices) of the minimum along dim",
                         is_max ? InferMaxDim : InferMinDim, is_max ? MaxDimForward : MinDimForward,
                         MaxMinDimBackward);
-    d.attrs = {dim, keepdim};
     d.save_outputs = true;
     d.save_output_mask = 2u;  // the indices only
     d.num_outputs = 2;
     d.differentiable_outputs = 1;
+    d.schema = is_max ? "max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, "
+                        "Tensor indices)"
+                      : "min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, "
+                        "Tensor indices)";
     t.push_back(d);
   }
 }

@@ -414,6 +414,9 @@ ListOr ArgMaxMinForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
 
 // ---- norm ----------------------------------------------------------------------------------
 
+// `Scalar? p`: None is the 2-norm.
+double NormOrder(const Attrs& attrs) { return attrs.Has("p") ? attrs.Double("p") : 2.0; }
+
 MetaOr InferNorm(const OpArgs& a) {
   const Tensor& x = a.inputs[0];
   if (!IsFloating(x.dtype())) {
@@ -428,7 +431,7 @@ MetaOr InferNorm(const OpArgs& a) {
 
 ListOr NormForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   const Tensor& x = a.inputs[0];
-  const double p = a.attrs.Double("p");
+  const double p = NormOrder(a.attrs);
   TD_ASSIGN_OR_RETURN(DimMask mask, OptionalDimsMask(a.attrs, x.dim()));
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
   DispatchFloating(x.dtype(), [&](auto tag) {
@@ -466,7 +469,7 @@ ListOr NormForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
 // PyTorch's norm_backward.
 ListOr NormBackward(const BackwardArgs& b) {
   const Tensor& x = b.inputs[0];
-  const double p = b.attrs.Double("p");
+  const double p = NormOrder(b.attrs);
   TD_ASSIGN_OR_RETURN(DimMask mask, OptionalDimsMask(b.attrs, x.dim()));
   const bool keepdim = b.attrs.Bool("keepdim");
   TD_ASSIGN_OR_RETURN(Tensor g, Unreduce(b.grads[0], mask, keepdim));
@@ -810,23 +813,23 @@ constexpr uint32_t kSelf = 1u;
 }  // namespace
 
 void RegisterMoreReductionOps(std::vector<OpDef>& t) {
-  const AttrSpec keepdim{"keepdim", AttrType::kBool, false, false, "keep reduced dims as size 1"};
-  const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
-  const AttrSpec optional_dim{"dim", AttrType::kInt, {}, false, "the dim to reduce (None: all)"};
-  const AttrSpec optional_dims{
-      "dim", AttrType::kInts, {}, false, "dims to reduce (None or []: all)"};
   t.push_back(Reduction("prod", "ProdBackward0", "product of all elements (integers give int64)",
                         InferProd, ProdForward, ProdBackward, kSelf, true));
+  t.back().schema = "prod(Tensor self, *, ScalarType? dtype=None) -> Tensor";
   {
     OpDef d = Reduction("prod_dim", "ProdBackward1", "product over dim (integers give int64)",
                         InferProdDim, ProdDimForward, ProdDimBackward, kSelf, true);
-    d.attrs = {dim, keepdim};
+    d.schema =
+        "prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> "
+        "Tensor";
     t.push_back(d);
   }
   t.push_back(Reduction("max", "MaxBackward1", "maximum of all elements (NaN wins)", InferMaxAll,
                         MaxMinAllForward<true>, MaxMinAllBackward, kSelf, true));
+  t.back().schema = "max(Tensor self) -> Tensor";
   t.push_back(Reduction("min", "MinBackward1", "minimum of all elements (NaN wins)", InferMinAll,
                         MaxMinAllForward<false>, MaxMinAllBackward, kSelf, true));
+  t.back().schema = "min(Tensor self) -> Tensor";
   for (bool is_max : {true, false}) {
     OpDef d =
         Reduction(is_max ? "argmax" : "argmin", "",
@@ -834,54 +837,61 @@ void RegisterMoreReductionOps(std::vector<OpDef>& t) {
                          : "int64 index of the first minimum (flattened when dim is None)",
                   is_max ? InferArgMax : InferArgMin,
                   is_max ? ArgMaxMinForward<true> : ArgMaxMinForward<false>, nullptr, 0, false);
-    d.attrs = {optional_dim, keepdim};
+    d.schema = is_max ? "argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor"
+                      : "argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
   {
-    OpDef d = Reduction("norm", "NormBackward1", "p-norm over dims (torch.norm with a number p)",
-                        InferNorm, NormForward, NormBackward, kSelf, true);
-    d.attrs = {{"p", AttrType::kDouble, 2.0, false, "the order: any number, inf or -inf"},
-               optional_dims,
-               keepdim};
+    OpDef d =
+        Reduction("norm", "NormBackward1", "p-norm of all elements (torch.norm with a number p)",
+                  InferNorm, NormForward, NormBackward, kSelf, true);
+    d.schema = "norm.Scalar(Tensor self, Scalar p=2) -> Tensor";
+    t.push_back(d);
+    d.name = "norm_dim";
+    d.doc = "p-norm over dims (p None: 2)";
+    d.schema =
+        "norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
-  const AttrSpec unbiased{"unbiased", AttrType::kBool, true, false, "divide by n - 1 (Bessel)"};
   {
     OpDef d = Reduction("var", "VarBackward0", "variance over dims (floating only)", InferVarStd,
                         VarStdForward<false>, VarBackward, kSelf, false);
-    d.attrs = {optional_dims, unbiased, keepdim};
+    d.schema =
+        "var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
   {
     OpDef d = Reduction("std", "StdBackward0", "standard deviation over dims (floating only)",
                         InferVarStd, VarStdForward<true>, StdBackward, kSelf, true);
-    d.attrs = {optional_dims, unbiased, keepdim};
+    d.schema =
+        "std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
   {
     OpDef d =
         Reduction("cumsum", "CumsumBackward0", "cumulative sum along dim (integers give int64)",
                   InferCumsum, CumsumForward, CumsumBackward, 0, false);
-    d.attrs = {dim};
+    d.schema = "cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor";
+    d.result_like_self = true;
     t.push_back(d);
   }
   {
     OpDef d = Reduction("logsumexp", "LogsumexpBackward0", "log(sum(exp(self))) over dims, stably",
                         InferLogsumexp, LogsumexpForward, LogsumexpBackward, kSelf, true);
-    d.attrs = {{"dim", AttrType::kInts, {}, true, "dims to reduce"}, keepdim};
+    d.schema = "logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
   {
     OpDef d =
         Reduction("softmax", "SoftmaxBackward0", "exp(self) / sum(exp(self)) along dim",
                   InferSoftmax<false>, SoftmaxForward<false>, SoftmaxBackward<false>, 0, true);
-    d.attrs = {dim};
+    d.schema = "softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor";
     t.push_back(d);
   }
   {
     OpDef d = Reduction("log_softmax", "LogSoftmaxBackward0", "self - logsumexp(self) along dim",
                         InferSoftmax<true>, SoftmaxForward<true>, SoftmaxBackward<true>, 0, true);
-    d.attrs = {dim};
+    d.schema = "log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor";
     t.push_back(d);
   }
 }

@@ -119,7 +119,7 @@ ListOr UnsafeViewForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 }
 
 MetaOr InferReshape(const OpArgs& a) {
-  TD_ASSIGN_OR_RETURN(Shape s, InferSize(a.attrs.Ints("size"), a.inputs[0].numel()));
+  TD_ASSIGN_OR_RETURN(Shape s, InferSize(a.attrs.Ints("shape"), a.inputs[0].numel()));
   return One(s, a.inputs[0].dtype());
 }
 
@@ -595,9 +595,9 @@ ListOr ContiguousForward(const OpArgs& a, const std::vector<TensorMeta>&) {
 MetaOr InferTo(const OpArgs& a) { return One(a.inputs[0].shape(), a.attrs.GetDType("dtype")); }
 
 ListOr ToForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  if (a.inputs[0].dtype() == m[0].dtype) return TensorList{a.inputs[0]};
+  if (a.inputs[0].dtype() == m[0].dtype && !a.attrs.Bool("copy")) return TensorList{a.inputs[0]};
   TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp("_to_copy"));
-  return Apply(*def, {a.inputs[0]}, a.attrs);
+  return Apply(*def, {a.inputs[0]}, Attrs{{"dtype", m[0].dtype}});
 }
 
 ListOr ToCopyForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
@@ -630,53 +630,57 @@ OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view d
 void RegisterShapeOps(std::vector<OpDef>& t) {
   const AttrSpec size{"size", AttrType::kInts, {}, true, "the new shape (-1 infers one dim)"};
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
-  const AttrSpec dim0{"dim", AttrType::kInt, int64_t{0}, false, "the dim"};
   const AttrSpec input_size{"input_size", AttrType::kInts, {}, true, "shape of the forward input"};
   t.push_back(Def("view", "ViewBackward0",
                   "a view with another shape (no copy; fails if impossible)", OpKind::kView,
-                  InferView, ViewForward, ReshapeGradTo, {size}));
+                  InferView, ViewForward, ReshapeGradTo));
+  t.back().schema = "view(Tensor(a) self, SymInt[] size) -> Tensor(a)";
   t.push_back(Def("reshape", "", "view when possible, else a copy with the new shape",
-                  OpKind::kComposite, InferReshape, ReshapeForward, nullptr, {size}));
+                  OpKind::kComposite, InferReshape, ReshapeForward, nullptr));
+  t.back().schema = "reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)";
   t.push_back(Def("_reshape_alias", "ReshapeAliasBackward0", "reshape's view case", OpKind::kView,
                   InferView, ViewForward, ReshapeGradTo, {size}));
   t.push_back(Def("_unsafe_view", "UnsafeViewBackward0",
                   "reshape's copy case: a fresh tensor reshaped (shares storage, not a view)",
                   OpKind::kKernel, InferView, UnsafeViewForward, ReshapeGradTo, {size}));
   t.push_back(Def("transpose", "TransposeBackward0", "swaps two dims (view)", OpKind::kView,
-                  InferTranspose, TransposeForward, TransposeBackward,
-                  {{"dim0", AttrType::kInt, {}, true, "first dim"},
-                   {"dim1", AttrType::kInt, {}, true, "second dim"}}));
+                  InferTranspose, TransposeForward, TransposeBackward));
+  t.back().schema = "transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)";
   t.push_back(Def("t", "TBackward0", "transpose of a <= 2-D tensor (view)", OpKind::kView, InferT,
                   TForward, TBackward));
+  t.back().schema = "t(Tensor(a) self) -> Tensor(a)";
   t.push_back(Def("unsqueeze", "UnsqueezeBackward0", "inserts a size-1 dim (view)", OpKind::kView,
-                  InferUnsqueeze, UnsqueezeForward, UnsqueezeBackward, {dim}));
+                  InferUnsqueeze, UnsqueezeForward, UnsqueezeBackward));
+  t.back().schema = "unsqueeze(Tensor(a) self, int dim) -> Tensor(a)";
   t.push_back(Def("squeeze", "SqueezeBackward0", "removes all size-1 dims (view)", OpKind::kView,
                   InferSqueeze, SqueezeForward, ReshapeGradTo));
+  t.back().schema = "squeeze(Tensor(a) self) -> Tensor(a)";
   t.push_back(Def("squeeze_dim", "SqueezeBackward1", "removes dim if it has size 1 (view)",
-                  OpKind::kView, InferSqueeze, SqueezeForward, ReshapeGradTo, {dim}));
+                  OpKind::kView, InferSqueeze, SqueezeForward, ReshapeGradTo));
+  t.back().schema = "squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)";
   t.push_back(
       Def("_matmul_squeeze", "SqueezeBackward3",
           "squeeze(dim) as matmul's 1-D @ 2-D case applies it (PyTorch's squeeze_ on a fresh "
           "result: shares storage, not a view)",
           OpKind::kKernel, InferSqueeze, MatmulSqueezeForward, ReshapeGradTo, {dim}));
   t.push_back(Def("expand", "ExpandBackward0", "broadcasts size-1 dims to `size` (view; -1 keeps)",
-                  OpKind::kView, InferExpand, ExpandForward, ExpandBackward, {size}));
+                  OpKind::kView, InferExpand, ExpandForward, ExpandBackward));
+  t.back().schema = "expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)";
   {
     OpDef d = Def("expand_as", "", "expand(self, other.shape)", OpKind::kComposite, InferExpandAs,
                   ExpandAsForward, nullptr);
     d.num_inputs = 2;
+    d.schema = "expand_as(Tensor(a) self, Tensor other) -> Tensor(a)";
     t.push_back(d);
   }
-  t.push_back(
-      Def("select", "SelectBackward0", "self[..., index, ...] on dim (view)", OpKind::kView,
-          InferSelect, SelectForward, SelectBackward,
-          {dim, {"index", AttrType::kInt, {}, true, "index (negative counts from the end)"}}));
+  t.push_back(Def("select", "SelectBackward0", "self[..., index, ...] on dim (view)", OpKind::kView,
+                  InferSelect, SelectForward, SelectBackward));
+  t.back().schema = "select.int(Tensor(a) self, int dim, int index) -> Tensor(a)";
   t.push_back(Def("slice", "SliceBackward0", "self[..., start:end:step, ...] on dim (view)",
-                  OpKind::kView, InferSlice, SliceForward, SliceBackward,
-                  {dim0,
-                   {"start", AttrType::kInt, {}, false, "first index or None"},
-                   {"end", AttrType::kInt, {}, false, "end (exclusive) or None"},
-                   {"step", AttrType::kInt, int64_t{1}, false, "positive step"}}));
+                  OpKind::kView, InferSlice, SliceForward, SliceBackward));
+  t.back().schema =
+      "slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt "
+      "step=1) -> Tensor(a)";
   t.push_back(Def("_select_backward", "SelectBackwardBackward0", "gradient of select",
                   OpKind::kKernel, InferSelectBack, SelectBackwardForward, SelectBackwardBackward,
                   {input_size, dim, {"index", AttrType::kInt, {}, true, "index"}}));
@@ -689,23 +693,30 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
                    {"step", AttrType::kInt, {}, true, "step"}}));
   {
     OpDef d = Def("unbind", "UnbindBackward0", "the slices along dim, as views (iteration)",
-                  OpKind::kView, InferUnbind, UnbindForward, UnbindBackward, {dim0});
+                  OpKind::kView, InferUnbind, UnbindForward, UnbindBackward);
     d.num_outputs = -1;
+    d.schema = "unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]";
     t.push_back(d);
   }
   {
     OpDef d = Def("cat", "CatBackward0", "concatenation along dim", OpKind::kKernel, InferCat,
-                  CatForward, CatBackward, {dim0});
+                  CatForward, CatBackward);
     d.num_inputs = kVariadic;
+    d.schema = "cat(Tensor[] tensors, int dim=0) -> Tensor";
     t.push_back(d);
   }
   t.push_back(Def("clone", "CloneBackward0", "a copy with its own storage", OpKind::kKernel,
                   InferSame, CloneForward, IdentityBackward));
+  t.back().schema = "clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor";
   t.push_back(Def("contiguous", "", "self if contiguous, else a contiguous clone",
                   OpKind::kComposite, InferSame, ContiguousForward, nullptr));
+  t.back().schema = "contiguous(Tensor(a) self, *, MemoryFormat memory_format=0) -> Tensor(a)";
   const AttrSpec dtype{"dtype", AttrType::kDType, {}, true, "target dtype"};
   t.push_back(Def("to", "", "self converted to dtype (self itself if it already has it)",
-                  OpKind::kComposite, InferTo, ToForward, nullptr, {dtype}));
+                  OpKind::kComposite, InferTo, ToForward, nullptr));
+  t.back().schema =
+      "to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, "
+      "MemoryFormat? memory_format=None) -> Tensor(a)";
   t.push_back(Def("_to_copy", "ToCopyBackward0", "a converted copy", OpKind::kKernel, InferTo,
                   ToCopyForward, ToCopyBackward, {dtype}));
 }

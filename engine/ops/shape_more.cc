@@ -391,6 +391,60 @@ ListOr SplitForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   return out;
 }
 
+// split.sizes (split_with_sizes): pieces of the given lengths along dim.
+absl::StatusOr<std::vector<Piece>> SplitSizesPieces(const Shape& shape,
+                                                    const std::vector<int64_t>& sizes,
+                                                    int64_t& dim) {
+  if (shape.empty()) {
+    return absl::InvalidArgumentError("split expects at least a 1-dimensional tensor");
+  }
+  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(dim, static_cast<int64_t>(shape.size())));
+  const int64_t dim_size = shape[static_cast<size_t>(dim)];
+  TD_RETURN_IF_ERROR(CheckOutputCount("split_with_sizes", static_cast<int64_t>(sizes.size())));
+  std::vector<Piece> pieces;
+  int64_t start = 0;
+  bool overflow = false;
+  for (int64_t length : sizes) {
+    if (length < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "split_with_sizes expects split_sizes have only non-negative entries, but got "
+          "split_sizes=",
+          ShapeToString(sizes)));
+    }
+    pieces.push_back({start, length});
+    overflow |= __builtin_add_overflow(start, length, &start);
+  }
+  if (overflow || start != dim_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("split_with_sizes expects split_sizes to sum exactly to ", dim_size,
+                     " (input tensor's size at dimension ", dim,
+                     "), but got split_sizes=", ShapeToString(sizes)));
+  }
+  return pieces;
+}
+
+MetaOr InferSplitSizes(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitSizesPieces(x.shape(), a.attrs.Ints("split_size"), dim));
+  std::vector<TensorMeta> metas;
+  for (const Piece& p : pieces) {
+    Shape s = x.shape();
+    s[static_cast<size_t>(dim)] = p.length;
+    metas.push_back({s, x.dtype()});
+  }
+  return metas;
+}
+
+ListOr SplitSizesForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitSizesPieces(x.shape(), a.attrs.Ints("split_size"), dim));
+  TensorList out;
+  for (const Piece& p : pieces) out.push_back(NarrowView(x, dim, p.start, p.length));
+  return out;
+}
+
 ListOr SplitBackward(const BackwardArgs& b) {
   const int64_t dim =
       *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(b.input_meta[0].shape.size()));
@@ -578,6 +632,10 @@ absl::Status GatherShapeCheck(const Shape& self, int64_t dim, const Tensor& inde
 
 MetaOr InferGather(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &index = a.inputs[1];
+  if (a.attrs.Bool("sparse_grad")) {
+    return absl::UnimplementedError(
+        "gather(): sparse_grad=True is not supported by tensord (it has no sparse tensors)");
+  }
   TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
   TD_RETURN_IF_ERROR(CheckIndexDType(index, "gather"));
   if (index.numel() > 0) {
@@ -677,6 +735,25 @@ ListOr GatherBackBackward(const BackwardArgs& b) {
   return TensorList{g, Tensor()};
 }
 
+absl::Status CheckFillValue(DType dtype, const Attrs& attrs) {
+  if (attrs.IsIntegral("value")) return absl::OkStatus();
+  return CheckConvertible(attrs.Double("value"), dtype);
+}
+
+// The number attribute `value` as a T, as masked_fill and scatter convert it.
+template <typename T>
+T FillValueAs(const Attrs& attrs) {
+  const bool integral = attrs.IsIntegral("value");
+  if constexpr (std::is_same_v<T, bool>) {
+    return attrs.Double("value") != 0;
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    return integral ? attrs.Int("value") : SaturatingDoubleToInt64(attrs.Double("value"));
+  } else {
+    return static_cast<T>(integral ? static_cast<double>(attrs.Int("value"))
+                                   : attrs.Double("value"));
+  }
+}
+
 MetaOr InferScatter(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &index = a.inputs[1], &src = a.inputs[2];
   TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
@@ -729,6 +806,57 @@ ListOr ScatterForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   return TensorList{out};
 }
 
+// scatter.value: a copy of self with out[i][index[i][j]] = value (for dim 1).
+MetaOr InferScatterValue(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &index = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
+  TD_RETURN_IF_ERROR(CheckIndexDType(index, "scatter"));
+  TD_RETURN_IF_ERROR(CheckFillValue(x.dtype(), a.attrs));
+  if (index.numel() > 0) {
+    const int64_t dims = std::max<int64_t>(x.dim(), 1);
+    if (dims != std::max<int64_t>(index.dim(), 1)) {
+      return absl::InvalidArgumentError(
+          "Index tensor must have the same number of dimensions as self tensor");
+    }
+    for (int64_t d = 0; d < dims; ++d) {
+      if (d != dim && NonemptySize(index.shape(), d) > NonemptySize(x.shape(), d)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Expected index ", ShapeToString(index.shape()), " to be smaller than self ",
+            ShapeToString(x.shape()), " apart from dimension ", dim));
+      }
+    }
+    TD_RETURN_IF_ERROR(CheckIndexValues(index, dim, NonemptySize(x.shape(), dim)));
+  }
+  return One(x.shape(), x.dtype());
+}
+
+ListOr ScatterValueForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor &x = a.inputs[0], &index = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::RawClone(x));
+  if (index.numel() == 0) return TensorList{out};
+  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
+  DispatchDType(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T v = FillValueAs<T>(a.attrs);
+    ForEachIndexed(
+        index, dim, NonemptyStrides(out), NonemptyStrides(out),
+        [&](int64_t, int64_t out_off) { *reinterpret_cast<T*>(ElemPtr(out, out_off)) = v; });
+  });
+  return TensorList{out};
+}
+
+// self: grad with the written positions zeroed (grad.scatter(dim, index, 0)).
+ListOr ScatterValueBackward(const BackwardArgs& b) {
+  const int64_t dim =
+      *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(b.input_meta[0].shape.size()));
+  TensorList out(2);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(out[0], op_util::Call("scatter_value", {b.grads[0], b.inputs[1]},
+                                              Attrs{{"dim", dim}, {"value", int64_t{0}}}));
+  }
+  return out;
+}
+
 // self: grad with the scattered positions zeroed (grad.scatter(dim, index, 0)); src:
 // grad.gather(dim, index). Where src is larger than index PyTorch's validate_outputs rejects
 // the gather's shape; here it is padded with zeros (those src elements are not used).
@@ -765,11 +893,6 @@ ListOr ScatterBackward(const BackwardArgs& b) {
 // ---- masked_fill / masked_select -----------------------------------------------------------
 
 // The value as self's dtype, or PyTorch's overflow error.
-absl::Status CheckFillValue(DType dtype, const Attrs& attrs) {
-  if (attrs.IsIntegral("value")) return absl::OkStatus();
-  return CheckConvertible(attrs.Double("value"), dtype);
-}
-
 MetaOr InferMaskedFill(const OpArgs& a) {
   const Tensor &x = a.inputs[0], &mask = a.inputs[1];
   if (mask.dtype() != DType::kBool) {
@@ -796,18 +919,9 @@ ListOr MaskedFillForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
 void MaskedFillInplace(const OpArgs& a) { MaskedFillInto(a.inputs[0], a.inputs[1], a.attrs); }
 
 void MaskedFillInto(const Tensor& out, const Tensor& mask, const Attrs& attrs) {
-  const bool integral = attrs.IsIntegral("value");
   DispatchDType(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    T v;
-    if constexpr (std::is_same_v<T, bool>) {
-      v = attrs.Double("value") != 0;
-    } else if constexpr (std::is_same_v<T, int64_t>) {
-      v = integral ? attrs.Int("value") : SaturatingDoubleToInt64(attrs.Double("value"));
-    } else {
-      v = static_cast<T>(integral ? static_cast<double>(attrs.Int("value"))
-                                  : attrs.Double("value"));
-    }
+    const T v = FillValueAs<T>(attrs);
     kernels::Map2<T, T, bool>(out, out, mask, [v](T x, bool keep) { return keep ? v : x; });
   });
 }
@@ -941,81 +1055,103 @@ OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view d
 
 void RegisterMoreShapeOps(std::vector<OpDef>& t) {
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
-  const AttrSpec dim0{"dim", AttrType::kInt, int64_t{0}, false, "the dim"};
   const AttrSpec input_size{"input_size", AttrType::kInts, {}, true, "shape of the forward input"};
   constexpr uint32_t kIndex = 2u;  // input 1 (index or mask) is saved
 
   t.push_back(Def("flatten", "", "dims start_dim..end_dim merged into one (a view when possible)",
-                  OpKind::kComposite, InferFlatten, FlattenForward, nullptr,
-                  {{"start_dim", AttrType::kInt, int64_t{0}, false, "first dim to flatten"},
-                   {"end_dim", AttrType::kInt, int64_t{-1}, false, "last dim to flatten"}}));
+                  OpKind::kComposite, InferFlatten, FlattenForward, nullptr));
+  t.back().schema =
+      "flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)";
   t.push_back(Def("permute", "PermuteBackward0", "the dims reordered (view)", OpKind::kView,
-                  InferPermute, PermuteForward, PermuteBackward,
-                  {{"dims", AttrType::kInts, {}, true, "the new order of the dims"}}));
-  t.push_back(
-      Def("repeat", "RepeatBackward0", "self tiled repeats[i] times along each dim",
-          OpKind::kKernel, InferRepeat, RepeatForward, RepeatBackward,
-          {{"repeats", AttrType::kInts, {}, true, "times to repeat each dim (may add dims)"}}));
+                  InferPermute, PermuteForward, PermuteBackward));
+  t.back().schema = "permute(Tensor(a) self, int[] dims) -> Tensor(a)";
+  t.push_back(Def("repeat", "RepeatBackward0", "self tiled repeats[i] times along each dim",
+                  OpKind::kKernel, InferRepeat, RepeatForward, RepeatBackward));
+  t.back().schema = "repeat(Tensor self, SymInt[] repeats) -> Tensor";
   t.push_back(Def("stack", "StackBackward0", "the tensors joined along a new dim", OpKind::kKernel,
-                  InferStack, StackForward, StackBackward, {dim0}, kVariadic));
+                  InferStack, StackForward, StackBackward, {}, kVariadic));
+  t.back().schema = "stack(Tensor[] tensors, int dim=0) -> Tensor";
   {
     OpDef d = Def("split", "SplitBackward0",
                   "pieces of split_size along dim (views; the last may be smaller)", OpKind::kView,
-                  InferSplit, SplitForward, SplitBackward,
-                  {{"split_size", AttrType::kInt, {}, true, "size of each piece"}, dim0});
+                  InferSplit, SplitForward, SplitBackward);
     d.num_outputs = -1;
+    d.schema = "split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]";
+    t.push_back(d);
+  }
+  {
+    OpDef d = Def("split_sizes", "SplitWithSizesBackward0",
+                  "pieces of the given lengths along dim (views; split_with_sizes)", OpKind::kView,
+                  InferSplitSizes, SplitSizesForward, SplitBackward);
+    d.num_outputs = -1;
+    d.schema = "split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]";
     t.push_back(d);
   }
   {
     OpDef d =
         Def("chunk", "", "split into `chunks` pieces of ceil(size / chunks) along dim (views)",
-            OpKind::kComposite, InferChunk, ChunkForward, nullptr,
-            {{"chunks", AttrType::kInt, {}, true, "number of pieces (at most)"}, dim0});
+            OpKind::kComposite, InferChunk, ChunkForward, nullptr);
     d.num_outputs = -1;
+    d.schema = "chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]";
     t.push_back(d);
   }
-  t.push_back(
-      Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
-          OpKind::kComposite, InferNarrow, NarrowForward, nullptr,
-          {dim,
-           {"start", AttrType::kInt, {}, true, "first index (negative counts from the end)"},
-           {"length", AttrType::kInt, {}, true, "number of elements"}}));
+  t.push_back(Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
+                  OpKind::kComposite, InferNarrow, NarrowForward, nullptr));
+  t.back().schema = "narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)";
   t.push_back(Def("index_select", "IndexSelectBackward0",
                   "the entries of self at index (int64 vector) along dim", OpKind::kKernel,
-                  InferIndexSelect, IndexSelectForward, IndexSelectBackward, {dim}, 2, kIndex));
+                  InferIndexSelect, IndexSelectForward, IndexSelectBackward, {}, 2, kIndex));
+  t.back().schema = "index_select(Tensor self, int dim, Tensor index) -> Tensor";
+  t.back().value_dependent_checks = true;
   t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_index_select_backward", "IndexAddBackward0",
                   "gradient of index_select: zeros(input_size).index_add_(dim, index, grad)",
                   OpKind::kKernel, InferIndexSelectBack, IndexSelectBackForward,
                   IndexSelectBackBackward, {input_size, dim}, 2,
-                  kIndex | 1u));  // PyTorch keeps self too
-  t.back().nondiff_inputs = 2u;   // the index / mask
+                  kIndex | 1u));           // PyTorch keeps self too
+  t.back().value_dependent_checks = true;  // index / target values
+  t.back().nondiff_inputs = 2u;            // the index / mask
   t.push_back(Def("gather", "GatherBackward0", "out[i][j] = self[i][index[i][j]] (for dim 1)",
-                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {dim}, 2,
+                  OpKind::kKernel, InferGather, GatherForward, GatherBackward, {}, 2,
                   kIndex | 1u));  // PyTorch keeps self too
-  t.back().nondiff_inputs = 2u;   // the index / mask
+  t.back().schema =
+      "gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor";
+  t.back().value_dependent_checks = true;
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_gather_backward", "ScatterAddBackward0",
                   "gradient of gather: zeros(input_size).scatter_add(dim, index, grad)",
                   OpKind::kKernel, InferGatherBack, GatherBackForward, GatherBackBackward,
                   {input_size, dim}, 2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+  t.back().value_dependent_checks = true;  // index / target values
+  t.back().nondiff_inputs = 2u;            // the index / mask
   t.push_back(Def("scatter", "ScatterBackward0",
                   "a copy of self with out[i][index[i][j]] = src[i][j] (for dim 1)",
-                  OpKind::kKernel, InferScatter, ScatterForward, ScatterBackward, {dim}, 3,
-                  kIndex));
+                  OpKind::kKernel, InferScatter, ScatterForward, ScatterBackward, {}, 3, kIndex));
+  t.back().schema = "scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor";
+  t.back().result_like_self = true;
+  t.back().value_dependent_checks = true;
   t.back().nondiff_inputs = 2u;  // the index / mask
+  t.push_back(Def("scatter_value", "ScatterBackward1",
+                  "a copy of self with out[i][index[i][j]] = value (for dim 1)", OpKind::kKernel,
+                  InferScatterValue, ScatterValueForward, ScatterValueBackward, {}, 2, kIndex));
+  t.back().schema = "scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor";
+  t.back().result_like_self = true;
+  t.back().value_dependent_checks = true;
+  t.back().nondiff_inputs = 2u;  // the index
   t.push_back(Def("masked_fill", "MaskedFillBackward0",
                   "self (broadcast with mask) with value where mask is true", OpKind::kKernel,
-                  InferMaskedFill, MaskedFillForward, MaskedFillBackward,
-                  {{"value", AttrType::kScalar, {}, true, "the fill value"}}, 2, kIndex));
+                  InferMaskedFill, MaskedFillForward, MaskedFillBackward, {}, 2, kIndex));
+  t.back().schema = "masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor";
+  t.back().result_like_self = true;
   t.back().nondiff_inputs = 2u;  // the index / mask
-  t.back().inplace_name = "masked_fill_";
   t.back().inplace = MaskedFillInplace;
   t.push_back(Def("masked_select", "MaskedSelectBackward0",
                   "1-D tensor of the elements of self (broadcast with mask) where mask is true",
                   OpKind::kKernel, InferMaskedSelect, MaskedSelectForward, MaskedSelectBackward, {},
                   2, kIndex | 1u));  // PyTorch keeps self too
-  t.back().nondiff_inputs = 2u;      // the index / mask
+  t.back().schema = "masked_select(Tensor self, Tensor mask) -> Tensor";
+  t.back().value_dependent_checks = true;
+  t.back().nondiff_inputs = 2u;  // the index / mask
   t.push_back(Def("_masked_select_backward", "MaskedScatterBackward0",
                   "gradient of masked_select: zeros(input_size).masked_scatter(mask, grad)",
                   OpKind::kKernel, InferMaskedSelectBack, MaskedSelectBackForward,

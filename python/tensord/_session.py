@@ -355,6 +355,7 @@ def _schema_first(fn):
 # OpInfo.num_outputs says how many tensors an op returns (-1: decided by the inputs, as unbind):
 # those ids are left to the server and the client waits for them. Servers from before the field
 # (0) fall back to this table.
+_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _MULTI_OUTPUT = {"max_dim": 2, "min_dim": 2, "unbind": -1, "split": -1, "chunk": -1}
 # PyTorch signatures whose positional order differs from the table's (inputs first, then
 # attributes): ("in", i, keyword) is the op's input i, a string an attribute.
@@ -805,6 +806,11 @@ class Session:
         allow_none (schema path): None inputs go as id 0, and those at the end are left out."""
         info = self._opinfo(op)
         inplace = op in self._inplace
+        if attrs and isinstance(attrs.get("reduction"), str):
+            # The table's reduction is ATen's int enum (the hand-kept path passes F's strings).
+            if attrs["reduction"] not in _REDUCTION:
+                raise ValueError(f"{attrs['reduction']} is not a valid value for reduction")
+            attrs = dict(attrs, reduction=_REDUCTION[attrs["reduction"]])
         ids = [self._input(x, op, allow_none) for x in inputs]
         while allow_none and ids and ids[-1] == 0:
             ids.pop()
@@ -987,8 +993,14 @@ class Session:
                 for k in _INPUT_KWARGS:
                     if len(inputs) < n_in and k in kwargs and k not in names:
                         inputs.append(kwargs.pop(k))
-                if len(inputs) < n_in:
+                # Trailing `Tensor?` inputs of the schema (linear's bias) may be left out: None.
+                optional = info.schema.split("->")[0].count("Tensor? ")
+                for k in ("weight", "bias", "pos_weight"):
+                    if optional and len(inputs) < n_in and k in kwargs and k not in names:
+                        inputs.append(kwargs.pop(k))
+                if len(inputs) < n_in - optional:
                     raise TypeError(f"{name}() expects {n_in} tensor argument(s), got {len(inputs)}")
+                inputs += [None] * (n_in - len(inputs))
             if attrs and attrs[0].type == "int[]" and len(args) > len(attrs):
                 args = [list(args)]  # x.view(2, 3)
             if len(args) > len(attrs):
@@ -1004,7 +1016,7 @@ class Session:
             for k in required:
                 if k not in values:
                     raise TypeError(f"{name}() missing required argument '{k}'")
-            return self._apply(name, inputs, values)
+            return self._apply(name, inputs, values, allow_none=True)
 
         op.__name__ = name
         op.__qualname__ = name
@@ -1129,7 +1141,18 @@ class Session:
 
     @_schema_first
     def reshape(self, input, shape):
-        return self._apply("reshape", [input], {"size": _size_args((shape,), "reshape")})
+        return self._apply("reshape", [input], {"shape": _size_args((shape,), "reshape")})
+
+    @_schema_first
+    def norm(self, input, p="fro", dim=None, keepdim=False, dtype=None):
+        if dtype is not None:
+            input = self.to(input, dtype)
+        p = 2 if p == "fro" else p
+        if dim is None and not keepdim:
+            return self._apply("norm", [input], {"p": p})
+        if dim is None:
+            dim = list(range(input.dim()))
+        return self._apply("norm_dim", [input], {"p": p, "dim": _dims(dim), "keepdim": keepdim})
 
     def numel(self, input):
         return input.numel()

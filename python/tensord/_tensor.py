@@ -480,6 +480,10 @@ class Tensor:
         return self._s.mean(self, dim, keepdim, dtype=dtype)
 
     @_schema_first
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return self._s.norm(self, p, dim, keepdim, dtype)
+
+    @_schema_first
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         return self._s.prod(self, dim, keepdim, dtype=dtype)
 
@@ -552,7 +556,7 @@ class Tensor:
     @_schema_first
     def reshape(self, *shape):
         from tensord._session import _size_args
-        return self._s._apply("reshape", [self], {"size": _size_args(shape, "reshape")})
+        return self._s._apply("reshape", [self], {"shape": _size_args(shape, "reshape")})
 
     @_schema_first
     def expand(self, *sizes):

@@ -164,6 +164,38 @@ TEST_P(Client, Unbind_Indexing_AndMultiOutputOps) {
   EXPECT_THAT(x.grad().to_vector<double>(), ElementsAre(0, 1, 0, 0, 0, 1));
 }
 
+TEST_P(Client, SchemaGeneratedOverloads_ReadLikeLibtorch) {
+  Tensor x = s().tensor({1, 5, 3, 2}, {2, 2}, requires_grad());
+  EXPECT_EQ(x.sum().item<double>(), 11.0);
+  EXPECT_THAT(x.sum({0}, /*keepdim=*/true).to_vector<double>(), ElementsAre(4, 7));
+  EXPECT_EQ(x.max().item<double>(), 5.0);
+  auto [values, indices] = x.max(1);
+  EXPECT_THAT(values.to_vector<double>(), ElementsAre(5, 3));
+  EXPECT_THAT(indices.to_vector<int64_t>(), ElementsAre(1, 0));
+  EXPECT_THAT(x.max(s().tensor({2, 2})).to_vector<double>(), ElementsAre(2, 5, 3, 2));
+  EXPECT_EQ(x.max(s().tensor({2, 2})).grad_fn()->name(), "MaximumBackward0");
+  EXPECT_THAT(x.pow(2).to_vector<double>(), ElementsAre(1, 25, 9, 4));
+  EXPECT_EQ(x.pow(2).grad_fn()->name(), "PowBackward0");
+  EXPECT_EQ(x.pow(x).grad_fn()->name(), "PowBackward1");
+  EXPECT_THAT(pow(2, s().tensor({1, 3})).to_vector<double>(), ElementsAre(2, 8));
+  EXPECT_EQ(s().pow(2, x).grad_fn()->name(), "PowBackward2");
+  EXPECT_NEAR(x.norm().item<double>(), std::sqrt(39.0), 1e-5);
+  EXPECT_THAT(sum(x, {1}).to_vector<double>(), ElementsAre(6, 5));
+
+  Tensor w = s().ones({3, 2});
+  Tensor b = s().tensor({0.5, 0.5, 0.5});
+  EXPECT_THAT(s().linear(x, w, b).to_vector<double>(), ElementsAre(6.5, 6.5, 6.5, 5.5, 5.5, 5.5));
+  EXPECT_THAT(s().linear(x, w).to_vector<double>(), ElementsAre(6, 6, 6, 5, 5, 5));
+  EXPECT_THAT(x.linear(w).sizes(), ElementsAre(2, 3));
+
+  Tensor y = s().tensor({0, 1});
+  y.exp_();
+  EXPECT_NEAR(y.to_vector<double>()[1], std::exp(1.0), 1e-6);
+  y.pow_(2);
+  EXPECT_NEAR(y.to_vector<double>()[1], std::exp(2.0), 1e-5);
+  EXPECT_EQ(y.version(), 2u);
+}
+
 TEST_P(Client, AutogradGrad_WithCreateGraph) {
   Tensor x = s().tensor({2}, {}, requires_grad().dtype(kFloat64));
   auto d1 = autograd::grad({x.pow(3).sum()}, {x}, {}, std::nullopt, true);

@@ -147,8 +147,8 @@ TEST_F(Errors, UnknownOpAndBadAttributes) {
       Apply("add", {a_}),
       StatusIs(Code::kInvalidArgument, StrEq("add() takes 2 tensor input(s) but 1 were given")));
   EXPECT_THAT(
-      Apply("sum_dim", {a_}),
-      StatusIs(Code::kInvalidArgument, StrEq("sum_dim() missing required attribute 'dim'")));
+      Apply("transpose", {a_}, Attrs{{"dim1", int64_t{0}}}),
+      StatusIs(Code::kInvalidArgument, StrEq("transpose() missing required attribute 'dim0'")));
   EXPECT_THAT(Apply("sum_dim", {a_}, Attrs{{"dim", std::string("x")}}),
               StatusIs(Code::kInvalidArgument, StrEq("sum_dim(): attribute 'dim' must be int[]")));
   EXPECT_THAT(Apply("sum", {a_}, Attrs{{"bogus", int64_t{1}}}),

@@ -332,6 +332,13 @@ class Program {
         v->set_s(in.Chance(240) ? in.Pick(kStrings) : in.String(8));
         return;
       }
+      case AttrType::kMemoryFormat:
+      case AttrType::kLayout:
+        v->set_i(in.Bool() ? 0 : in.EdgeInt());
+        return;
+      case AttrType::kDevice:
+        v->set_s(in.Bool() ? "cpu" : in.String(8));
+        return;
     }
   }
 

@@ -200,7 +200,7 @@ void CommandSeeds() {
     b.Factory(1, "randn", {3, 4}, true);
     b.Tensor(2, pb::DTYPE_INT64, {3}, Bytes<int64_t>({0, 3, -100}));
     auto& ce = b.Op("cross_entropy", {1, 2}, {3});
-    Str(ce, "reduction", "mean");
+    Int(ce, "reduction", 1);  // ATen's enum: mean
     Int(ce, "ignore_index", -100);
     b.Op("log_softmax", {1}, {4});
     b.Op("nll_loss", {4, 2}, {5});

@@ -29,6 +29,10 @@ TOLERANCES = {
 }
 
 
+# ATen's reduction enum, as the table's `int reduction` gives it.
+_RED = {0: "none", 1: "mean", 2: "sum"}
+
+
 def _reshape_alias(x, size):
     # reshape's view case: for a viewable input PyTorch 1.13 calls aten::_reshape_alias.
     out = x.reshape(size)
@@ -46,6 +50,7 @@ TORCH_OPS = {
     "rsub": lambda x, a: torch.rsub(x[0], a["other"], alpha=a["alpha"]),
     "pow": lambda x, a: torch.pow(x[0], x[1]),
     "pow_scalar": lambda x, a: torch.pow(x[0], a["exponent"]),
+    "pow_scalar_base": lambda x, a: torch.pow(a["self"], x[0]),
     "neg": lambda x, a: torch.neg(x[0]),
     "abs": lambda x, a: torch.abs(x[0]),
     "sign": lambda x, a: torch.sign(x[0]),
@@ -85,7 +90,7 @@ TORCH_OPS = {
     "dot": lambda x, a: torch.dot(x[0], x[1]),
     "matmul": lambda x, a: torch.matmul(x[0], x[1]),
     "view": lambda x, a: x[0].view(a["size"]),
-    "reshape": lambda x, a: torch.reshape(x[0], a["size"]),
+    "reshape": lambda x, a: torch.reshape(x[0], a["shape"]),
     "_reshape_alias": lambda x, a: _reshape_alias(x[0], a["size"]),
     "_unsafe_view": lambda x, a: torch.ops.aten._unsafe_view(x[0], a["size"]),
     "transpose": lambda x, a: torch.transpose(x[0], a["dim0"], a["dim1"]),
@@ -110,10 +115,11 @@ TORCH_OPS = {
     "contiguous": lambda x, a: x[0].contiguous(),
     "to": lambda x, a: x[0].to(a["dtype"]),
     "_to_copy": lambda x, a: torch.ops.aten._to_copy(x[0], dtype=a["dtype"]),
-    "mse_loss": lambda x, a: torch.nn.functional.mse_loss(x[0], x[1], reduction=a["reduction"]),
+    "mse_loss": lambda x, a: torch.nn.functional.mse_loss(x[0], x[1],
+                                                          reduction=_RED[a["reduction"]]),
     "binary_cross_entropy_with_logits": lambda x, a: (
         torch.nn.functional.binary_cross_entropy_with_logits(x[0], x[1],
-                                                             reduction=a["reduction"])),
+                                                             reduction=_RED[a["reduction"]])),
 }
 
 

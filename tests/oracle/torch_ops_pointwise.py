@@ -20,6 +20,8 @@ TORCH_OPS = {
     "fmod": lambda x, a: torch.fmod(x[0], x[1]),
     "remainder": lambda x, a: torch.remainder(x[0], x[1]),
     "maximum": lambda x, a: torch.maximum(x[0], x[1]),
+    "max_other": lambda x, a: torch.max(x[0], x[1]),
+    "min_other": lambda x, a: torch.min(x[0], x[1]),
     "minimum": lambda x, a: torch.minimum(x[0], x[1]),
     "logical_and": lambda x, a: torch.logical_and(x[0], x[1]),
     "logical_or": lambda x, a: torch.logical_or(x[0], x[1]),

@@ -11,7 +11,9 @@ TORCH_OPS = {
     "argmax": lambda x, a: torch.argmax(x[0], dim=a["dim"], keepdim=a["keepdim"]),
     "argmin": lambda x, a: torch.argmin(x[0], dim=a["dim"], keepdim=a["keepdim"]),
     # torch.norm with a number p (p="fro", its default, reaches the same NormBackward1 node).
-    "norm": lambda x, a: torch.norm(x[0], p=a["p"], dim=a["dim"], keepdim=a["keepdim"]),
+    "norm": lambda x, a: torch.norm(x[0], p=a["p"]),
+    "norm_dim": lambda x, a: torch.norm(x[0], p=2 if a["p"] is None else a["p"], dim=a["dim"],
+                                        keepdim=a["keepdim"]),
     "var": lambda x, a: torch.var(x[0], dim=a["dim"], unbiased=a["unbiased"], keepdim=a["keepdim"]),
     "std": lambda x, a: torch.std(x[0], dim=a["dim"], unbiased=a["unbiased"], keepdim=a["keepdim"]),
     "cumsum": lambda x, a: torch.cumsum(x[0], a["dim"]),

@@ -15,6 +15,7 @@ TORCH_OPS = {
     "repeat": lambda x, a: x[0].repeat(a["repeats"]),
     "stack": lambda x, a: torch.stack(x, a["dim"]),
     "split": lambda x, a: torch.split(x[0], a["split_size"], a["dim"]),
+    "split_sizes": lambda x, a: torch.split(x[0], a["split_size"], a["dim"]),
     "chunk": lambda x, a: torch.chunk(x[0], a["chunks"], a["dim"]),
     "narrow": lambda x, a: torch.narrow(x[0], a["dim"], a["start"], a["length"]),
     "index_select": lambda x, a: torch.index_select(x[0], a["dim"], x[1]),
@@ -24,6 +25,7 @@ TORCH_OPS = {
     "_gather_backward": lambda x, a: torch.zeros(a["input_size"], dtype=x[0].dtype).scatter_add(
         a["dim"], x[1], x[0]),
     "scatter": lambda x, a: torch.scatter(x[0], a["dim"], x[1], x[2]),
+    "scatter_value": lambda x, a: torch.scatter(x[0], a["dim"], x[1], a["value"]),
     "masked_fill": lambda x, a: torch.masked_fill(x[0], x[1], a["value"]),
     "masked_select": lambda x, a: torch.masked_select(x[0], x[1]),
     "_masked_select_backward": lambda x, a: torch.zeros(

@@ -76,7 +76,7 @@ OUT_OF_PLACE = {
     "slice": lambda x, a: torch.ops.aten.slice(x[0], a["dim"], a["start"], a["end"], a["step"]),
     "narrow": lambda x, a: torch.narrow(x[0], a["dim"], a["start"], a["length"]),
     "view": lambda x, a: x[0].view(a["size"]),
-    "reshape": lambda x, a: x[0].reshape(a["size"]),
+    "reshape": lambda x, a: x[0].reshape(a["shape"]),
     "transpose": lambda x, a: torch.transpose(x[0], a["dim0"], a["dim1"]),
     "t": lambda x, a: torch.t(x[0]),
     "permute": lambda x, a: x[0].permute(a["dims"]),
@@ -357,7 +357,7 @@ VIEW_KINDS = [
     ("narrow", [3, 4], [("narrow", {"dim": 1, "start": 1, "length": 2}, 1, 0)]),
     ("view_flat", [3, 4], [("view", {"size": [12]}, 1, 0)]),
     ("view_2x6", [3, 4], [("view", {"size": [2, 6]}, 1, 0)]),
-    ("reshape_view", [3, 4], [("reshape", {"size": [4, 3]}, 1, 0)]),
+    ("reshape_view", [3, 4], [("reshape", {"shape": [4, 3]}, 1, 0)]),
     ("transpose", [3, 4], [("transpose", {"dim0": 0, "dim1": 1}, 1, 0)]),
     ("t", [3, 4], [("t", {}, 1, 0)]),
     ("permute", [2, 3, 2], [("permute", {"dims": [2, 0, 1]}, 1, 0)]),
@@ -580,7 +580,7 @@ def _random_view(b, rng, r):
         options.append(("t", {}, 1))
     options.append(("unsqueeze", {"dim": rng.randrange(nd + 1)}, 1))
     options.append(("view", {"size": [-1]}, 1))
-    options.append(("reshape", {"size": [t.numel()]}, 1))
+    options.append(("reshape", {"shape": [t.numel()]}, 1))
     if 1 in t.shape:
         options.append(("squeeze", {}, 1))
     if nd >= 1 and t.shape[-1] == 1:

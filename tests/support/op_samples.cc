@@ -1,4 +1,5 @@
 #include "tests/support/op_samples.h"
+#include "engine/ops/op_util.h"
 #include "tests/support/op_samples_parts.h"
 
 #include <random>
@@ -98,8 +99,9 @@ std::vector<OpSample> BuildSamples() {
   // Shapes and indexing.
   v.push_back(S("view", "flatten", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{-1}}}));
   v.push_back(S("view", "split", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{2, 6}}}));
-  v.push_back(S("reshape", "view_case", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{4, 3}}}));
-  v.push_back(S("reshape", "copy_case", {Nc({4, 3})}, Attrs{{"size", std::vector<int64_t>{-1}}}));
+  v.push_back(
+      S("reshape", "view_case", {In({3, 4})}, Attrs{{"shape", std::vector<int64_t>{4, 3}}}));
+  v.push_back(S("reshape", "copy_case", {Nc({4, 3})}, Attrs{{"shape", std::vector<int64_t>{-1}}}));
   v.push_back(
       S("_reshape_alias", "plain", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{2, 2, 3}}}));
   v.push_back(S("_unsafe_view", "plain", {In({3, 4})}, Attrs{{"size", std::vector<int64_t>{12}}}));
@@ -150,7 +152,8 @@ std::vector<OpSample> BuildSamples() {
 
   // Losses.
   for (const char* r : {"mean", "sum", "none"}) {
-    v.push_back(S("mse_loss", r, {In({3, 4}), In({3, 4})}, Attrs{{"reduction", std::string(r)}}));
+    v.push_back(S("mse_loss", r, {In({3, 4}), In({3, 4})},
+                  Attrs{{"reduction", op_util::ReductionEnum(r)}}));
   }
   v.push_back(S("mse_loss", "broadcast_target", {In({3, 4}), In({4})}));
   // The ops added after the core set keep their samples next to each other by area.
@@ -161,7 +164,7 @@ std::vector<OpSample> BuildSamples() {
   for (const char* r : {"mean", "sum", "none"}) {
     v.push_back(S("binary_cross_entropy_with_logits", r,
                   {In({3, 4}), In({3, 4}, Domain::kPositive)},
-                  Attrs{{"reduction", std::string(r)}}));
+                  Attrs{{"reduction", op_util::ReductionEnum(r)}}));
   }
   return v;
 }

@@ -1,4 +1,5 @@
 // Samples of the nn ops added after the core set.
+#include "engine/ops/op_util.h"
 #include "tests/support/op_samples_parts.h"
 
 namespace tensord::testing {
@@ -22,7 +23,7 @@ InputSpec Fixed(Shape shape, std::vector<double> values, bool noncontiguous = fa
   return s;
 }
 
-Attrs Red(const char* r) { return Attrs{{"reduction", std::string(r)}}; }
+Attrs Red(const char* r) { return Attrs{{"reduction", op_util::ReductionEnum(r)}}; }
 
 }  // namespace
 
@@ -56,17 +57,16 @@ void AddNNSamples(std::vector<OpSample>& v) {
   }
   v.push_back(S("nll_loss", "ignored_target", {In({4, 3}), Idx({4}, {2, -100, 0, 1})}));
   v.push_back(S("nll_loss", "custom_ignore_none", {In({4, 3}), Idx({4}, {2, 1, 0, 1})},
-                Attrs{{"reduction", std::string("none")}, {"ignore_index", int64_t{1}}}));
+                Attrs{{"reduction", int64_t{0}}, {"ignore_index", int64_t{1}}}));
   v.push_back(S("nll_loss", "no_batch_mean", {In({5}), Idx({}, {3})}));
   v.push_back(S("nll_loss", "no_batch_none", {In({5}), Idx({}, {3})}, Red("none")));
   v.push_back(S("nll_loss", "noncontiguous_sum", {Nc({3, 4}), Idx({3}, {3, 0, 2})}, Red("sum")));
   v.push_back(S("_nll_loss_backward", "mean", {In({}), Idx({3}, {1, 0, 4})},
                 Attrs{{"input_size", std::vector<int64_t>{3, 5}}}));
-  v.push_back(
-      S("_nll_loss_backward", "none_ignored", {In({3}), Idx({3}, {1, -100, 4})},
-        Attrs{{"input_size", std::vector<int64_t>{3, 5}}, {"reduction", std::string("none")}}));
+  v.push_back(S("_nll_loss_backward", "none_ignored", {In({3}), Idx({3}, {1, -100, 4})},
+                Attrs{{"input_size", std::vector<int64_t>{3, 5}}, {"reduction", int64_t{0}}}));
   v.push_back(S("_nll_loss_backward", "no_batch_sum", {In({}), Idx({}, {2})},
-                Attrs{{"input_size", std::vector<int64_t>{5}}, {"reduction", std::string("sum")}}));
+                Attrs{{"input_size", std::vector<int64_t>{5}}, {"reduction", int64_t{2}}}));
 
   v.push_back(S("cross_entropy", "mean", {In({3, 5}), Idx({3}, {1, 0, 4})}));
   v.push_back(S("cross_entropy", "sum_nc", {Nc({4, 3}), Idx({4}, {2, 0, 1, 1})}, Red("sum")));

@@ -78,6 +78,15 @@ void AddPointwiseSamples(std::vector<OpSample>& v) {
       S("remainder", "signs", {Fixed({4}, {-3.5, 3.5, -3.5, 3.5}), Fixed({4}, {2, -2, -2, 2})}));
   v.push_back(S("maximum", "bool_bool", {Mask({3}, {1, 0, 0}), Mask({3}, {1, 1, 0})}));
   v.push_back(S("minimum", "int_float_scalar", {Int({2, 2}), In({})}));
+  // pow.Scalar: a number to tensor powers.
+  v.push_back(S("pow_scalar_base", "float_base", {In({3, 4})}, Attrs{{"self", 2.5}}));
+  v.push_back(S("pow_scalar_base", "int_base_nc", {Nc({4, 3})}, Attrs{{"self", int64_t{3}}}));
+  v.push_back(
+      S("pow_scalar_base", "fractional_base", {In({3}, Domain::kPositive)}, Attrs{{"self", 0.5}}));
+  v.push_back(S("pow_scalar_base", "int_exponent",
+                {Int({2, 3}, Domain::kFixed, {0, 1, 2, 3, 1, 2})}, Attrs{{"self", int64_t{2}}}));
+  v.push_back(S("max_other", "broadcast_rhs", {In({3, 4}), In({4})}));
+  v.push_back(S("min_other", "noncontiguous", {Nc({4, 3}), Nc({4, 3})}));
 
   // Logical: bool results, any input dtype (non-zero is true), broadcasting.
   for (const char* op : {"logical_and", "logical_or"}) {

@@ -82,22 +82,25 @@ void AddReductionSamples(std::vector<OpSample>& v) {
 
   // norm: p = 2 by default; others away from 0 where they are not differentiable.
   v.push_back(S("norm", "default", {In({3, 4})}));
-  v.push_back(S("norm", "dim1", {In({3, 4})}, Attrs{{"dim", Ints{1}}}));
+  v.push_back(S("norm_dim", "dim1", {In({3, 4})}, Attrs{{"dim", Ints{1}}}));
+  v.push_back(S("norm_dim", "dims_keepdim", {In({2, 3, 4})},
+                Attrs{{"dim", Ints{0, 2}}, {"keepdim", true}}));
   v.push_back(
-      S("norm", "dims_keepdim", {In({2, 3, 4})}, Attrs{{"dim", Ints{0, 2}}, {"keepdim", true}}));
-  v.push_back(S("norm", "keepdim_all", {In({2, 3})}, Attrs{{"keepdim", true}}));
-  v.push_back(S("norm", "noncontiguous", {Nc({4, 3})}, Attrs{{"dim", Ints{-1}}}));
+      S("norm_dim", "keepdim_all", {In({2, 3})}, Attrs{{"dim", Ints{0, 1}}, {"keepdim", true}}));
+  v.push_back(S("norm_dim", "noncontiguous", {Nc({4, 3})}, Attrs{{"dim", Ints{-1}}}));
   v.push_back(S("norm", "scalar", {In({}, Domain::kNonZero)}));
-  v.push_back(S("norm", "p1", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 1.0}, {"dim", Ints{0}}}));
+  v.push_back(
+      S("norm_dim", "p1", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 1.0}, {"dim", Ints{0}}}));
   v.push_back(S("norm", "p3", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 3.0}}));
   v.push_back(
-      S("norm", "p1_5", {Nc({4, 3}, Domain::kNonZero)}, Attrs{{"p", 1.5}, {"dim", Ints{1}}}));
+      S("norm_dim", "p1_5", {Nc({4, 3}, Domain::kNonZero)}, Attrs{{"p", 1.5}, {"dim", Ints{1}}}));
   v.push_back(
-      S("norm", "p0_5", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 0.5}, {"dim", Ints{1}}}));
-  v.push_back(S("norm", "p_inf", {In({3, 4})}, Attrs{{"p", INFINITY}, {"dim", Ints{1}}}));
+      S("norm_dim", "p0_5", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 0.5}, {"dim", Ints{1}}}));
+  v.push_back(S("norm_dim", "p_inf", {In({3, 4})}, Attrs{{"p", INFINITY}, {"dim", Ints{1}}}));
   v.push_back(S("norm", "p_neg_inf", {In({3, 4})}, Attrs{{"p", -INFINITY}}));
-  v.push_back(S("norm", "p0", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 0.0}, {"dim", Ints{0}}}));
-  v.push_back(S("norm", "p_int", {In({3, 4})}, Attrs{{"p", int64_t{2}}, {"dim", Ints{0}}}));
+  v.push_back(
+      S("norm_dim", "p0", {In({3, 4}, Domain::kNonZero)}, Attrs{{"p", 0.0}, {"dim", Ints{0}}}));
+  v.push_back(S("norm_dim", "p_int", {In({3, 4})}, Attrs{{"p", int64_t{2}}, {"dim", Ints{0}}}));
 
   // var / std.
   for (const char* op : {"var", "std"}) {

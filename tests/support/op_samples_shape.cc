@@ -55,6 +55,10 @@ void AddShapeSamples(std::vector<OpSample>& v) {
   v.push_back(S("split", "noncontiguous", {Nc({4, 3})}, Attrs{{"split_size", int64_t{3}}}));
   v.push_back(S("split", "single_piece", {In({3, 4})},
                 Attrs{{"split_size", int64_t{5}}, {"dim", int64_t{1}}}));
+  v.push_back(
+      S("split_sizes", "uneven", {In({5, 3})}, Attrs{{"split_size", std::vector<int64_t>{2, 3}}}));
+  v.push_back(S("split_sizes", "three_pieces_negative_dim", {In({2, 4})},
+                Attrs{{"split_size", std::vector<int64_t>{1, 2, 1}}, {"dim", int64_t{-1}}}));
 
   v.push_back(S("chunk", "even", {In({4, 3})}, Attrs{{"chunks", int64_t{2}}}));
   v.push_back(
@@ -116,6 +120,10 @@ void AddShapeSamples(std::vector<OpSample>& v) {
                 Attrs{{"dim", int64_t{-1}}}));
   v.push_back(S("scatter", "src_no_grad", {In({2, 3}), Idx({1, 3}, {1, 0, 1}), NoGrad(In({1, 3}))},
                 Attrs{{"dim", int64_t{0}}}));
+  v.push_back(S("scatter_value", "dim1_float", {In({3, 4}), Idx({3, 2}, {0, 3, 1, 2, 2, 0})},
+                Attrs{{"dim", int64_t{1}}, {"value", 2.5}}));
+  v.push_back(S("scatter_value", "dim0_int_value_nc", {Nc({4, 3}), Idx({2, 3}, {3, 0, 1, 2, 1, 0})},
+                Attrs{{"dim", int64_t{0}}, {"value", int64_t{-2}}}));
 
   v.push_back(S("masked_fill", "same_shape",
                 {In({3, 4}), Mask({3, 4}, {1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1})},

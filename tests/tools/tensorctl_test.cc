@@ -642,20 +642,25 @@ TEST_F(Tensorctl, OpsListsEveryOpOfTheTable) {
   std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), static_cast<size_t>(ops.ops_size()) + 1) << r.out;
   EXPECT_THAT(lines[0], AllOf(StartsWith("OP"), HasSubstr("INPUTS"), HasSubstr("GRAD_FN"),
-                              HasSubstr("ATTRIBUTES")));
+                              HasSubstr("SCHEMA")));
   for (int i = 0; i < ops.ops_size(); ++i) {
     EXPECT_THAT(lines[i + 1], StartsWith(ops.ops(i).name() + " ")) << "row " << i + 1;
     if (!ops.ops(i).grad_fn().empty()) {
       EXPECT_THAT(lines[i + 1], HasSubstr(" " + ops.ops(i).grad_fn() + " "));
     }
   }
-  EXPECT_THAT(r.out, HasSubstr("reduction: str = 'mean'"));
-  EXPECT_THAT(r.out, HasSubstr("alpha: Scalar = 1"));
+  EXPECT_THAT(r.out,
+              HasSubstr(" add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor"));
+  EXPECT_THAT(r.out, HasSubstr(" mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor"));
+  EXPECT_THAT(r.out, HasSubstr("input_size: int[]"));  // an internal op: its attributes
 
   Result json = Ctl({"ops", "--format=json"});
   ASSERT_EQ(json.rc, 0) << json;
   for (const pb::OpInfo& op : ops.ops())
     EXPECT_THAT(json.out, HasSubstr("{\"name\":\"" + op.name() + "\","));
+  EXPECT_THAT(json.out, HasSubstr("\"schema\":\"sum.dim_IntList(Tensor self, int[1]? dim, bool "
+                                  "keepdim=False, *, ScalarType? dtype=None) -> Tensor\","
+                                  "\"overload_group\":\"sum\",\"overload_name\":\"dim_IntList\""));
 }
 
 TEST_F(Tensorctl, StatsReportsTheServer) {

@@ -340,15 +340,19 @@ std::string OpsTable(const pb::ListOpsResponse& r) {
   t.AddColumn("KIND");
   t.AddColumn("GRAD_FN");
   t.AddColumn("INPLACE");
-  t.AddColumn("ATTRIBUTES");
+  t.AddColumn("SCHEMA / ATTRIBUTES");
   for (const pb::OpInfo& op : r.ops()) {
-    std::vector<std::string> attrs;
-    for (const auto& a : op.attrs()) attrs.push_back(AttrSignature(a));
+    // The ATen schema is the declaration; internal ops (no schema) show their attributes.
+    std::string declared = op.schema();
+    if (declared.empty()) {
+      std::vector<std::string> attrs;
+      for (const auto& a : op.attrs()) attrs.push_back(AttrSignature(a));
+      declared = attrs.empty() ? "-" : absl::StrJoin(attrs, ", ");
+    }
     t.AddRow({op.name(), op.num_inputs() < 0 ? "list" : absl::StrCat(op.num_inputs()),
               op.num_outputs() < 0 ? "var" : absl::StrCat(op.num_outputs()),
               op.kind().empty() ? "-" : op.kind(), op.grad_fn().empty() ? "-" : op.grad_fn(),
-              op.inplace_name().empty() ? "-" : op.inplace_name(),
-              attrs.empty() ? "-" : absl::StrJoin(attrs, ", ")});
+              op.inplace_name().empty() ? "-" : op.inplace_name(), declared});
   }
   return t.Render();
 }
@@ -368,6 +372,9 @@ std::string OpsJson(const pb::ListOpsResponse& r) {
         "{\"name\":", JsonString(op.name()), ",\"num_inputs\":", op.num_inputs(),
         ",\"num_outputs\":", op.num_outputs(), ",\"kind\":", JsonString(op.kind()), ",\"grad_fn\":",
         JsonString(op.grad_fn()), ",\"inplace_name\":", JsonString(op.inplace_name()),
+        ",\"schema\":", JsonString(op.schema()), ",\"overload_group\":",
+        JsonString(op.overload_group()), ",\"overload_name\":", JsonString(op.overload_name()),
+        ",\"value_dependent_checks\":", op.value_dependent_checks() ? "true" : "false",
         ",\"differentiable_outputs\":", op.differentiable_outputs(), ",\"attrs\":[",
         absl::StrJoin(attrs, ","), "],\"doc\":", JsonString(op.doc()), "}"));
   }

@@ -165,13 +165,8 @@ class Tensor {
   // Every op of the engine's table, generated from it (see client/gen_ops.cc).
 #include "tensord/client_ops_decl.inc"
 
-  // PyTorch's overloads on top of the table's names.
-  Tensor sum(const std::vector<int64_t>& dim, bool keepdim = false) const;
-  Tensor mean(const std::vector<int64_t>& dim, bool keepdim = false) const;
-  std::tuple<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;
-  std::tuple<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
-  Tensor pow(Scalar exponent) const;
-  Tensor squeeze(int64_t dim) const;
+  // Conveniences on top of the generated ones (PyTorch's overloads by group, x.sum({0}, true),
+  // x.max(1), x.pow(2), come from the schemas).
   Tensor operator[](int64_t index) const;  // select(0, index)
   Tensor reshape(std::initializer_list<int64_t> shape) const {
     return reshape(std::vector<int64_t>(shape));
@@ -254,6 +249,10 @@ class Session {
   Tensor full_like(const Tensor& t, Scalar value, TensorOptions options = {});
   Tensor rand_like(const Tensor& t, TensorOptions options = {});
   Tensor randn_like(const Tensor& t, TensorOptions options = {});
+
+  // Every op of the table as torch.NAME: t.exp(x), t.sum(x, {0}), t.linear(x, w, b),
+  // t.cat({a, b}) (generated from the ATen schemas, see client/gen_ops.cc).
+#include "tensord/client_ops_session.inc"
 
   // torch.set_grad_enabled / torch.is_grad_enabled for this session.
   void set_grad_enabled(bool enabled);
