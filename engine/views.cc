@@ -21,8 +21,9 @@ absl::Status ViewRebaseError(const TensorImpl& view, bool indirect) {
   std::string msg;
   if (view.grad_fn) {
     if (view.creation_meta == CreationMeta::kNoGradMode) {
-      // PyTorch 1.13 trips an internal assert here (a view of a no_grad view, made in grad mode).
-      return absl::InternalError(
+      // PyTorch 1.13 trips an internal assert here (a view of a no_grad view, made in grad mode):
+      // its text, as the RuntimeError PyTorch raises, but not INTERNAL — tensord is not broken.
+      return absl::FailedPreconditionError(
           "!grad_fn INTERNAL ASSERT FAILED at \"./torch/csrc/autograd/variable.cpp\":792, please "
           "report a bug to PyTorch. ");
     }

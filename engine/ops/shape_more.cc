@@ -117,10 +117,11 @@ std::optional<int64_t> FirstOutOfRange(const Tensor& index, int64_t size) {
   return bad;
 }
 
-// Every value of `index` in [0, size), else PyTorch's scatter/gather error.
+// Every value of `index` in [0, size), else PyTorch's scatter/gather error — a RuntimeError in
+// PyTorch (INVALID_ARGUMENT), not the IndexError of a bad dim or subscript (OUT_OF_RANGE).
 absl::Status CheckIndexValues(const Tensor& index, int64_t dim, int64_t size) {
   if (const std::optional<int64_t> v = FirstOutOfRange(index, size)) {
-    return absl::OutOfRangeError(
+    return absl::InvalidArgumentError(
         absl::StrCat("index ", *v, " is out of bounds for dimension ", dim, " with size ", size));
   }
   return absl::OkStatus();

@@ -991,7 +991,11 @@ class OpTable:
     """Overload groups built from an op table: entries of (schema string, wire name, in-place wire
     name or None). Schemas whose types this module does not know are skipped (``skipped``)."""
 
-    def __init__(self, entries, adapter=None):
+    def __init__(self, entries, adapter=None, numbers_as_tensors=(), omittable_optionals=False):
+        """numbers_as_tensors: groups whose Tensor arguments also take Python numbers (as wrapped
+        0-dim tensors) -- for a server table that lacks PyTorch's .Scalar siblings of those
+        overloads. omittable_optionals: an optional argument without a default (``int[1]? dim``)
+        may be left out and is None -- for a table that lacks the overload without it."""
         self.adapter = adapter or Adapter()
         by_group = collections.OrderedDict()
         self.skipped = []
@@ -1008,6 +1012,16 @@ class OpTable:
             by_group.setdefault(s.name, []).append((s, wire, inplace))
         self.groups = collections.OrderedDict(
             (name, OverloadGroup(name, ents, self.adapter)) for name, ents in by_group.items())
+        for name, g in self.groups.items():
+            for sig in g.all_function_sigs + g.all_method_sigs + g.inplace_sigs:
+                if name in numbers_as_tensors:
+                    sig.numbers_as_tensors = True
+                if omittable_optionals:
+                    for prm in sig.params:
+                        if not prm.optional and prm.arg.type.optional:
+                            prm.optional = True
+                            prm.allow_none = True
+                    sig.min_args = sum(1 for prm in sig.params if not prm.optional)
 
     def __contains__(self, name):
         return name in self.groups

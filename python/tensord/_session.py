@@ -334,6 +334,10 @@ class _NN:
 
 # ---- the session -----------------------------------------------------------------------------
 
+_SCALAR_AS_TENSOR = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "where", "fmod", "remainder", "rsub",
+                               "masked_fill", "fill"})
+
+
 def _schema_first(fn):
     """A hand-dispatched overload for servers without schemas; with them, the schema's binding."""
     name = fn.__name__
@@ -863,7 +867,10 @@ class Session:
         """Functions, methods and in-place methods per overload group, bound as PyTorch binds them
         (tensord._schema), from the schemas ListOps gives; ops without one are internal."""
         entries = [(o.schema, o.name, o.inplace_name or None) for o in ops if getattr(o, "schema", "")]
-        self._table = _schema.OpTable(entries, _ClientAdapter())
+        # The server's table has the .Tensor overloads of these groups but not PyTorch's .Scalar
+        # siblings: a number goes as a wrapped 0-dim tensor, as the server expects.
+        self._table = _schema.OpTable(entries, _ClientAdapter(), numbers_as_tensors=_SCALAR_AS_TENSOR,
+                                      omittable_optionals=True)
         for text, why in self._table.skipped:
             warnings.warn(f"tensord: cannot bind the server's op '{text}': {why}", RuntimeWarning)
         self._functional = _schema.Functional(self._table, ndim=lambda x: x.dim(), shape=lambda x: tuple(x.shape))
@@ -912,8 +919,10 @@ class Session:
             typ = _ATTR_TYPES.get(a.type.base + ("[]" if a.type.list else ""))
             value = b.attrs.get(a.name)
             if typ is None and value is not None:
-                if a.type.base in ("Layout", "Device", "MemoryFormat") and not a.type.list:
-                    typ = "str"  # by name ("cpu", "contiguous_format"): AttrValue has no such kinds
+                if a.type.base in ("Layout", "MemoryFormat") and not a.type.list:
+                    typ = "int"  # ATen's enum value (torch.strided, torch.contiguous_format: 0)
+                elif a.type.base == "Device" and not a.type.list:
+                    typ = "str"  # "cpu"
                 else:
                     raise NotImplementedError(f"tensord: {b.schema.full_name}: an argument of type {a.type} "
                                               f"('{a.name}') has no wire form")
@@ -1143,8 +1152,8 @@ class Session:
     def reshape(self, input, shape):
         return self._apply("reshape", [input], {"shape": _size_args((shape,), "reshape")})
 
-    @_schema_first
     def norm(self, input, p="fro", dim=None, keepdim=False, dtype=None):
+        # torch.norm is Python (torch/functional.py) over several ATen ops; mapped by hand always.
         if dtype is not None:
             input = self.to(input, dtype)
         p = 2 if p == "fro" else p

@@ -479,7 +479,6 @@ class Tensor:
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         return self._s.mean(self, dim, keepdim, dtype=dtype)
 
-    @_schema_first
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
         return self._s.norm(self, p, dim, keepdim, dtype)
 

@@ -228,11 +228,21 @@ def test_every_table_op_is_a_function_and_a_method(t):
     ops = t._stub.ListOps(pb.ListOpsRequest(), metadata=t._md).ops
     assert len(ops) > 50
     x = t.ones(2)
+    from tensord import _schema
     for op in ops:
-        for name in (op.name, op.inplace_name):
-            if name and not name.startswith("_"):
-                assert callable(getattr(t, name)), name
-                assert callable(getattr(x, name)), name
+        if op.name.startswith("_"):
+            continue
+        # By PyTorch's names (the overload group): torch.NAME unless PyTorch binds it elsewhere
+        # (torch.nn.functional), x.NAME where the schema has a self and PyTorch has the method,
+        # x.NAME_ for the in-place form.
+        group = op.overload_group
+        assert group and op.schema.startswith(group), op.name
+        if group not in _schema.NO_FUNCTION:
+            assert callable(getattr(t, group)), group
+        if "Tensor self" in op.schema.split("->")[0] and group not in _schema.NO_METHOD:
+            assert callable(getattr(x, group)), group
+        if op.inplace_name and group not in _schema.NO_METHOD:
+            assert callable(getattr(x, group + "_")), group + "_"
     with pytest.raises(AttributeError, match="not in the server's op table"):
         t.no_such_op
     with pytest.raises(AttributeError):
@@ -877,3 +887,60 @@ def test_optional_ops_match_pytorch(case, t):
         if not graph:
             wa["next_functions"] = gb["next_functions"] = None
         assert_same_observation(wa, gb, f"{case}[{i}]")
+
+
+def _calling_convention_cases(m, F):
+    x = m.tensor([[1., 2., 3., 4.], [5., 6., 7., 8.]])
+    W = m.tensor([[1., 0., 1., 0.], [0., 1., 0., 1.], [1., 1., 1., 1.]])
+    b = m.tensor([0.5, -0.5, 1.])
+    cond = x > 4
+    y = m.zeros(2, 4)
+    idx = m.tensor([[0, 1], [2, 3]])
+    return {
+        "F.linear(x, W, b)": lambda: F.linear(x, W, b),
+        "F.linear(x, W, bias=None)": lambda: F.linear(x, W, bias=None),
+        "x.where(cond, y)": lambda: x.where(cond, y),
+        "torch.where(cond, x, 0.)": lambda: m.where(cond, x, 0.),
+        "x.split([1, 3], dim=1)": lambda: x.split([1, 3], dim=1),
+        "x.split(2, 1)": lambda: x.split(2, 1),
+        "x.scatter(1, idx, 0.5)": lambda: x.scatter(1, idx, 0.5),
+        "x.scatter(1, idx, value=0.5)": lambda: x.scatter(1, idx, value=0.5),
+        "x.scatter(1, idx, src)": lambda: x.scatter(1, idx, -x),
+        "x.clone().sin_()": lambda: x.clone().sin_(),
+        "x.clone().masked_fill_(cond, 0.)": lambda: x.clone().masked_fill_(cond, 0.),
+        "(x * 2).detach_()": lambda: (x * 2).detach_(),
+        "x.sum(1, keepdim=True)": lambda: x.sum(1, keepdim=True),
+        "x.max(1).indices": lambda: x.max(1).indices,
+        "torch.max(x, y)": lambda: m.max(x, y),
+        "x.pow(2) / 2 ** x": lambda: (x.pow(2), 2 ** x),
+        "F.mse_loss(x, y, reduction='sum')": lambda: F.mse_loss(x, y, reduction="sum"),
+        "x > 4.5, x.eq(2)": lambda: (x > 4.5, x.eq(2)),
+        # .tolist(): the client raises a server-side error at the next value it needs (issue 12).
+        "gather out of range": lambda: x.gather(1, m.tensor([[9]])).tolist(),
+        "F.linear bad arg": lambda: F.linear(x, W, 3),
+        "x.split('a')": lambda: x.split("a"),
+    }
+
+
+def test_calling_conventions_match_pytorch(t):
+    # The forms PyTorch accepts (function, method, in-place, positional, keyword, defaults left
+    # out, nn.functional), bound by the ops' ATen schemas from ListOps; errors by builtin type.
+    def outcome(f):
+        try:
+            r = f()
+        except Exception as e:  # noqa: BLE001 - the type is what is compared
+            return ("error", next(c for c in type(e).__mro__ if c.__module__ == "builtins").__name__)
+        rs = r if isinstance(r, tuple) else (r,)
+        return ("ok", [v.tolist() if hasattr(v, "tolist") else v for v in rs])
+
+    want = {k: outcome(f) for k, f in _calling_convention_cases(torch, torch.nn.functional).items()}
+    got = {k: outcome(f) for k, f in _calling_convention_cases(t, t.nn.functional).items()}
+    for k in want:
+        assert got[k][0] == want[k][0], (k, want[k], got[k])
+        if want[k][0] == "ok":
+            assert len(got[k][1]) == len(want[k][1]), k
+            for g, w in zip(got[k][1], want[k][1]):
+                torch.testing.assert_close(torch.tensor(g, dtype=torch.float64),
+                                           torch.tensor(w, dtype=torch.float64), msg=k)
+        else:
+            assert got[k][1] == want[k][1], (k, want[k], got[k])
