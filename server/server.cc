@@ -10,6 +10,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "engine/op_def.h"
 #include "engine/storage.h"
 #include "server/status.h"
 #include "spdlog/spdlog.h"
@@ -31,7 +32,12 @@ TensordServer::TensordServer(ServerOptions options)
     : options_(std::move(options)),
       sessions_(options_),
       service_(options_, sessions_, executor_, stats_),
-      executor_(options_.workers) {}
+      executor_(options_.workers) {
+  // Build the op table (schemas parsed, attributes derived) now, on the starting thread, not on
+  // the first request's gRPC thread: its construction is deep, and the first request is not the
+  // place to pay for it.
+  (void)OpTable();
+}
 
 absl::StatusOr<std::unique_ptr<TensordServer>> TensordServer::Start(ServerOptions options) {
   std::unique_ptr<TensordServer> s(new TensordServer(std::move(options)));

@@ -279,19 +279,7 @@ ListOr AsStridedCopyBackward(const BackwardArgs& b) {
       GeometryAttrs(BaseLayout(b.attrs, b.input_meta[0].shape), ViewLayout(b.attrs), true));
 }
 
-OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
-          InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs = {}) {
-  OpDef d;
-  d.name = name;
-  d.grad_fn = grad_fn;
-  d.doc = doc;
-  d.kind = kind;
-  d.infer = infer;
-  d.forward = forward;
-  d.backward = backward;
-  d.attrs = std::move(attrs);
-  return d;
-}
+using op_util::Def;
 
 }  // namespace
 

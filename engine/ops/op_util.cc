@@ -168,4 +168,21 @@ int64_t ReductionEnum(absl::string_view name) {
   return -1;
 }
 
+OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
+          InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs,
+          int num_inputs, uint32_t save_inputs) {
+  OpDef d;
+  d.name = name;
+  d.grad_fn = grad_fn;
+  d.doc = doc;
+  d.kind = kind;
+  d.infer = infer;
+  d.forward = forward;
+  d.backward = backward;
+  d.attrs = std::move(attrs);
+  d.num_inputs = num_inputs;
+  d.save_inputs = save_inputs;
+  return d;
+}
+
 }  // namespace tensord::op_util

@@ -71,4 +71,10 @@ absl::Status RefuseOptionalInputs(absl::string_view op, std::span<const Tensor> 
 // "none" -> 0, "mean" -> 1, "sum" -> 2, anything else -> -1.
 int64_t ReductionEnum(absl::string_view name);
 
+// The plain table-entry builder the shape and view families share: what an OpDef needs besides
+// its schema (which supplies inputs and attributes).
+OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
+          InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs = {},
+          int num_inputs = 1, uint32_t save_inputs = 0);
+
 }  // namespace tensord::op_util

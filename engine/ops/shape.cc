@@ -611,19 +611,7 @@ ListOr ToCopyBackward(const BackwardArgs& b) {
   return TensorList{g};
 }
 
-OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
-          InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs = {}) {
-  OpDef d;
-  d.name = name;
-  d.grad_fn = grad_fn;
-  d.doc = doc;
-  d.kind = kind;
-  d.infer = infer;
-  d.forward = forward;
-  d.backward = backward;
-  d.attrs = std::move(attrs);
-  return d;
-}
+using op_util::Def;
 
 }  // namespace
 

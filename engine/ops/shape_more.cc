@@ -370,10 +370,8 @@ absl::StatusOr<std::vector<Piece>> SplitPieces(const Shape& shape, int64_t split
   return pieces;
 }
 
-MetaOr InferSplit(const OpArgs& a) {
-  const Tensor& x = a.inputs[0];
-  int64_t dim = a.attrs.Int("dim");
-  TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
+// The pieces of x along dim: their metadata, and the views (split, split.sizes).
+std::vector<TensorMeta> PieceMetas(const Tensor& x, int64_t dim, const std::vector<Piece>& pieces) {
   std::vector<TensorMeta> metas;
   for (const Piece& p : pieces) {
     Shape s = x.shape();
@@ -383,13 +381,24 @@ MetaOr InferSplit(const OpArgs& a) {
   return metas;
 }
 
+TensorList PieceViews(const Tensor& x, int64_t dim, const std::vector<Piece>& pieces) {
+  TensorList out;
+  for (const Piece& p : pieces) out.push_back(NarrowView(x, dim, p.start, p.length));
+  return out;
+}
+
+MetaOr InferSplit(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
+  return PieceMetas(x, dim, pieces);
+}
+
 ListOr SplitForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   const Tensor& x = a.inputs[0];
   int64_t dim = a.attrs.Int("dim");
   TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
-  TensorList out;
-  for (const Piece& p : pieces) out.push_back(NarrowView(x, dim, p.start, p.length));
-  return out;
+  return PieceViews(x, dim, pieces);
 }
 
 // split.sizes (split_with_sizes): pieces of the given lengths along dim.
@@ -428,22 +437,14 @@ MetaOr InferSplitSizes(const OpArgs& a) {
   const Tensor& x = a.inputs[0];
   int64_t dim = a.attrs.Int("dim");
   TD_ASSIGN_OR_RETURN(auto pieces, SplitSizesPieces(x.shape(), a.attrs.Ints("split_size"), dim));
-  std::vector<TensorMeta> metas;
-  for (const Piece& p : pieces) {
-    Shape s = x.shape();
-    s[static_cast<size_t>(dim)] = p.length;
-    metas.push_back({s, x.dtype()});
-  }
-  return metas;
+  return PieceMetas(x, dim, pieces);
 }
 
 ListOr SplitSizesForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   const Tensor& x = a.inputs[0];
   int64_t dim = a.attrs.Int("dim");
   TD_ASSIGN_OR_RETURN(auto pieces, SplitSizesPieces(x.shape(), a.attrs.Ints("split_size"), dim));
-  TensorList out;
-  for (const Piece& p : pieces) out.push_back(NarrowView(x, dim, p.start, p.length));
-  return out;
+  return PieceViews(x, dim, pieces);
 }
 
 ListOr SplitBackward(const BackwardArgs& b) {
@@ -1035,22 +1036,7 @@ ListOr MaskedSelectBackBackward(const BackwardArgs& b) {
 
 // ---- the table -----------------------------------------------------------------------------
 
-OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
-          InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs = {},
-          int num_inputs = 1, uint32_t save_inputs = 0) {
-  OpDef d;
-  d.name = name;
-  d.grad_fn = grad_fn;
-  d.doc = doc;
-  d.kind = kind;
-  d.infer = infer;
-  d.forward = forward;
-  d.backward = backward;
-  d.attrs = std::move(attrs);
-  d.num_inputs = num_inputs;
-  d.save_inputs = save_inputs;
-  return d;
-}
+using op_util::Def;
 
 }  // namespace
 
