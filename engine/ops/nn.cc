@@ -374,6 +374,9 @@ ListOr NllBackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
   const std::string& reduction = op_util::ReductionName(a.attrs);
   const int64_t ignore = a.attrs.Int("ignore_index");
   TD_ASSIGN_OR_RETURN(Tensor out, op_util::Zeros(m[0]));
+  // Nothing to write (a zero-size class or batch dim): never walk the other dim, which may be
+  // huge (found by UBSan in engine_extremes_test: [2^62, 0] walked 2^62 target rows).
+  if (out.numel() == 0) return TensorList{out};
   const NllLayout l = LayoutOf(m[0].shape, out.strides(), target);
   const int64_t* tp = target.data_ptr<int64_t>();
   int64_t counted = 0;

@@ -45,6 +45,11 @@ class StreamMemory : public process_test::TensordProcessTest {
 };
 
 TEST_F(StreamMemory, EightStreamsThatNeverRead_HoldBoundedMemoryAndGiveItBack) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Under ASan the process's RSS is ASan's allocator and its quarantine, which keeps freed memory
+  // by design: the property measured here (glibc returning memory) is the normal build's.
+  GTEST_SKIP() << "RSS under AddressSanitizer measures its quarantine, not glibc's heap";
+#endif
   constexpr int64_t kStreamBudget = 8 * kMiB;
   constexpr int kStreams = 8;
   constexpr int kBatches = 25;
