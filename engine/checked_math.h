@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -212,6 +213,20 @@ inline int64_t SaturatingDoubleToInt64(double v) {
   if (v >= 9223372036854775808.0) return INT64_MAX;
   if (v < -9223372036854775808.0) return INT64_MIN;
   return static_cast<int64_t>(v);
+}
+
+// v as a T (a tensor element): bool is v != 0, int64 truncates and saturates (NaN gives 0).
+// Callers refuse what PyTorch refuses first (CheckConvertible); this only keeps the conversion
+// defined.
+template <typename T>
+T SaturatingFromDouble(double v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v != 0;
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    return SaturatingDoubleToInt64(v);
+  } else {
+    return static_cast<T>(v);
+  }
 }
 
 // A user number `v` that is to become a value of `dtype`: PyTorch's overflow errors ("value cannot

@@ -35,19 +35,6 @@ TensorOr Make(const Shape& shape, DType dtype, bool requires_grad) {
   return t;
 }
 
-// v as a T: bool is v != 0, int64 truncates and saturates (NaN gives 0) — callers refuse what
-// PyTorch refuses before, this only keeps the conversion defined.
-template <typename T>
-T FromDouble(double v) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return v != 0;
-  } else if constexpr (std::is_same_v<T, int64_t>) {
-    return SaturatingDoubleToInt64(v);
-  } else {
-    return static_cast<T>(v);
-  }
-}
-
 // Fills t (contiguous) with gen(i) for each element i. gen returns a double, or an int64 for
 // values that must not go through double (int64 arange).
 template <typename Gen>
@@ -61,7 +48,7 @@ void Generate(const Tensor& t, Gen&& gen) {
       if constexpr (std::is_same_v<decltype(v), const int64_t>) {
         p[i] = std::is_same_v<T, bool> ? static_cast<T>(v != 0) : static_cast<T>(v);
       } else {
-        p[i] = FromDouble<T>(v);
+        p[i] = SaturatingFromDouble<T>(v);
       }
     }
   });

@@ -1,11 +1,7 @@
 #include "server/convert.h"
 
-#include <cstring>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/factory.h"
-#include "engine/kernels/loop.h"
 #include "engine/ops/op_util.h"
 #include "engine/status_macros.h"
 #include "server/status.h"

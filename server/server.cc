@@ -33,9 +33,8 @@ TensordServer::TensordServer(ServerOptions options)
       sessions_(options_),
       service_(options_, sessions_, executor_, stats_),
       executor_(options_.workers) {
-  // Build the op table (schemas parsed, attributes derived) now, on the starting thread, not on
-  // the first request's gRPC thread: its construction is deep, and the first request is not the
-  // place to pay for it.
+  // Build the op table (every schema parsed, attributes derived) at start-up, so that the first
+  // request does not pay for it.
   (void)OpTable();
 }
 

@@ -231,17 +231,6 @@ ListOr BinaryForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
   return TensorList{out};
 }
 
-template <typename T>
-T Cast(double v) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return v != 0;
-  } else if constexpr (std::is_same_v<T, int64_t>) {
-    return SaturatingDoubleToInt64(v);
-  } else {
-    return static_cast<T>(v);
-  }
-}
-
 // A number attribute as T: integers exactly (an int64 does not go through double), floats
 // truncated for integral T (the shape rule has refused what does not fit).
 template <typename T>
@@ -253,7 +242,7 @@ T ScalarAs(const Attrs& attrs, absl::string_view name) {
       return static_cast<T>(attrs.Int(name));
     }
   }
-  return Cast<T>(attrs.Double(name));
+  return SaturatingFromDouble<T>(attrs.Double(name));
 }
 
 // int64 arithmetic wraps around as in PyTorch (never undefined behaviour); other types as is.

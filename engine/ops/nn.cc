@@ -553,18 +553,8 @@ ListOr BceBackward(const BackwardArgs& b) {
 OpDef Def(absl::string_view name, int num_inputs, absl::string_view grad_fn, absl::string_view doc,
           OpKind kind, InferFn infer, ForwardFn forward, BackwardFn backward,
           std::vector<AttrSpec> attrs = {}, uint32_t save_inputs = 0) {
-  OpDef d;
-  d.name = name;
-  d.num_inputs = num_inputs;
-  d.grad_fn = grad_fn;
-  d.doc = doc;
-  d.kind = kind;
-  d.infer = infer;
-  d.forward = forward;
-  d.backward = backward;
-  d.attrs = std::move(attrs);
-  d.save_inputs = save_inputs;
-  return d;
+  return op_util::Def(name, grad_fn, doc, kind, infer, forward, backward, std::move(attrs),
+                      num_inputs, save_inputs);
 }
 
 // Work of addmm(self, mat1, mat2): mat1's elements times mat2's columns, plus self.

@@ -468,15 +468,8 @@ constexpr uint32_t kSelf = 1u, kBoth = 3u;
 OpDef Def(absl::string_view name, int num_inputs, absl::string_view grad_fn, absl::string_view doc,
           InferFn infer, ForwardFn forward, BackwardFn backward, uint32_t save_inputs = 0,
           bool save_outputs = false) {
-  OpDef d;
-  d.name = name;
-  d.num_inputs = num_inputs;
-  d.grad_fn = grad_fn;
-  d.doc = doc;
-  d.infer = infer;
-  d.forward = forward;
-  d.backward = backward;
-  d.save_inputs = save_inputs;
+  OpDef d = op_util::Def(name, grad_fn, doc, OpKind::kKernel, infer, forward, backward, {},
+                         num_inputs, save_inputs);
   d.save_outputs = save_outputs;
   return d;
 }
