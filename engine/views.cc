@@ -115,6 +115,9 @@ absl::Status RefreshViewGradFn(const Tensor& view) {
   impl->output_nr = 0;
   impl->attr_version = impl->version->value;
   MoveRetainedGrad(view, old_fn);
+  // The new history leads to the base's, which may be a node that saved this view (x.pow_(v)
+  // with v a view of x): a cycle the context breaks when the session closes.
+  Context::Current().RememberRebasedHistory(view.impl_ptr());
   return absl::OkStatus();
 }
 

@@ -4,7 +4,9 @@
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/factory.h"
+#include "engine/node.h"
 #include "engine/ops.h"
+#include "engine/ops/op_util.h"
 #include "tests/support/test_util.h"
 
 namespace tensord {
@@ -126,6 +128,30 @@ TEST(Context, ClosingFreesInplaceHistoriesThatReferToTheirTensor) {
   EXPECT_GT(alive, 0);  // held by the cycles while the session lives
   ctx.reset();
   for (const auto& t : tensors) EXPECT_TRUE(t.expired());
+}
+
+TEST(Context, ClosingFreesARegeneratedViewHistoryThatLeadsToANodeSavingTheView) {
+  // a.pow_(b) with a and b two rows of y saves b in the node behind y's new history
+  // (CopySlices); reading b's grad_fn regenerates it over that history (AsStridedBackward0 ->
+  // CopySlices -> PowBackward1 -> b): a cycle through the view that was read, not through the
+  // tensor written (found by fuzz_commands).
+  auto ctx = std::make_unique<Context>();
+  std::weak_ptr<TensorImpl> y_alive, b_alive;
+  {
+    ContextGuard guard(*ctx);
+    Tensor x = Must(factory::ones({2, 3}, TensorOptions().with_requires_grad()));
+    Tensor y = Must(ops::mul(x, Scalar(2)));
+    Tensor a = Must(ops::select(y, 0, 0));
+    Tensor b = Must(ops::select(y, 0, 1));
+    ASSERT_OK(op_util::Call("pow_", {a, b}).status());
+    ASSERT_EQ(Must(b.grad_fn_or_error())->name(), "AsStridedBackward0");
+    y_alive = y.impl_ptr();
+    b_alive = b.impl_ptr();
+  }
+  EXPECT_FALSE(b_alive.expired());  // held by the cycle while the session lives
+  ctx.reset();
+  EXPECT_TRUE(y_alive.expired());
+  EXPECT_TRUE(b_alive.expired());
 }
 
 }  // namespace
