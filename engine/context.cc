@@ -36,6 +36,7 @@ void MemoryAccount::Credit(int64_t bytes) {
 
 Context::Context(const ContextOptions& options)
     : default_dtype_(options.default_dtype),
+      meta_(options.meta),
       generator_(options.seed),
       memory_(std::make_shared<MemoryAccount>(options.memory_limit_bytes)) {}
 

@@ -46,6 +46,13 @@ struct ContextOptions {
   uint64_t seed = 0;
   int64_t memory_limit_bytes = MemoryAccount::kUnlimited;
   DType default_dtype = DType::kFloat32;
+  // Metadata only: tensors get shapes, dtypes, strides, versions and autograd history but no
+  // bytes, and ops run their shape rules and record their graph nodes without computing
+  // (kernels, copies and fills are skipped). What a client runs next to a remote server to know
+  // every result's metadata, and raise metadata errors, without a round trip — as PyTorch's
+  // host does for tensors on a GPU. Ops whose checks read values (OpDef::value_dependent_checks)
+  // cannot run here unless their output metadata is given (ApplyRecording, ApplyWithMetas).
+  bool meta = false;
 };
 
 class Context {
@@ -55,6 +62,8 @@ class Context {
   Context& operator=(const Context&) = delete;
 
   bool grad_enabled() const { return grad_enabled_.load(std::memory_order_relaxed); }
+  // ContextOptions::meta.
+  bool meta() const { return meta_; }
   void set_grad_enabled(bool enabled) { grad_enabled_.store(enabled, std::memory_order_relaxed); }
 
   std::mt19937_64& generator() { return generator_; }
@@ -87,6 +96,7 @@ class Context {
  private:
   std::atomic<bool> grad_enabled_{true};  // read by DescribeSession from other threads
   DType default_dtype_;
+  bool meta_ = false;
   std::mt19937_64 generator_;
   std::shared_ptr<MemoryAccount> memory_;
   std::mutex graph_grads_mu_;

@@ -268,10 +268,16 @@ absl::StatusOr<std::vector<Tensor>> ApplyImpl(const OpDef& def, std::vector<Tens
   }
   TD_ASSIGN_OR_RETURN(Attrs attrs, ResolveAttrs(def, given));
   const OpArgs args{inputs, attrs};
+  const bool meta = Context::Current().meta();
   // Shape rules may read values (index bounds) and poll for cancellation like kernels.
   std::vector<TensorMeta> metas;
   if (known != nullptr) {
     metas = *known;
+  } else if (meta && def.value_dependent_checks) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(def.name,
+                     "() checks tensor values: a metadata-only context cannot run it "
+                     "without its output metadata"));
   } else {
     TD_ASSIGN_OR_RETURN(metas, CatchCancellation([&] { return def.infer(args); }));
   }
@@ -292,7 +298,14 @@ absl::StatusOr<std::vector<Tensor>> ApplyImpl(const OpDef& def, std::vector<Tens
     }
   }
   std::vector<Tensor> outputs;
-  {
+  if (meta && def.kind == OpKind::kKernel) {
+    // Metadata only: the results the kernel would write, contiguous (as every kernel's are).
+    outputs.reserve(metas.size());
+    for (const TensorMeta& m : metas) {
+      TD_ASSIGN_OR_RETURN(Tensor out, EmptyTensor(m.shape, m.dtype));
+      outputs.push_back(std::move(out));
+    }
+  } else {
     AutoGradMode no_grad(false);
     TD_ASSIGN_OR_RETURN(outputs, CatchCancellation([&] { return def.forward(args, metas); }));
   }
@@ -353,6 +366,12 @@ absl::StatusOr<std::vector<Tensor>> ApplyRecording(const OpDef& def, std::vector
                                                    const Attrs& attrs,
                                                    const std::vector<TensorMeta>& metas) {
   return ApplyImpl(def, std::move(inputs), attrs, /*always_record=*/true, &metas);
+}
+
+absl::StatusOr<std::vector<Tensor>> ApplyWithMetas(const OpDef& def, std::vector<Tensor> inputs,
+                                                   const Attrs& attrs,
+                                                   const std::vector<TensorMeta>& metas) {
+  return ApplyImpl(def, std::move(inputs), attrs, /*always_record=*/false, &metas);
 }
 
 absl::StatusOr<Tensor> Apply1(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
@@ -432,7 +451,7 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
     }
     if (metas[0].dtype == self.dtype()) {
       UninterruptibleScope all_or_nothing;
-      def.inplace(args);
+      if (!self.is_meta()) def.inplace(args);
       self.bump_version();
       return absl::OkStatus();
     }
@@ -472,7 +491,9 @@ absl::Status ApplyInplace(const OpDef& def, const Tensor& self, std::vector<Tens
   for (size_t d = 0; d < self.shape().size(); ++d) {
     self_overlaps |= self.strides()[d] == 0 && self.shape()[d] > 1;
   }
-  if (self_overlaps && def.inplace != nullptr && result.dtype() == self.dtype()) {
+  if (self.is_meta()) {
+    // Metadata only: nothing to write.
+  } else if (self_overlaps && def.inplace != nullptr && result.dtype() == self.dtype()) {
     // Writing through an expanded self (fill_, zero_, masked_fill_): elements that share memory
     // see each other's writes, as in PyTorch's kernels, which a plain copy would not reproduce.
     TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(def, attrs));

@@ -22,6 +22,12 @@ absl::StatusOr<std::vector<Tensor>> Apply(absl::string_view name, std::vector<Te
 absl::StatusOr<std::vector<Tensor>> ApplyRecording(const OpDef& def, std::vector<Tensor> inputs,
                                                    const Attrs& attrs,
                                                    const std::vector<TensorMeta>& metas);
+// Apply with the output metadata given instead of computed by the shape rule: how a
+// metadata-only context (ContextOptions::meta) runs an op whose checks read tensor values
+// (OpDef::value_dependent_checks), with the metadata of the results a server computed.
+absl::StatusOr<std::vector<Tensor>> ApplyWithMetas(const OpDef& def, std::vector<Tensor> inputs,
+                                                   const Attrs& attrs,
+                                                   const std::vector<TensorMeta>& metas);
 // Single-output convenience.
 absl::StatusOr<Tensor> Apply1(const OpDef& def, std::vector<Tensor> inputs,
                               const Attrs& attrs = {});

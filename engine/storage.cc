@@ -137,7 +137,12 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::Allocate(int64_t nbytes,
   return std::make_shared<Storage>(PrivateTag{}, data, nbytes, std::move(account));
 }
 
+std::shared_ptr<Storage> Storage::Meta(int64_t nbytes) {
+  return std::make_shared<Storage>(PrivateTag{}, nullptr, nbytes, nullptr);
+}
+
 Storage::~Storage() {
+  if (data_ == nullptr) return;  // a meta storage
   FreeBytes(data_, RoundedSize(nbytes_));
   account_->Credit(nbytes_);
 }

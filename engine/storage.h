@@ -14,11 +14,15 @@ class Storage {
   // Allocates `nbytes` (uninitialised, 64-byte aligned) charged to `account`.
   static absl::StatusOr<std::shared_ptr<Storage>> Allocate(int64_t nbytes,
                                                            std::shared_ptr<MemoryAccount> account);
+  // A storage of `nbytes` that holds no bytes (data() is null) and is charged to nobody: what
+  // tensors of a metadata-only context (ContextOptions::meta) live on.
+  static std::shared_ptr<Storage> Meta(int64_t nbytes);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
   void* data() const { return data_; }
+  bool is_meta() const { return data_ == nullptr; }
   int64_t nbytes() const { return nbytes_; }
 
   // Only Allocate() constructs (through make_shared, hence public with a private tag).

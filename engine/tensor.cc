@@ -50,7 +50,10 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+bool Tensor::is_meta() const { return impl_->storage->is_meta(); }
+
 char* Tensor::raw_data() const {
+  if (impl_->storage->is_meta()) return nullptr;
   return static_cast<char*>(impl_->storage->data()) +
          impl_->offset * static_cast<int64_t>(ItemSize(impl_->dtype));
 }
@@ -273,16 +276,21 @@ template std::vector<bool> Tensor::ToVector<bool>() const;
 absl::StatusOr<Tensor> EmptyTensor(const Shape& shape, DType dtype) {
   absl::StatusOr<int64_t> nbytes = CheckedNbytes(shape, dtype);
   if (!nbytes.ok()) return nbytes.status();
-  auto storage = Storage::Allocate(*nbytes, Context::Current().memory_ptr());
-  if (!storage.ok()) return storage.status();
-  return Tensor(std::make_shared<TensorImpl>(*std::move(storage), shape, ContiguousStrides(shape),
-                                             0, dtype, std::make_shared<VersionCounter>()));
+  Context& context = Context::Current();
+  std::shared_ptr<Storage> storage;
+  if (context.meta()) {
+    storage = Storage::Meta(*nbytes);
+  } else {
+    TD_ASSIGN_OR_RETURN(storage, Storage::Allocate(*nbytes, context.memory_ptr()));
+  }
+  return Tensor(std::make_shared<TensorImpl>(std::move(storage), shape, ContiguousStrides(shape), 0,
+                                             dtype, std::make_shared<VersionCounter>()));
 }
 
 absl::StatusOr<Tensor> WrapScalar(double value, DType dtype) {
   auto t = EmptyTensor({}, dtype);
   if (!t.ok()) return t.status();
-  WriteFromDouble(t->raw_data(), dtype, value);
+  if (!t->impl()->storage->is_meta()) WriteFromDouble(t->raw_data(), dtype, value);
   t->impl()->wrapped_number = true;
   return t;
 }

@@ -94,7 +94,9 @@ class Tensor {
   uint32_t version() const { return impl_->version->value; }
   void bump_version() const { ++impl_->version->value; }
 
-  // Pointer to element [0, 0, ...] (storage offset applied).
+  // A tensor of a metadata-only context (ContextOptions::meta): it has no bytes to read.
+  bool is_meta() const;
+  // Pointer to element [0, 0, ...] (storage offset applied); null for a meta tensor.
   char* raw_data() const;
   template <typename T>
   T* data_ptr() const {

@@ -101,7 +101,7 @@ absl::StatusOr<Tensor> Zeros(const TensorMeta& meta) {
 
 absl::StatusOr<Tensor> RawClone(const Tensor& t) {
   TD_ASSIGN_OR_RETURN(Tensor out, Alloc(t.meta()));
-  kernels::CopyInto(out, t);
+  if (!t.is_meta() && !out.is_meta()) kernels::CopyInto(out, t);
   return out;
 }
 

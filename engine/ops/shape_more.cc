@@ -1143,7 +1143,8 @@ void RegisterMoreShapeOps(std::vector<OpDef>& t) {
                   "gradient of masked_select: zeros(input_size).masked_scatter(mask, grad)",
                   OpKind::kKernel, InferMaskedSelectBack, MaskedSelectBackForward,
                   MaskedSelectBackBackward, {input_size}, 2, kIndex));
-  t.back().nondiff_inputs = 2u;  // the index / mask
+  t.back().nondiff_inputs = 2u;            // the index / mask
+  t.back().value_dependent_checks = true;  // grad's length is the mask's count of true
 }
 
 }  // namespace tensord
