@@ -105,14 +105,20 @@ bool Session::FindReply(uint64_t request_id, std::string* reply) const {
 }
 
 void Session::RememberReply(uint64_t request_id, std::string reply) {
-  if (reply.size() > kMaxReplyBytes) return;
+  if (reply.size() > kMaxReplyBytes || closed()) return;
+  MemoryAccount& memory = context_.memory();
   absl::MutexLock lock(&mu_);
-  reply_bytes_ += reply.size();
-  replies_.emplace_back(request_id, std::move(reply));
-  while (replies_.size() > kMaxReplies || reply_bytes_ > kMaxReplyBytes) {
+  // Kept replies count against the session's memory quota like its tensors; a reply that does not
+  // fit is not kept (that batch is then not protected against a resend).
+  while (!replies_.empty() &&
+         (replies_.size() >= kMaxReplies || reply_bytes_ + reply.size() > kMaxReplyBytes)) {
     reply_bytes_ -= replies_.front().second.size();
+    memory.Credit(static_cast<int64_t>(replies_.front().second.size()));
     replies_.pop_front();
   }
+  if (!memory.Charge(static_cast<int64_t>(reply.size())).ok()) return;
+  reply_bytes_ += reply.size();
+  replies_.emplace_back(request_id, std::move(reply));
 }
 
 std::vector<std::pair<uint64_t, std::string>> Session::Replies() const {
@@ -135,6 +141,9 @@ void Session::Close() {
   absl::flat_hash_map<uint64_t, Tensor> dropped;
   absl::MutexLock lock(&mu_);
   dropped.swap(handles_);
+  context_.memory().Credit(static_cast<int64_t>(reply_bytes_));
+  replies_.clear();
+  reply_bytes_ = 0;
 }
 
 std::string NewSessionId(const std::string& replica) {

@@ -200,6 +200,31 @@ TEST_F(StateTest, CorruptedAndHalfWrittenFilesAreReportedAndTheValidOnesRestored
   EXPECT_EQ(corrupt, 2);
 }
 
+TEST_F(StateTest, ARepeatedBatchRunsOnceAndIsAnsweredFromItsFirstRunAlsoAfterARestart) {
+  const std::string sid = NewSessionWithId("state-test-replay-00001", 1);
+  Create(sid, 1, {1, 2}, {2});
+  pb::ExecuteRequest batch;
+  batch.set_session_id(sid);
+  batch.set_request_id(77);
+  pb::ApplyOpRequest* add = batch.add_commands()->mutable_apply_op();
+  add->set_op("add_");  // not idempotent: running it twice would add twice
+  add->add_inputs(1);
+  add->add_inputs(1);
+  pb::ExecuteResponse first, again, after_restart;
+  ASSERT_TRUE(stub_->Execute(Ctx(sid).get(), batch, &first).ok());
+  ASSERT_TRUE(stub_->Execute(Ctx(sid).get(), batch, &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(FloatsOf(Get(sid, 1).value()), (std::vector<float>{2, 4}));
+  Restart();
+  ASSERT_TRUE(stub_->Execute(Ctx(sid).get(), batch, &after_restart).ok());
+  EXPECT_EQ(after_restart.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(FloatsOf(Get(sid, 1).value()), (std::vector<float>{2, 4}));
+  // Another id runs.
+  batch.set_request_id(78);
+  ASSERT_TRUE(stub_->Execute(Ctx(sid).get(), batch, &again).ok());
+  EXPECT_EQ(FloatsOf(Get(sid, 1).value()), (std::vector<float>{4, 8}));
+}
+
 using process_test::TensordProcessTest;
 
 TEST_F(TensordProcessTest, KillDashNineLosesAtMostTheSnapshotInterval) {
