@@ -159,6 +159,28 @@ void Session::KeepAlive() {
   if (!s.ok()) throw Error(s.error_code(), s.error_message(), "KeepAlive");
 }
 
+void Session::save(const std::map<std::string, Tensor>& tensors, const std::string& path,
+                   bool include_grad) {
+  pb::Command c;
+  pb::SaveRequest* req = c.mutable_save();
+  req->set_path(path);
+  req->set_include_grad(include_grad);
+  for (const auto& [name, t] : tensors) (*req->mutable_tensors())[name] = t.id();
+  impl_->Wait(impl_->Send(std::move(c), "save"));
+}
+
+std::map<std::string, Tensor> Session::load(const std::string& path) {
+  pb::Command c;
+  c.mutable_load()->set_path(path);
+  std::shared_ptr<detail::Pending> p = impl_->Send(std::move(c), "load");
+  const pb::CommandResult& r = impl_->Wait(p);
+  std::map<std::string, Tensor> out;
+  for (int i = 0; i < r.load().names_size(); ++i) {
+    out.emplace(r.load().names(i), impl_->MakeTensor(r.load().tensors(i).id(), p, i));
+  }
+  return out;
+}
+
 void Session::set_grad_enabled(bool enabled) {
   pb::Command c;
   c.mutable_set_grad_mode()->set_enabled(enabled);
@@ -358,6 +380,7 @@ const pb::TensorInfo& CreatedInfo(const std::shared_ptr<detail::Handle>& h) {
   if (!h) throw Error(grpc::StatusCode::FAILED_PRECONDITION, "undefined tensor (None)", "");
   const pb::CommandResult& r = h->session->Wait(h->created);
   if (r.result_case() == pb::CommandResult::kGrad) return r.grad().grads(h->index);
+  if (r.result_case() == pb::CommandResult::kLoad) return r.load().tensors(h->index);
   if (h->index >= r.tensors().tensors_size()) {
     throw Error(grpc::StatusCode::INTERNAL, "the server returned fewer tensors than expected",
                 h->created->what);

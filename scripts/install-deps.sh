@@ -23,6 +23,8 @@ BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev
+  nlohmann-json3-dev
   libopenblas-dev libopenblas0-pthread
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
@@ -33,6 +35,8 @@ BUILD_ONLY_PKGS=(
   build-essential cmake ninja-build pkg-config python3
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libgtest-dev libgmock-dev
+  libssl-dev
+  nlohmann-json3-dev
   libopenblas-dev libopenblas0-pthread
 )
 # --runtime: the shared libraries of the binaries (ldd build/server/tensord); apt pulls the rest

@@ -26,4 +26,6 @@
   _(Backward, backward, BackwardRequest, BackwardResponse, backward)                      \
   _(Grad, grad, GradRequest, GradResponse, grad)                                          \
   _(SetGradMode, set_grad_mode, SetGradModeRequest, GradModeResponse, grad_mode)          \
-  _(GetGraph, get_graph, GetGraphRequest, GraphResponse, graph)
+  _(GetGraph, get_graph, GetGraphRequest, GraphResponse, graph)                           \
+  _(Save, save, SaveRequest, SaveResponse, save)                                          \
+  _(Load, load, LoadRequest, LoadResponse, load)

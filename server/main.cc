@@ -1,9 +1,11 @@
 // tensord: the server binary. Flags live here and only here.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -56,6 +58,16 @@ ABSL_FLAG(int64_t, max_stream_buffer_bytes, int64_t{32} << 20,
           "server stops running its commands.");
 ABSL_FLAG(int64_t, max_session_stream_buffer_bytes, int64_t{64} << 20,
           "The same bound for all pipelined streams of one session together.");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "Directory of server-side checkpoints (Save/Load RPCs; safetensors files). Paths are "
+          "confined to it. Empty: server-side checkpoints are off.");
+ABSL_FLAG(std::string, state_dir, "",
+          "Directory where live sessions are saved on SIGTERM/drain (and every "
+          "--snapshot_interval) and restored from on start, under the same ids. Empty: sessions "
+          "die with the process.");
+ABSL_FLAG(absl::Duration, snapshot_interval, absl::ZeroDuration(),
+          "With --state_dir: also save changed sessions this often, so that a crash (kill -9) "
+          "loses at most this interval. 0: only on drain.");
 
 namespace {
 
@@ -160,6 +172,27 @@ int main(int argc, char** argv) {
   if (o.max_batch_commands < 1 || o.max_stream_buffer_bytes < 1 ||
       o.max_session_stream_buffer_bytes < 1) {
     spdlog::error("--max_batch_commands and the stream buffer limits must be positive");
+    return 2;
+  }
+
+  o.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  o.state_dir = absl::GetFlag(FLAGS_state_dir);
+  o.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  for (const std::string* dir : {&o.checkpoint_dir, &o.state_dir}) {
+    if (dir->empty()) continue;
+    if (mkdir(dir->c_str(), 0750) != 0 && errno != EEXIST) {
+      spdlog::error("cannot create directory {}: {}", *dir, std::strerror(errno));
+      return 2;
+    }
+    struct stat st;
+    if (stat(dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      spdlog::error("{} is not a directory", *dir);
+      return 2;
+    }
+  }
+  if (o.snapshot_interval < absl::ZeroDuration() ||
+      (o.snapshot_interval > absl::ZeroDuration() && o.state_dir.empty())) {
+    spdlog::error("--snapshot_interval needs --state_dir and must not be negative");
     return 2;
   }
 

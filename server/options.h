@@ -40,6 +40,12 @@ struct ServerOptions {
   // Estimated element operations (EstimateWork) up to which a command runs on the RPC thread
   // when its session is idle, instead of hopping to a worker.
   int64_t max_inline_work = int64_t{1} << 16;
+  // Server-side checkpoints (Save/Load): the directory their paths are relative to; empty: off.
+  std::string checkpoint_dir;
+  // Sessions that outlive the process (server/state.h): the directory of their snapshots (empty:
+  // off), written on drain and, when positive, every snapshot_interval.
+  std::string state_dir;
+  absl::Duration snapshot_interval = absl::ZeroDuration();
 };
 
 }  // namespace tensord::server

@@ -59,6 +59,15 @@ absl::StatusOr<std::unique_ptr<TensordServer>> TensordServer::Start(ServerOption
   } else {
     creds = grpc::InsecureServerCredentials();
   }
+  if (!o.state_dir.empty()) {
+    // Sessions of an earlier process come back before anything is served.
+    s->state_ = std::make_unique<StateStore>(o.state_dir, s->options_, s->sessions_, s->executor_);
+    const RestoreStats r = s->state_->Restore();
+    spdlog::info(
+        "restored {} sessions ({} bytes) from {} in {}; {} corrupt file(s) skipped, {} of "
+        "unknown owners left",
+        r.sessions, r.bytes, o.state_dir, absl::FormatDuration(r.took), r.corrupt, r.orphaned);
+  }
   builder.AddListeningPort(o.listen, creds, &s->port_);
   builder.RegisterService(&s->service_);
   builder.SetMaxReceiveMessageSize(o.max_message_bytes);
@@ -69,6 +78,9 @@ absl::StatusOr<std::unique_ptr<TensordServer>> TensordServer::Start(ServerOption
   }
   s->server_->GetHealthCheckService()->SetServingStatus(true);
   s->reaper_ = std::thread([ptr = s.get()] { ptr->ReapLoop(); });
+  if (s->state_ != nullptr && o.snapshot_interval > absl::ZeroDuration()) {
+    s->snapshotter_ = std::thread([ptr = s.get()] { ptr->SnapshotLoop(); });
+  }
   return s;
 }
 
@@ -86,6 +98,16 @@ void TensordServer::ReapLoop() {
     if (!expired.empty() || stats_.trim_requested.exchange(false, std::memory_order_relaxed)) {
       ReleaseCachedStorage();
       malloc_trim(0);
+    }
+  }
+}
+
+void TensordServer::SnapshotLoop() {
+  while (!stop_snapshots_.WaitForNotificationWithTimeout(options_.snapshot_interval)) {
+    absl::StatusOr<SnapshotStats> st = state_->Snapshot();
+    if (st.ok() && st->sessions_written > 0) {
+      spdlog::debug("snapshot: {} sessions ({} bytes) in {}", st->sessions_written, st->bytes,
+                    absl::FormatDuration(st->took));
     }
   }
 }
@@ -108,6 +130,20 @@ void TensordServer::Shutdown(absl::Duration drain) {
   }
   stop_reaper_.Notify();
   if (reaper_.joinable()) reaper_.join();
+  stop_snapshots_.Notify();
+  if (snapshotter_.joinable()) snapshotter_.join();
+  if (state_ != nullptr) {
+    // Every call has ended (or had its drain time): the sessions as they are now survive.
+    absl::StatusOr<SnapshotStats> st = state_->Snapshot();
+    if (st.ok()) {
+      spdlog::info("saved {} sessions ({} bytes, {} unchanged) to {} in {}", st->sessions_written,
+                   st->bytes, st->sessions_unchanged, options_.state_dir,
+                   absl::FormatDuration(st->took));
+    } else {
+      spdlog::error("saving the sessions to {} failed: {}", options_.state_dir,
+                    st.status().ToString());
+    }
+  }
   sessions_.CloseAll();
   ReleaseCachedStorage();
 }

@@ -12,6 +12,7 @@
 #include "server/options.h"
 #include "server/service.h"
 #include "server/session.h"
+#include "server/state.h"
 
 namespace grpc {
 class Server;
@@ -33,11 +34,14 @@ class TensordServer {
   void Shutdown(absl::Duration drain);
 
   SessionManager& sessions() { return sessions_; }
+  // The session snapshots (--state_dir), or null.
+  StateStore* state() { return state_.get(); }
   const ServerOptions& options() const { return options_; }
 
  private:
   explicit TensordServer(ServerOptions options);
   void ReapLoop();
+  void SnapshotLoop();
 
   // Destroyed bottom-up: the server first, then the workers (whose queued tasks still use the
   // service and the sessions), then the rest.
@@ -50,6 +54,9 @@ class TensordServer {
   int port_ = 0;
   absl::Notification stop_reaper_;
   std::thread reaper_;
+  std::unique_ptr<StateStore> state_;
+  absl::Notification stop_snapshots_;
+  std::thread snapshotter_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

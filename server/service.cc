@@ -241,6 +241,48 @@ grpc::ServerUnaryReactor* TensordService::ListOps(grpc::CallbackServerContext* c
 
 // ---- batches ----------------------------------------------------------------------------------
 
+namespace {
+
+// Runs a batch's commands in order up to the first failure (ExecuteResponse's contract).
+void ExecuteBatch(grpc::CallbackServerContext* ctx, size_t max_bytes, CommandRunner& runner,
+                  const pb::ExecuteRequest& q, pb::ExecuteResponse* p) {
+  p->set_failed_index(-1);
+  p->mutable_results()->Reserve(q.commands_size());
+  const absl::Time deadline = CallDeadline(ctx);
+  // The reply's serialized size so far, kept as results are added (linear in the batch).
+  size_t bytes = 0;
+  for (int i = 0; i < q.commands_size(); ++i) {
+    pb::CommandResult* r = p->add_results();
+    if (ctx->IsCancelled()) {
+      r->set_tag(q.commands(i).tag());
+      SetError(absl::CancelledError(
+                   "the call was cancelled (or its deadline passed) before this command ran"),
+               r);
+      p->set_failed_index(i);
+      break;
+    }
+    const absl::Status st =
+        runner.RunGuarded(q.commands(i), r, deadline, [ctx] { return ctx->IsCancelled(); });
+    bytes += ResultWireBytes(*r);
+    if (!st.ok()) {
+      p->set_failed_index(i);
+      break;
+    }
+    // A reply gRPC could not send would lose every result: stop at the command that
+    // overflows.
+    if (bytes > max_bytes) {
+      SetError(absl::FailedPreconditionError(absl::StrCat(
+                   "the batch's results exceed the ", max_bytes,
+                   "-byte message limit at this command; use Download for large tensors")),
+               r);
+      p->set_failed_index(i);
+      break;
+    }
+  }
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* TensordService::Execute(grpc::CallbackServerContext* ctx,
                                                   const pb::ExecuteRequest* req,
                                                   pb::ExecuteResponse* resp) {
@@ -254,39 +296,15 @@ grpc::ServerUnaryReactor* TensordService::Execute(grpc::CallbackServerContext* c
   return OnSession(
       ctx, req, resp,
       [ctx, max_bytes](CommandRunner& runner, const pb::ExecuteRequest& q, pb::ExecuteResponse* p) {
-        p->set_failed_index(-1);
-        p->mutable_results()->Reserve(q.commands_size());
-        const absl::Time deadline = CallDeadline(ctx);
-        // The reply's serialized size so far, kept as results are added (linear in the batch).
-        size_t bytes = 0;
-        for (int i = 0; i < q.commands_size(); ++i) {
-          pb::CommandResult* r = p->add_results();
-          if (ctx->IsCancelled()) {
-            r->set_tag(q.commands(i).tag());
-            SetError(absl::CancelledError(
-                         "the call was cancelled (or its deadline passed) before this command ran"),
-                     r);
-            p->set_failed_index(i);
-            break;
-          }
-          const absl::Status st =
-              runner.RunGuarded(q.commands(i), r, deadline, [ctx] { return ctx->IsCancelled(); });
-          bytes += ResultWireBytes(*r);
-          if (!st.ok()) {
-            p->set_failed_index(i);
-            break;
-          }
-          // A reply gRPC could not send would lose every result: stop at the command that
-          // overflows.
-          if (bytes > max_bytes) {
-            SetError(absl::FailedPreconditionError(absl::StrCat(
-                         "the batch's results exceed the ", max_bytes,
-                         "-byte message limit at this command; use Download for large tensors")),
-                     r);
-            p->set_failed_index(i);
-            break;
-          }
+        // A batch already run (its reply was lost on the way): answered from the first run.
+        std::string first_reply;
+        if (q.request_id() != 0 && runner.session().FindReply(q.request_id(), &first_reply) &&
+            p->ParseFromString(first_reply)) {
+          return absl::OkStatus();
         }
+        ExecuteBatch(ctx, max_bytes, runner, q, p);
+        if (q.request_id() != 0)
+          runner.session().RememberReply(q.request_id(), p->SerializeAsString());
         return absl::OkStatus();
       },
       /*is_batch=*/true);

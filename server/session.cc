@@ -49,6 +49,7 @@ absl::Status Session::CheckFree(uint64_t id) const {
 }
 
 uint64_t Session::Put(uint64_t id, Tensor t) {
+  binds.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
   if (id == 0) id = next_server_id_++;
   handles_[id] = std::move(t);
@@ -77,6 +78,54 @@ int64_t Session::num_tensors() const {
   return static_cast<int64_t>(handles_.size());
 }
 
+std::vector<std::pair<uint64_t, Tensor>> Session::Handles() const {
+  absl::MutexLock lock(&mu_);
+  return std::vector<std::pair<uint64_t, Tensor>>(handles_.begin(), handles_.end());
+}
+
+uint64_t Session::next_server_id() const {
+  absl::MutexLock lock(&mu_);
+  return next_server_id_;
+}
+
+void Session::set_next_server_id(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  next_server_id_ = std::max(id, kServerIdBit + 1);
+}
+
+bool Session::FindReply(uint64_t request_id, std::string* reply) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, r] : replies_) {
+    if (id == request_id) {
+      *reply = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Session::RememberReply(uint64_t request_id, std::string reply) {
+  if (reply.size() > kMaxReplyBytes || closed()) return;
+  MemoryAccount& memory = context_.memory();
+  absl::MutexLock lock(&mu_);
+  // Kept replies count against the session's memory quota like its tensors; a reply that does not
+  // fit is not kept (that batch is then not protected against a resend).
+  while (!replies_.empty() &&
+         (replies_.size() >= kMaxReplies || reply_bytes_ + reply.size() > kMaxReplyBytes)) {
+    reply_bytes_ -= replies_.front().second.size();
+    memory.Credit(static_cast<int64_t>(replies_.front().second.size()));
+    replies_.pop_front();
+  }
+  if (!memory.Charge(static_cast<int64_t>(reply.size())).ok()) return;
+  reply_bytes_ += reply.size();
+  replies_.emplace_back(request_id, std::move(reply));
+}
+
+std::vector<std::pair<uint64_t, std::string>> Session::Replies() const {
+  absl::MutexLock lock(&mu_);
+  return std::vector<std::pair<uint64_t, std::string>>(replies_.begin(), replies_.end());
+}
+
 void Session::Touch() {
   last_used_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
 }
@@ -92,6 +141,9 @@ void Session::Close() {
   absl::flat_hash_map<uint64_t, Tensor> dropped;
   absl::MutexLock lock(&mu_);
   dropped.swap(handles_);
+  context_.memory().Credit(static_cast<int64_t>(reply_bytes_));
+  replies_.clear();
+  reply_bytes_ = 0;
 }
 
 std::string NewSessionId(const std::string& replica) {
@@ -202,6 +254,17 @@ void SessionManager::CloseAll() {
     all.swap(sessions_);
   }
   for (auto& [id, s] : all) s->Close();
+}
+
+absl::Status SessionManager::Adopt(std::shared_ptr<Session> session) {
+  absl::MutexLock lock(&mu_);
+  Key key{session->owner(), session->id()};
+  if (sessions_.contains(key)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("session id '", Clip(session->id()), "' is already in use"));
+  }
+  sessions_.emplace(std::move(key), std::move(session));
+  return absl::OkStatus();
 }
 
 int64_t SessionManager::expired_for(const std::string& owner) const {

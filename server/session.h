@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,22 @@ class Session {
   // The handle bound to this tensor object, or 0.
   uint64_t FindHandle(const TensorImpl* impl) const;
   int64_t num_tensors() const;
+  // Every handle and its tensor (a copy of the table; for snapshots, taken on the strand).
+  std::vector<std::pair<uint64_t, Tensor>> Handles() const;
+  // The next server-picked handle id, saved and restored with the session (server/state.h).
+  uint64_t next_server_id() const;
+  void set_next_server_id(uint64_t id);
+
+  // The replay cache: the serialized replies of the session's last few Execute batches, by their
+  // client-chosen request ids (ExecuteRequest.request_id), so that a batch resent after a lost
+  // reply is answered from its first execution instead of running twice. Bounded: kMaxReplies
+  // entries and kMaxReplyBytes together (oldest dropped first; a larger reply is not kept).
+  static constexpr size_t kMaxReplies = 8;
+  static constexpr size_t kMaxReplyBytes = size_t{16} << 20;
+  bool FindReply(uint64_t request_id, std::string* reply) const;
+  void RememberReply(uint64_t request_id, std::string reply);
+  // Oldest first (snapshots keep them, server/state.h).
+  std::vector<std::pair<uint64_t, std::string>> Replies() const;
 
   void Touch();
   absl::Time last_used() const;
@@ -60,6 +77,9 @@ class Session {
   bool closed() const { return closed_.load(std::memory_order_acquire); }
 
   std::atomic<uint64_t> commands{0};
+  // Handles bound (by commands, uploads, loads): with `commands`, tells a snapshot whether the
+  // session changed since the last one.
+  std::atomic<uint64_t> binds{0};
   std::atomic<uint64_t> ops{0};
   // Bytes of results that this session's pipelined streams hold unsent (and what they reserved).
   std::atomic<int64_t> stream_buffered_bytes{0};
@@ -78,6 +98,8 @@ class Session {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, Tensor> handles_ ABSL_GUARDED_BY(mu_);
   uint64_t next_server_id_ ABSL_GUARDED_BY(mu_) = kServerIdBit + 1;
+  std::deque<std::pair<uint64_t, std::string>> replies_ ABSL_GUARDED_BY(mu_);
+  size_t reply_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class SessionManager {
@@ -104,6 +126,8 @@ class SessionManager {
   std::vector<std::string> Reap(absl::Time now);
   // Closes everything (shutdown).
   void CloseAll();
+  // Adds a session restored from a snapshot (server/state.h). ALREADY_EXISTS if its id is live.
+  absl::Status Adopt(std::shared_ptr<Session> session);
 
   int64_t size() const;
   int64_t expired_total() const { return expired_.load(std::memory_order_relaxed); }

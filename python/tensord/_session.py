@@ -27,12 +27,14 @@ import secrets
 import struct
 import sys
 import threading
+import time
 import warnings
 import weakref
 from array import array
 
 import grpc
 
+from tensord import _checkpoint
 from tensord import _dtypes
 from tensord import _errors
 from tensord import _format
@@ -393,12 +395,17 @@ class Session:
 
     def __init__(self, address, token=None, root_certificates=None, seed=None, default_dtype=None,
                  ttl_seconds=0, labels=None, pipelining=True, batch_size=256, timeout=None,
-                 channel_options=None):
+                 channel_options=None, retry_deadline=30.0):
         self._closed = True  # until the session exists
+        self._retry_deadline = float(retry_deadline or 0)
+        self.retries = 0  # calls resent after UNAVAILABLE (see _retrying)
         self._lock = threading.RLock()
         self.address = address
         self._timeout = timeout
-        options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+        options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20),
+                   # A restarted server is found again within a second, not gRPC's default backoff.
+                   ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+                   ("grpc.max_reconnect_backoff_ms", 1000)]
         options += list(channel_options or [])
         if root_certificates is not None:
             if isinstance(root_certificates, str):
@@ -422,7 +429,13 @@ class Session:
             req.session_id = secrets.token_hex(16)
             create_md = (("x-tensord-session", req.session_id),) + self._auth
         try:
-            resp = self._stub.CreateSession(req, metadata=create_md, timeout=timeout)
+            # A retry that finds the proposed id taken means the first attempt created it.
+            resp = self._retrying(lambda retry: self._stub.CreateSession(req, metadata=create_md, timeout=timeout),
+                                  done_if=grpc.StatusCode.ALREADY_EXISTS if req.session_id else None)
+            if resp is None:
+                resp = self._stub.DescribeSession(pb.SessionRequest(session_id=req.session_id),
+                                                  metadata=create_md, timeout=timeout)
+                resp = pb.CreateSessionResponse(session_id=resp.session_id, max_bytes=resp.max_bytes)
         except grpc.RpcError as e:
             self._channel.close()
             raise _errors.from_rpc_error(e, op="CreateSession") from None
@@ -450,7 +463,8 @@ class Session:
         self._closed = False
         _SESSIONS.add(self)
         try:
-            ops = self._stub.ListOps(pb.ListOpsRequest(), metadata=self._md, timeout=timeout)
+            ops = self._retrying(lambda retry: self._stub.ListOps(pb.ListOpsRequest(), metadata=self._md,
+                                                                  timeout=timeout))
         except grpc.RpcError as e:
             self.close()
             raise _errors.from_rpc_error(e, op="ListOps") from None
@@ -501,8 +515,32 @@ class Session:
     def describe(self):
         """The server's SessionInfo for this session (after running everything pending)."""
         self.synchronize()
-        return self._stub.DescribeSession(pb.SessionRequest(session_id=self.session_id), metadata=self._md,
-                                          timeout=self._timeout)
+        return self._retrying(lambda retry: self._stub.DescribeSession(
+            pb.SessionRequest(session_id=self.session_id), metadata=self._md, timeout=self._timeout))
+
+    def _retrying(self, call, first_error=None, done_if=None):
+        """call(retry) again while it fails with UNAVAILABLE (the server restarting or draining,
+        the proxy finding no replica), with exponential backoff up to the session's
+        retry_deadline; other errors, and UNAVAILABLE past the deadline, raise. Only for calls
+        that are safe to repeat: reads, and writes whose repetition is detected (an Execute
+        batch's request_id; `done_if`: the status code by which a retry sees that the first
+        attempt took effect, e.g. ALREADY_EXISTS for a proposed id -- then None is returned)."""
+        deadline = time.monotonic() + self._retry_deadline
+        delay = 0.02
+        err = first_error
+        while True:
+            if err is not None:
+                if err.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() + delay > deadline:
+                    raise err
+                self.retries += 1
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            try:
+                return call(err is not None)
+            except grpc.RpcError as e:
+                if err is not None and done_if is not None and e.code() == done_if:
+                    return None
+                err = e
 
     # ---- the pipeline ---------------------------------------------------------------------------
 
@@ -575,9 +613,12 @@ class Session:
         if not self._buffer:
             return
         cmds, self._buffer = self._buffer, []
-        req = pb.ExecuteRequest(session_id=self.session_id, commands=[c.msg for c in cmds])
+        # The request id makes the batch safe to resend: the server answers a repeat from the
+        # first execution (its replay cache), so a retry after a lost reply never runs it twice.
+        req = pb.ExecuteRequest(session_id=self.session_id, commands=[c.msg for c in cmds],
+                                request_id=secrets.randbits(63) | 1)
         fut = self._stub.Execute.future(req, metadata=self._md, timeout=self._timeout)
-        self._inflight = (fut, cmds)
+        self._inflight = (fut, cmds, req)
 
     def _fail(self, cmd, code, message, op, where, requeue=True):
         for i in cmd.outputs:
@@ -586,10 +627,14 @@ class Session:
             self._release_q.extend(cmd.msg.release.ids)
 
     def _complete_inflight(self):
-        fut, cmds = self._inflight
+        fut, cmds, req = self._inflight
         self._inflight = None
         try:
-            resp = fut.result()
+            try:
+                resp = fut.result()
+            except grpc.RpcError as e:
+                resp = self._retrying(lambda retry: self._stub.Execute(req, metadata=self._md, timeout=self._timeout),
+                                      first_error=e)
         except grpc.RpcError as e:
             err = _errors.from_rpc_error(e, op=cmds[0].what, where=cmds[0].where)
             for c in cmds:  # the session's state is unknown (or gone): do not retry releases
@@ -673,6 +718,23 @@ class Session:
         self._sync()
         return cmd.result
 
+    # ---- checkpoints (python/tensord/_checkpoint.py) ---------------------------------------------
+
+    def save(self, obj, f, include_grad=False, metadata=None, server=False):
+        """torch.save for a dict of tensors, as a safetensors file: ``f`` is a path or a binary file
+        on the client's side (written atomically when a path), or with ``server=True`` a path under
+        the server's ``--checkpoint_dir``. ``include_grad``: each tensor's ``.grad`` too."""
+        self._check_open()
+        _checkpoint.save(self, obj, f, include_grad=include_grad, metadata=metadata, server=server)
+
+    def load(self, f, server=False):
+        """torch.load of a safetensors file (a path or binary file on the client's side, or with
+        ``server=True`` a path under the server's ``--checkpoint_dir``): a dict of new tensors,
+        leaves (no grad_fn), with requires_grad and .grad as saved. A malformed file raises and
+        creates nothing."""
+        self._check_open()
+        return _checkpoint.load(self, f, server=server)
+
     # ---- tensors and their metadata -------------------------------------------------------------
 
     def _wrap(self, tid):
@@ -710,6 +772,11 @@ class Session:
 
     def _fetch(self, tid, grad=False):
         """(dtype, shape, flat values) of a tensor (or of its .grad: None when it has none)."""
+        data = self._fetch_data(tid, grad)
+        return None if data is None else _decode(data)
+
+    def _fetch_data(self, tid, grad=False):
+        """The TensorData (raw bytes) of a tensor or of its .grad (None when it has none)."""
         self._sync()
         info = self._infos.get(tid, (None,))[0]
         nbytes = None
@@ -725,10 +792,10 @@ class Session:
         data = r.tensor.grad if grad else r.tensor.value
         if grad and data.dtype == pb.DTYPE_UNSPECIFIED:
             return None
-        return _decode(data)
+        return data
 
     def _download(self, tid, grad):
-        try:
+        def download(retry):
             chunks = self._stub.Download(pb.DownloadRequest(id=tid, grad=grad, session_id=self.session_id),
                                          metadata=self._md, timeout=self._timeout)
             info, parts = None, []
@@ -736,17 +803,22 @@ class Session:
                 if info is None:
                     info = c.info
                 parts.append(c.data)
+            return info, parts
+        try:
+            info, parts = self._retrying(download)
         except grpc.RpcError as e:
             if grad and e.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 return None
             raise _errors.from_rpc_error(e, op="download", where=_call_site()) from None
-        data = pb.TensorData(dtype=info.dtype, shape=info.shape, data=b"".join(parts))
-        return _decode(data)
+        return pb.TensorData(dtype=info.dtype, shape=info.shape, data=b"".join(parts))
 
     def _create(self, flat, shape, dt, requires_grad=False, what="tensor", wrapped_number=False):
         """A new tensor from values (inline, or with Upload when large)."""
+        return self._create_raw(_encode(flat, dt), shape, dt, requires_grad, what, wrapped_number)
+
+    def _create_raw(self, raw, shape, dt, requires_grad=False, what="tensor", wrapped_number=False):
+        """A new tensor from raw little-endian bytes (inline, or with Upload when large)."""
         tid = self._new_id()
-        raw = _encode(flat, dt)
         if len(raw) <= self._inline_bytes or wrapped_number:
             data = pb.TensorData(dtype=dt._wire, shape=shape, data=raw)
             req = pb.CreateTensorRequest(id=tid, data=data, requires_grad=requires_grad)
@@ -763,11 +835,13 @@ class Session:
             for off in range(step, len(raw), step):
                 yield pb.UploadChunk(data=raw[off:off + step])
         try:
-            resp = self._stub.Upload(chunks(), metadata=self._md, timeout=self._timeout)
+            # The handle id is fresh: a retry that finds it taken means the first upload landed.
+            resp = self._retrying(lambda retry: self._stub.Upload(chunks(), metadata=self._md, timeout=self._timeout),
+                                  done_if=grpc.StatusCode.ALREADY_EXISTS)
         except grpc.RpcError as e:
             raise _errors.from_rpc_error(e, op="upload", where=_call_site()) from None
         t = self._wrap(tid)
-        for info in resp.tensors:
+        for info in resp.tensors if resp is not None else ():
             self._infos[info.id] = (info, self._mut)
         return t
 
@@ -1471,13 +1545,17 @@ atexit.register(_close_all)
 
 
 def connect(address, token=None, root_certificates=None, seed=None, default_dtype=None, ttl_seconds=0,
-            labels=None, pipelining=True, batch_size=256, timeout=None, channel_options=None):
+            labels=None, pipelining=True, batch_size=256, timeout=None, channel_options=None, retry_deadline=30.0):
     """Opens a session on the tensord server at `address` ("host:port") and returns it.
 
     The returned object stands in for the ``torch`` module. token: bearer token; root_certificates:
     PEM bytes (or a file path) to use TLS; seed: the session's random seed; default_dtype: float32
     (default) or float64; pipelining=False sends each command on its own (errors raise at once).
+    retry_deadline: how long (seconds) calls are retried while the server answers UNAVAILABLE (a
+    restart, a drain, a proxy without a replica); 0 turns retrying off. Every batch carries a
+    request id, so a retried batch never runs twice (see README "Clients ride through restarts").
     """
     return Session(address, token=token, root_certificates=root_certificates, seed=seed,
                    default_dtype=default_dtype, ttl_seconds=ttl_seconds, labels=labels, pipelining=pipelining,
-                   batch_size=batch_size, timeout=timeout, channel_options=channel_options)
+                   batch_size=batch_size, timeout=timeout, channel_options=channel_options,
+                   retry_deadline=retry_deadline)

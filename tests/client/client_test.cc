@@ -2,6 +2,7 @@
 #include "tensord/client.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "server/server.h"
 #include "tests/support/test_util.h"
@@ -17,6 +18,9 @@ class Client : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     server::ServerOptions o;
     o.listen = "127.0.0.1:0";
+    checkpoint_dir_ = ::testing::TempDir() + "client_ckpt_XXXXXX";
+    ASSERT_NE(mkdtemp(checkpoint_dir_.data()), nullptr);
+    o.checkpoint_dir = checkpoint_dir_;
     server_ = *server::TensordServer::Start(o);
     s_ = std::make_unique<Session>(
         Session::Connect({.address = "127.0.0.1:" + std::to_string(server_->port()),
@@ -30,7 +34,30 @@ class Client : public ::testing::TestWithParam<bool> {
   Session& s() { return *s_; }
   std::unique_ptr<server::TensordServer> server_;
   std::unique_ptr<Session> s_;
+  std::string checkpoint_dir_;
 };
+
+TEST_P(Client, SaveAndLoad_ServerSideCheckpointsKeepValuesRequiresGradAndGrad) {
+  Tensor w = s().tensor({1, 2, 3}, {}, requires_grad());
+  (w * w).sum().backward();
+  Tensor n = s().tensor({4, 5}, {}, dtype(kInt64));
+  s().save({{"w", w}, {"n", n}}, "run/a.safetensors", /*include_grad=*/true);
+  std::map<std::string, Tensor> back = s().load("run/a.safetensors");
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_THAT(back["w"].to_vector<double>(), ElementsAre(1, 2, 3));
+  EXPECT_TRUE(back["w"].requires_grad());
+  EXPECT_TRUE(back["w"].is_leaf());
+  EXPECT_THAT(back["w"].grad().to_vector<double>(), ElementsAre(2, 4, 6));
+  EXPECT_EQ(back["n"].dtype(), kInt64);
+  EXPECT_EQ(back["n"].sizes(), (std::vector<int64_t>{2}));
+  EXPECT_THAT(back["n"].to_vector<double>(), ElementsAre(4, 5));
+  try {
+    s().load("../outside.safetensors");
+    ADD_FAILURE() << "a path out of the checkpoint directory was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  }
+}
 
 TEST_P(Client, ArithmeticAndBackward_ReadLikeLibtorch) {
   Tensor x = s().tensor({1, 2, 3}, {}, requires_grad());

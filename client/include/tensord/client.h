@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -257,6 +258,15 @@ class Session {
   // torch.set_grad_enabled / torch.is_grad_enabled for this session.
   void set_grad_enabled(bool enabled);
   bool is_grad_enabled() const;
+
+  // Server-side checkpoints: torch.save / torch.load of named tensors as a safetensors file at
+  // `path` under the server's --checkpoint_dir (requires_grad kept; include_grad: each .grad
+  // too). Loaded tensors are new leaves. Throws like any command (INVALID_ARGUMENT for a path
+  // that would leave the directory or a malformed file, FAILED_PRECONDITION without
+  // --checkpoint_dir).
+  void save(const std::map<std::string, Tensor>& tensors, const std::string& path,
+            bool include_grad = false);
+  std::map<std::string, Tensor> load(const std::string& path);
 
   // Waits for every command sent so far; throws the first error among them.
   void Flush();
