@@ -50,6 +50,9 @@ class Session {
   // The handle bound to this tensor object, or 0.
   uint64_t FindHandle(const TensorImpl* impl) const;
   int64_t num_tensors() const;
+  // Up to `limit` handles above `after`, in ascending order; `total` gets the number of handles.
+  std::vector<std::pair<uint64_t, Tensor>> Handles(uint64_t after, size_t limit,
+                                                   int64_t* total) const;
 
   void Touch();
   absl::Time last_used() const;
