@@ -13,7 +13,7 @@ CMAKE_FLAGS ?=
 all: build
 
 help:
-	@echo "make run          install dependencies, build, start tensord on 127.0.0.1:50051 (ARGS='--flag=...')"
+	@echo "make run          install build dependencies (not torch), build the server, start it on 127.0.0.1:50051 (ARGS='--flag=...')"
 	@echo "make test         install dependencies, build, run every test (ctest)"
 	@echo "make asan         the same tests under AddressSanitizer + UBSan"
 	@echo "make tsan         the engine's threaded tests under ThreadSanitizer (server tests: see README)"
@@ -33,7 +33,13 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # The server in the foreground with its embedded defaults (127.0.0.1:50051); ARGS adds flags.
-run: build
+# Installs only what building needs (install-deps.sh --build-only: no PyTorch, no test tools) and
+# builds only the server.
+run:
+	@scripts/install-deps.sh --build-only
+	@test -f $(BUILD_DIR)/build.ninja || \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target tensord
 	$(BUILD_DIR)/server/tensord $(ARGS)
 
 demo: build

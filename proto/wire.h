@@ -18,6 +18,9 @@ namespace pb = ::tensord::v1;
 // The session a call is for, sent as metadata on every session call (CreateSession included,
 // when the client proposes the id), so that a proxy can route by it (deploy/haproxy.cfg).
 inline constexpr char kSessionHeader[] = "x-tensord-session";
+// "x-tensord-peek: 1" on a read (GetInfo, GetTensor, GetGraph): an operator's look that does not
+// reset the session's idle TTL. INVALID_ARGUMENT on any other call.
+inline constexpr char kPeekHeader[] = "x-tensord-peek";
 // Bearer tokens: "authorization: Bearer <token>".
 inline constexpr char kAuthorizationHeader[] = "authorization";
 inline constexpr char kBearerPrefix[] = "Bearer ";

@@ -24,30 +24,31 @@ BUILD_PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev
-  nlohmann-json3-dev
-  libopenblas-dev libopenblas0-pthread
+  libopenblas-dev libopenblas0-pthread libcpp-httplib-dev nlohmann-json3-dev
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 # --build-only: BUILD_PKGS less the developer tools (clang-format, Google Benchmark, clang and
-# libFuzzer for the fuzz preset), plus the python3 interpreter that configuring the tests needs
-# (find_package(Python3) in tests/).
+# libFuzzer for the fuzz preset), plus the python3 interpreter that configuring needs
+# (find_package(Python3)). What `make run` installs: no PyTorch, no test tools.
 BUILD_ONLY_PKGS=(
   build-essential cmake ninja-build pkg-config python3
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libgtest-dev libgmock-dev
   libssl-dev
-  nlohmann-json3-dev
-  libopenblas-dev libopenblas0-pthread
+  libopenblas-dev libopenblas0-pthread libcpp-httplib-dev nlohmann-json3-dev
 )
 # --runtime: the shared libraries of the binaries (ldd build/server/tensord); apt pulls the rest
 # (libgrpc29, libfmt9, libgfortran5, libssl3, libre2-9, libc-ares2 ...).
 RUNTIME_PKGS=(
-  libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 libopenblas0-pthread
+  libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 libopenblas0-pthread libcpp-httplib0.11
 )
-# The oracle used by the tests: PyTorch 1.13 from Debian, and the Python bits.
+# The oracle used by the tests: PyTorch 1.13 from Debian, and the Python bits; Prometheus (the real
+# server and promtool scrape and check the metrics endpoint in server_operator_test); Chromium
+# (renders tensord-load's HTML report headless in the load_html test).
 TEST_PKGS=(
   python3-torch libtorch-dev python3-pytest python3-grpcio python3-protobuf
   python3-numpy openssl python3-yaml graphviz
+  prometheus chromium
 )
 
 case $mode in
@@ -55,6 +56,12 @@ case $mode in
   build) want=("${BUILD_ONLY_PKGS[@]}") ;;
   runtime) want=("${RUNTIME_PKGS[@]}") ;;
 esac
+
+# Node.js for examples/node (the example_node test): Debian's nodejs and npm, unless a node and an
+# npm are already on PATH (another distribution's nodejs bundles npm and conflicts with Debian's).
+if [ "$mode" = all ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -28,9 +28,22 @@ absl::Status TensordService::Admit() const {
   return absl::OkStatus();
 }
 
+std::shared_ptr<const TensordService::Tokens> TensordService::CurrentTokens() const {
+  absl::ReaderMutexLock lock(&tokens_mu_);
+  return tokens_;
+}
+
+void TensordService::SetTokens(std::vector<std::string> tokens,
+                               std::vector<std::string> operator_tokens) {
+  auto next = std::make_shared<const Tokens>(Tokens{std::move(tokens), std::move(operator_tokens)});
+  absl::MutexLock lock(&tokens_mu_);
+  tokens_ = std::move(next);
+}
+
 absl::StatusOr<std::string> TensordService::Authenticate(grpc::CallbackServerContext* ctx) const {
   TD_RETURN_IF_ERROR(Admit());
-  if (options_.tokens.empty() && options_.operator_tokens.empty()) return std::string();
+  const std::shared_ptr<const Tokens> tokens = CurrentTokens();
+  if (tokens->tokens.empty() && tokens->operator_tokens.empty()) return std::string();
   const std::string header = Metadata(ctx, wire::kAuthorizationHeader);
   if (header.empty())
     return absl::UnauthenticatedError("missing bearer token (authorization: Bearer <token>)");
@@ -38,16 +51,17 @@ absl::StatusOr<std::string> TensordService::Authenticate(grpc::CallbackServerCon
     return absl::UnauthenticatedError("the authorization header must be 'Bearer <token>'");
   }
   const std::string token = header.substr(sizeof(wire::kBearerPrefix) - 1);
-  for (const std::string& t : options_.tokens)
+  for (const std::string& t : tokens->tokens)
     if (t == token) return token;
-  for (const std::string& t : options_.operator_tokens)
+  for (const std::string& t : tokens->operator_tokens)
     if (t == token) return token;
   return absl::UnauthenticatedError("invalid bearer token");
 }
 
 bool TensordService::IsOperator(const std::string& token) const {
-  if (options_.tokens.empty() && options_.operator_tokens.empty()) return true;  // no auth
-  for (const std::string& t : options_.operator_tokens)
+  const std::shared_ptr<const Tokens> tokens = CurrentTokens();
+  if (tokens->tokens.empty() && tokens->operator_tokens.empty()) return true;  // no auth
+  for (const std::string& t : tokens->operator_tokens)
     if (t == token) return true;
   return false;
 }
@@ -55,7 +69,16 @@ bool TensordService::IsOperator(const std::string& token) const {
 absl::StatusOr<std::shared_ptr<Session>> TensordService::ResolveSession(
     grpc::CallbackServerContext* ctx, const std::string& session_id) const {
   TD_ASSIGN_OR_RETURN(std::string owner, Authenticate(ctx));
+  if (session_id.empty()) return absl::InvalidArgumentError("session_id is required");
   const std::string header = Metadata(ctx, wire::kSessionHeader);
+  if (header.empty() && options_.require_session_header) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "missing metadata '", wire::kSessionHeader, "': every session call must send its session ",
+        "id in the request metadata key '", wire::kSessionHeader,
+        "' (the same value as the request's session_id) so that a proxy can route it to the "
+        "replica holding the session; a server started with --require_session_header=false "
+        "accepts calls without it"));
+  }
   if (!header.empty() && header != session_id) {
     return absl::InvalidArgumentError(
         absl::StrCat("metadata ", wire::kSessionHeader, " '", Clip(header),

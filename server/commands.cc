@@ -15,6 +15,7 @@
 #include "engine/ops.h"
 #include "engine/status_macros.h"
 #include "engine/views.h"
+#include "server/metrics.h"
 #include "server/status.h"
 #include "spdlog/spdlog.h"
 
@@ -264,6 +265,7 @@ absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsRe
   TD_ASSIGN_OR_RETURN(std::vector<Tensor> outs, Apply(req.op(), std::move(inputs), attrs));
   stats_.ops.fetch_add(1, std::memory_order_relaxed);
   session_.ops.fetch_add(1, std::memory_order_relaxed);
+  if (stats_.metrics != nullptr) stats_.metrics->RecordOp(def->name);
   // The server's limits hold for results too (a view such as expand allocates nothing, but what
   // comes after it would pay for every element). Nothing is bound when they are exceeded.
   for (const Tensor& o : outs) {

@@ -14,6 +14,8 @@
 
 namespace tensord::server {
 
+class Metrics;
+
 struct ServerStats {
   std::atomic<uint64_t> ops{0};
   std::atomic<uint64_t> commands{0};
@@ -21,6 +23,8 @@ struct ServerStats {
   // Set when memory was let go in bulk (a session closed, a stream that buffered much ended):
   // the server's housekeeping thread then returns free memory to the OS.
   std::atomic<bool> trim_requested{false};
+  // The Prometheus counters (server/metrics.h), when the server keeps them.
+  Metrics* metrics = nullptr;
 };
 
 class CommandRunner {

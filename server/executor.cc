@@ -38,6 +38,7 @@ void Executor::Submit(const std::shared_ptr<Strand>& strand, std::function<void(
   {
     absl::MutexLock lock(&strand->mu_);
     strand->tasks_.push_back(std::move(task));
+    queued_.fetch_add(1, std::memory_order_relaxed);
     if (strand->scheduled_) return;
     strand->scheduled_ = true;
   }
@@ -102,6 +103,7 @@ void Executor::WorkerLoop() {
         task = std::move(strand->tasks_.front());
         strand->tasks_.pop_front();
       }
+      queued_.fetch_sub(1, std::memory_order_relaxed);
       RunTask(task);
       task = nullptr;  // release what the task captured before touching the strand again
       if (i == kBurst - 1) {

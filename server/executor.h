@@ -3,6 +3,8 @@
 // gRPC's own threads only enqueue, so a slow op never blocks them.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -44,6 +46,8 @@ class Executor {
   bool TryRunInline(const std::shared_ptr<Strand>& strand, const std::function<void()>& task,
                     const std::function<bool()>& small);
   int threads() const { return static_cast<int>(workers_.size()); }
+  // Tasks submitted and not yet started.
+  int64_t queued() const { return queued_.load(std::memory_order_relaxed); }
 
  private:
   void WorkerLoop();
@@ -52,6 +56,7 @@ class Executor {
   std::deque<std::shared_ptr<Strand>> ready_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
+  std::atomic<int64_t> queued_{0};
 };
 
 }  // namespace tensord::server

@@ -9,6 +9,10 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -19,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/logging.h"
 #include "server/server.h"
 #include "spdlog/spdlog.h"
 
@@ -29,6 +34,10 @@ ABSL_FLAG(int, max_sessions, 1024, "Maximum number of live sessions.");
 ABSL_FLAG(absl::Duration, default_ttl, absl::Minutes(10),
           "Idle time after which a session is reclaimed, unless it asks for another.");
 ABSL_FLAG(absl::Duration, max_ttl, absl::Hours(24), "Largest idle TTL a session may ask for.");
+ABSL_FLAG(int64_t, readiness_max_bytes, 0,
+          "Readiness (grpc.health.v1 service 'tensord.v1.Tensord') turns NOT_SERVING while the "
+          "sessions together hold at least this many bytes; 0: never for memory (it also turns "
+          "NOT_SERVING at --max_sessions and while draining; the service '' answers liveness).");
 ABSL_FLAG(int64_t, max_session_bytes, int64_t{1} << 30,
           "Memory quota per session: tensors and saved graph buffers, in bytes.");
 ABSL_FLAG(int64_t, max_tensor_elements, int64_t{1} << 31,
@@ -40,12 +49,26 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; with --tls_key, ser
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(std::string, token_file, "",
           "File of bearer tokens, one per line; when set, every call needs 'authorization: Bearer "
-          "<token>'.");
+          "<token>'. SIGHUP re-reads it (and --operator_token_file).");
 ABSL_FLAG(std::string, replica, "",
           "This replica's name: prefixes session ids and is reported by ServerInfo.");
+ABSL_FLAG(bool, require_session_header, true,
+          "Session calls must carry their session id in the x-tensord-session metadata key "
+          "(INVALID_ARGUMENT otherwise); false accepts them without it (one replica, no proxy).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
-ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error, off.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Log level: trace, debug, info, warn, error, off (debug adds one line per call: rpc, "
+          "code, latency, session prefix).");
+ABSL_FLAG(std::string, log_format, "text",
+          "Log format: text, or json (one object per line: time, level, msg; per-call lines add "
+          "rpc, code, latency_ms and session, a prefix of the id).");
+ABSL_FLAG(std::string, log_file, "",
+          "Write the log to this file (appending) instead of stderr; SIGHUP reopens it (for "
+          "logrotate).");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Serve Prometheus metrics over HTTP at http://ADDRESS/metrics (host:port, e.g. "
+          "0.0.0.0:9090); empty: off.");
 ABSL_FLAG(std::string, operator_token_file, "",
           "File of operator bearer tokens, one per line: valid tokens whose ServerInfo and "
           "ListSessions see every session (other tokens see only their own).");
@@ -107,6 +130,35 @@ void PrintHelp() {
   }
 }
 
+// SIGHUP: reopen the log file, re-read the token files. A file that cannot be read (or has no
+// tokens) keeps the tokens in force, and says so in the log; the server goes on either way.
+void Reload(tensord::server::TensordServer& server) {
+  if (absl::Status st = tensord::server::ReopenLogs(); !st.ok()) {
+    spdlog::error("SIGHUP: {}", st.ToString());
+  }
+  const std::string token_file = absl::GetFlag(FLAGS_token_file);
+  const std::string operator_file = absl::GetFlag(FLAGS_operator_token_file);
+  if (token_file.empty() && operator_file.empty()) {
+    spdlog::info("SIGHUP: log reopened (no token file to reload)");
+    return;
+  }
+  std::vector<std::string> tokens, operator_tokens;
+  for (const auto& [path, out] :
+       {std::pair{token_file, &tokens}, {operator_file, &operator_tokens}}) {
+    if (path.empty()) continue;
+    auto read = ReadTokens(path);
+    if (!read.ok()) {
+      spdlog::error("SIGHUP: {}; the tokens in force are kept",
+                    std::string(read.status().message()));
+      return;
+    }
+    *out = *std::move(read);
+  }
+  const size_t n = tokens.size(), ops = operator_tokens.size();
+  server.SetTokens(std::move(tokens), std::move(operator_tokens));
+  spdlog::info("SIGHUP: log reopened; tokens reloaded ({} tokens, {} operator tokens)", n, ops);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,9 +177,22 @@ int main(int argc, char** argv) {
       PrintHelp();
       return 0;
     }
+    if (arg == "--version" || arg == "-version") {
+      std::cout << "tensord " << TENSORD_VERSION << " ("
+                << (*TENSORD_BUILD_TYPE ? TENSORD_BUILD_TYPE : "unspecified") << " build; gRPC "
+                << grpc::Version() << ")\n";
+      return 0;
+    }
   }
   absl::ParseCommandLine(argc, argv);
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  tensord::server::LogOptions log;
+  log.format = absl::GetFlag(FLAGS_log_format);
+  log.file = absl::GetFlag(FLAGS_log_file);
+  log.level = absl::GetFlag(FLAGS_log_level);
+  if (absl::Status st = tensord::server::SetUpLogging(log); !st.ok()) {
+    std::cerr << "tensord: " << st.message() << "\n";
+    return 2;
+  }
 
   tensord::server::ServerOptions o;
   o.listen = absl::GetFlag(FLAGS_listen);
@@ -138,13 +203,16 @@ int main(int argc, char** argv) {
   o.default_ttl = absl::GetFlag(FLAGS_default_ttl);
   o.max_ttl = absl::GetFlag(FLAGS_max_ttl);
   o.max_session_bytes = absl::GetFlag(FLAGS_max_session_bytes);
+  o.readiness_max_bytes = absl::GetFlag(FLAGS_readiness_max_bytes);
   o.max_tensor_elements = absl::GetFlag(FLAGS_max_tensor_elements);
   o.max_rank = absl::GetFlag(FLAGS_max_rank);
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   o.replica = absl::GetFlag(FLAGS_replica);
+  o.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   o.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  o.require_session_header = absl::GetFlag(FLAGS_require_session_header);
   if (!absl::GetFlag(FLAGS_token_file).empty()) {
     auto tokens = ReadTokens(absl::GetFlag(FLAGS_token_file));
     if (!tokens.ok()) {
@@ -196,7 +264,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // SIGTERM/SIGINT only write the signal number to a pipe; a thread reads it and drains.
+  // SIGTERM/SIGINT/SIGHUP only write the signal number to a pipe; a thread reads it and drains
+  // (SIGTERM, SIGINT) or reloads (SIGHUP).
   if (pipe(g_signal_pipe) != 0) {
     spdlog::error("cannot create the signal pipe");
     return 1;
@@ -206,6 +275,7 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
 
   auto server = tensord::server::TensordServer::Start(o);
   if (!server.ok()) {
@@ -221,12 +291,25 @@ int main(int argc, char** argv) {
       o.max_tensor_elements, o.max_rank, o.max_message_bytes,
       o.tls_cert_file.empty() ? "off" : "on",
       o.tokens.empty() && o.operator_tokens.empty() ? "off" : "bearer", o.replica);
+  if ((*server)->metrics_port() != 0) {
+    spdlog::info("metrics on http://{}:{}/metrics",
+                 o.metrics_listen.substr(0, o.metrics_listen.rfind(':')),
+                 (*server)->metrics_port());
+  }
+  if (!o.require_session_header)
+    spdlog::info("session calls without the x-tensord-session header are accepted");
 
   std::thread waiter([&] {
     int sig = 0;
-    while (read(g_signal_pipe[0], &sig, sizeof(sig)) < 0 && errno == EINTR) {
+    while (true) {
+      if (read(g_signal_pipe[0], &sig, sizeof(sig)) < 0) {
+        if (errno == EINTR) continue;
+        sig = SIGTERM;  // the pipe broke: stop as on SIGTERM
+      }
+      if (sig != SIGHUP) break;
+      Reload(**server);
     }
-    spdlog::info("received {}: draining (up to {})", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+    spdlog::info("received {}: draining (up to {})", sig == SIGINT ? "SIGINT" : "SIGTERM",
                  absl::FormatDuration(o.drain_timeout));
     (*server)->Shutdown(o.drain_timeout);
   });

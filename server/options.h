@@ -26,6 +26,14 @@ struct ServerOptions {
   // (other tokens see only their own).
   std::vector<std::string> operator_tokens;
   std::string replica;  // this replica's name, reported by ServerInfo
+  // Prometheus metrics over HTTP on this address (host:port; port 0 picks one); empty: off.
+  std::string metrics_listen;
+  // Readiness (grpc.health.v1 for "tensord.v1.Tensord") turns NOT_SERVING while the sessions
+  // together hold at least this many bytes; 0: memory never makes the server unready.
+  int64_t readiness_max_bytes = 0;
+  // Session calls must carry their session id in the x-tensord-session metadata key (a proxy
+  // routes on it); false accepts calls without it (one replica, no proxy).
+  bool require_session_header = true;
   absl::Duration reap_interval = absl::Seconds(1);
   absl::Duration drain_timeout = absl::Seconds(10);
   // Longest one command may run (an op, a backward, one command of a batch or stream); past it

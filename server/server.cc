@@ -18,6 +18,9 @@
 namespace tensord::server {
 namespace {
 
+// The name under which grpc.health.v1 answers readiness; "" answers liveness.
+constexpr char kReadinessService[] = "tensord.v1.Tensord";
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
@@ -33,6 +36,8 @@ TensordServer::TensordServer(ServerOptions options)
       sessions_(options_),
       service_(options_, sessions_, executor_, stats_),
       executor_(options_.workers) {
+  stats_.metrics = &metrics_;
+  service_.SetSessionsChanged([this] { UpdateReadiness(); });
   // Build the op table (every schema parsed, attributes derived) at start-up, so that the first
   // request does not pay for it.
   (void)OpTable();
@@ -70,6 +75,10 @@ absl::StatusOr<std::unique_ptr<TensordServer>> TensordServer::Start(ServerOption
   }
   builder.AddListeningPort(o.listen, creds, &s->port_);
   builder.RegisterService(&s->service_);
+  // Every call is counted (metrics) and logged (the access line, at debug level).
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(s->metrics_.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(o.max_message_bytes);
   builder.SetMaxSendMessageSize(o.max_message_bytes);
   s->server_ = builder.BuildAndStart();
@@ -77,6 +86,14 @@ absl::StatusOr<std::unique_ptr<TensordServer>> TensordServer::Start(ServerOption
     return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen));
   }
   s->server_->GetHealthCheckService()->SetServingStatus(true);
+  s->health_.store(s->server_->GetHealthCheckService(), std::memory_order_release);
+  s->UpdateReadiness();
+  if (!o.metrics_listen.empty()) {
+    auto http =
+        MetricsHttpServer::Start(o.metrics_listen, [ptr = s.get()] { return ptr->MetricsText(); });
+    if (!http.ok()) return http.status();
+    s->metrics_http_ = *std::move(http);
+  }
   s->reaper_ = std::thread([ptr = s.get()] { ptr->ReapLoop(); });
   if (s->state_ != nullptr && o.snapshot_interval > absl::ZeroDuration()) {
     s->snapshotter_ = std::thread([ptr = s.get()] { ptr->SnapshotLoop(); });
@@ -86,9 +103,29 @@ absl::StatusOr<std::unique_ptr<TensordServer>> TensordServer::Start(ServerOption
 
 TensordServer::~TensordServer() { Shutdown(absl::ZeroDuration()); }
 
+bool TensordServer::UpdateReadiness() {
+  bool ready = !service_.draining() && sessions_.size() < options_.max_sessions;
+  if (ready && options_.readiness_max_bytes > 0) {
+    int64_t bytes = 0;
+    for (const auto& s : sessions_.List("", /*all=*/true)) bytes += s->context().memory().used();
+    ready = bytes < options_.readiness_max_bytes;
+  }
+  grpc::HealthCheckServiceInterface* health = health_.load(std::memory_order_acquire);
+  if (health == nullptr) return ready;
+  absl::MutexLock lock(&readiness_mu_);
+  // Once draining, only Shutdown sets health (to NOT_SERVING for every name).
+  if (readiness_ != static_cast<int>(ready) && !service_.draining()) {
+    health->SetServingStatus(kReadinessService, ready);
+    readiness_ = static_cast<int>(ready);
+  }
+  return ready;
+}
+
 void TensordServer::ReapLoop() {
   while (!stop_reaper_.WaitForNotificationWithTimeout(options_.reap_interval)) {
+    UpdateReadiness();
     const std::vector<std::string> expired = sessions_.Reap(absl::Now());
+    if (!expired.empty()) UpdateReadiness();
     for (const std::string& id : expired) {
       spdlog::info("session {} expired (idle past its TTL)", LogId(id));
     }
@@ -114,6 +151,38 @@ void TensordServer::SnapshotLoop() {
 
 void TensordServer::Wait() { server_->Wait(); }
 
+int TensordServer::metrics_port() const {
+  return metrics_http_ == nullptr ? 0 : metrics_http_->port();
+}
+
+std::string TensordServer::MetricsText() {
+  Metrics::State st;
+  for (const auto& session : sessions_.List("", /*all=*/true)) {
+    st.session_bytes.push_back(session->context().memory().used());
+    st.tensors += session->num_tensors();
+  }
+  st.sessions_expired = sessions_.expired_total();
+  st.max_sessions = options_.max_sessions;
+  st.commands = stats_.commands.load(std::memory_order_relaxed);
+  st.queue_depth = executor_.queued();
+  st.workers = executor_.threads();
+  st.draining = service_.draining();
+  {
+    absl::MutexLock lock(&readiness_mu_);
+    st.ready = readiness_ == 1 && !st.draining;
+  }
+  st.start_time_seconds = absl::ToDoubleSeconds(stats_.started - absl::UnixEpoch());
+  st.version = TENSORD_VERSION;
+  st.build_type = TENSORD_BUILD_TYPE;
+  st.replica = options_.replica;
+  return metrics_.Exposition(st);
+}
+
+void TensordServer::SetTokens(std::vector<std::string> tokens,
+                              std::vector<std::string> operator_tokens) {
+  service_.SetTokens(std::move(tokens), std::move(operator_tokens));
+}
+
 void TensordServer::Shutdown(absl::Duration drain) {
   {
     absl::MutexLock lock(&shutdown_mu_);
@@ -123,8 +192,11 @@ void TensordServer::Shutdown(absl::Duration drain) {
   if (server_ != nullptr) {
     // Refuse new calls, let the ones in flight finish (up to `drain`), then stop at once: gRPC's
     // own deadline would also wait for idle client connections to go away.
-    server_->GetHealthCheckService()->SetServingStatus(false);
-    service_.StartDraining();
+    {
+      absl::MutexLock lock(&readiness_mu_);
+      service_.StartDraining();
+      server_->GetHealthCheckService()->SetServingStatus(false);
+    }
     service_.WaitForCalls(drain);
     server_->Shutdown(std::chrono::system_clock::now());
   }
@@ -144,6 +216,7 @@ void TensordServer::Shutdown(absl::Duration drain) {
                     st.status().ToString());
     }
   }
+  metrics_http_.reset();
   sessions_.CloseAll();
   ReleaseCachedStorage();
 }

@@ -2,12 +2,15 @@
 
 #include <deque>
 #include <optional>
+#include <string_view>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <malloc.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "engine/context.h"
@@ -18,6 +21,7 @@
 #include "engine/status_macros.h"
 #include "engine/storage.h"
 #include "proto/wire.h"
+#include "server/metrics.h"
 #include "server/rpc_util.h"
 #include "server/status.h"
 #include "server/transfer.h"
@@ -71,12 +75,37 @@ bool IsSmall(const pb::AliasRequest&, Session&, int64_t) { return true; }
 bool IsSmall(const pb::SetGradRequest&, Session&, int64_t) { return true; }
 bool IsSmall(const pb::SetDataRequest&, Session&, int64_t) { return true; }
 bool IsSmall(const pb::SetGradModeRequest&, Session&, int64_t) { return true; }
+bool IsSmall(const pb::ListTensorsRequest&, Session&, int64_t) { return true; }  // <= 1000 rows
+
+// The reads that an x-tensord-peek header may turn into peeks.
+constexpr bool IsRead(std::string_view rpc) {
+  return rpc == "GetInfo" || rpc == "GetTensor" || rpc == "GetGraph";
+}
 
 }  // namespace
 
+absl::StatusOr<bool> TensordService::IsPeek(grpc::CallbackServerContext* ctx, Access access) const {
+  const std::string value = Metadata(ctx, wire::kPeekHeader);
+  if (value.empty() || value == "0" || value == "false") return access == Access::kPeek;
+  if (value != "1" && value != "true") {
+    return absl::InvalidArgumentError(absl::StrCat("metadata ", wire::kPeekHeader, " must be 1 (",
+                                                   "or true), not '", Clip(value), "'"));
+  }
+  if (access == Access::kCommand) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metadata ", wire::kPeekHeader,
+        " is for reads only (GetInfo, GetTensor, GetGraph); this call changes the session"));
+  }
+  return true;
+}
+
 TensordService::TensordService(const ServerOptions& options, SessionManager& sessions,
                                Executor& executor, ServerStats& stats)
-    : options_(options), sessions_(sessions), executor_(executor), stats_(stats) {}
+    : options_(options),
+      sessions_(sessions),
+      executor_(executor),
+      stats_(stats),
+      tokens_(std::make_shared<Tokens>(Tokens{options.tokens, options.operator_tokens})) {}
 
 void TensordService::CallStarted() { calls_in_flight_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -94,13 +123,15 @@ void TensordService::WaitForCalls(absl::Duration timeout) {
 template <typename Req, typename Resp, typename Fn>
 grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext* ctx,
                                                     const Req* req, Resp* resp, Fn fn,
-                                                    bool is_batch) {
+                                                    bool is_batch, Access access) {
   auto session = ResolveSession(ctx, req->session_id());
   if (!session.ok()) return FinishNow(ctx, session.status());
+  auto peek = IsPeek(ctx, access);
+  if (!peek.ok()) return FinishNow(ctx, peek.status());
   auto* reactor = ctx->DefaultReactor();
   std::shared_ptr<Session> s = *std::move(session);
   auto token = std::make_shared<CallToken>(this);
-  auto task = [this, ctx, req, resp, reactor, s, fn, token, is_batch] {
+  auto task = [this, ctx, req, resp, reactor, s, fn, token, is_batch, peek = *peek] {
     absl::Status status;
     if (ctx->IsCancelled()) {
       status =
@@ -109,7 +140,7 @@ grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext*
       status = UnknownSessionError(s->id());
     } else {
       ContextGuard guard(s->context());
-      s->Touch();
+      if (!peek) s->Touch();
       CommandRunner runner(*s, options_, stats_);
       if (is_batch) {
         // A batch guards (and counts) each of its commands.
@@ -124,7 +155,12 @@ grpc::ServerUnaryReactor* TensordService::OnSession(grpc::CallbackServerContext*
         s->commands.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    if (!status.ok()) spdlog::debug("session {}: {}", LogId(s->id()), status.ToString());
+    // The message may quote the session id (unknown handle ... in session ...): logs print
+    // only its prefix (ids are secrets).
+    if (!status.ok()) {
+      spdlog::debug("session {}: {}", LogId(s->id()),
+                    absl::StrReplaceAll(status.ToString(), {{s->id(), LogId(s->id())}}));
+    }
     reactor->Finish(ToGrpcStatus(status));
   };
   // Small commands run right here when the session is idle: the hop to a worker thread would
@@ -173,6 +209,8 @@ grpc::ServerUnaryReactor* TensordService::CreateSession(grpc::CallbackServerCont
   resp->set_max_bytes(options_.max_session_bytes);
   spdlog::info("session {} created (ttl {}s, peer {})", LogId((*session)->id()),
                resp->ttl_seconds(), ctx->peer());
+  if (stats_.metrics != nullptr) stats_.metrics->SessionCreated();
+  if (sessions_changed_) sessions_changed_();
   return FinishNow(ctx, absl::OkStatus());
 }
 
@@ -186,6 +224,8 @@ grpc::ServerUnaryReactor* TensordService::CloseSession(grpc::CallbackServerConte
   if (!closed.ok()) return FinishNow(ctx, closed.status());
   spdlog::info("session {} closed ({} commands)", LogId(req->session_id()), resp->commands());
   stats_.trim_requested.store(true, std::memory_order_relaxed);
+  if (stats_.metrics != nullptr) stats_.metrics->SessionClosed();
+  if (sessions_changed_) sessions_changed_();
   return FinishNow(ctx, absl::OkStatus());
 }
 
@@ -220,15 +260,50 @@ grpc::ServerUnaryReactor* TensordService::DescribeSession(grpc::CallbackServerCo
 
 // ---- tensors and autograd: each a command on the session's strand -----------------------------
 
-#define TENSORD_SESSION_RPC_(Name, field, Req, Resp, result)                               \
-  grpc::ServerUnaryReactor* TensordService::Name(grpc::CallbackServerContext* ctx,         \
-                                                 const pb::Req* req, pb::Resp* resp) {     \
-    return OnSession(ctx, req, resp, [](CommandRunner& r, const pb::Req& q, pb::Resp* p) { \
-      return r.Name(q, p);                                                                 \
-    });                                                                                    \
+#define TENSORD_SESSION_RPC_(Name, field, Req, Resp, result)                           \
+  grpc::ServerUnaryReactor* TensordService::Name(grpc::CallbackServerContext* ctx,     \
+                                                 const pb::Req* req, pb::Resp* resp) { \
+    return OnSession(                                                                  \
+        ctx, req, resp,                                                                \
+        [](CommandRunner& r, const pb::Req& q, pb::Resp* p) { return r.Name(q, p); },  \
+        /*is_batch=*/false, IsRead(#Name) ? Access::kRead : Access::kCommand);         \
   }
 TENSORD_FORALL_SESSION_COMMANDS(TENSORD_SESSION_RPC_)
 #undef TENSORD_SESSION_RPC_
+
+grpc::ServerUnaryReactor* TensordService::ListTensors(grpc::CallbackServerContext* ctx,
+                                                      const pb::ListTensorsRequest* req,
+                                                      pb::ListTensorsResponse* resp) {
+  constexpr int kDefaultPage = 100, kMaxPage = 1000;
+  if (req->page_size() < 0 || req->page_size() > kMaxPage) {
+    return FinishNow(ctx, absl::InvalidArgumentError(absl::StrCat(
+                              "page_size must be between 0 (the default, ", kDefaultPage, ") and ",
+                              kMaxPage, ", not ", req->page_size())));
+  }
+  uint64_t after = 0;
+  if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &after)) {
+    return FinishNow(ctx, absl::InvalidArgumentError(
+                              absl::StrCat("page_token '", Clip(req->page_token()),
+                                           "' is not a next_page_token this server gave")));
+  }
+  const size_t page = static_cast<size_t>(req->page_size() > 0 ? req->page_size() : kDefaultPage);
+  return OnSession(
+      ctx, req, resp,
+      [after, page](CommandRunner& r, const pb::ListTensorsRequest&, pb::ListTensorsResponse* p) {
+        int64_t total = 0;
+        // One more than the page: whether there is a next page.
+        auto handles = r.session().Handles(after, page + 1, &total);
+        p->set_total(total);
+        for (size_t i = 0; i < std::min(page, handles.size()); ++i) {
+          pb::ListedTensor* t = p->add_tensors();
+          FillInfo(handles[i].first, handles[i].second, t->mutable_info());
+          t->set_bytes(handles[i].second.nbytes());
+        }
+        if (handles.size() > page) p->set_next_page_token(absl::StrCat(handles[page - 1].first));
+        return absl::OkStatus();
+      },
+      /*is_batch=*/false, Access::kPeek);
+}
 
 grpc::ServerUnaryReactor* TensordService::ListOps(grpc::CallbackServerContext* ctx,
                                                   const pb::ListOpsRequest*,

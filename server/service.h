@@ -3,8 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -43,6 +45,9 @@ class TensordService final : public pb::Tensord::CallbackService {
                                  pb::Resp* resp) override;
   TENSORD_FORALL_SESSION_COMMANDS(TENSORD_SESSION_RPC_DECL_)
 #undef TENSORD_SESSION_RPC_DECL_
+  grpc::ServerUnaryReactor* ListTensors(grpc::CallbackServerContext* ctx,
+                                        const pb::ListTensorsRequest* req,
+                                        pb::ListTensorsResponse* resp) override;
   grpc::ServerUnaryReactor* ListOps(grpc::CallbackServerContext* ctx, const pb::ListOpsRequest* req,
                                     pb::ListOpsResponse* resp) override;
   grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* ctx, const pb::ExecuteRequest* req,
@@ -64,14 +69,25 @@ class TensordService final : public pb::Tensord::CallbackService {
   // Resolves the caller's session: token, metadata consistency, ownership.
   absl::StatusOr<std::shared_ptr<Session>> ResolveSession(grpc::CallbackServerContext* ctx,
                                                           const std::string& session_id) const;
+  // Whether a call resets the session's idle TTL: commands do; reads do unless the caller sends
+  // x-tensord-peek (an operator's look); peeks (ListTensors) never do.
+  enum class Access { kCommand, kRead, kPeek };
+  // Whether the call is a peek (does not reset the idle TTL); INVALID_ARGUMENT for an
+  // x-tensord-peek header on a call that changes the session.
+  absl::StatusOr<bool> IsPeek(grpc::CallbackServerContext* ctx, Access access) const;
   // The caller's identity (its token), or UNAUTHENTICATED.
   absl::StatusOr<std::string> Authenticate(grpc::CallbackServerContext* ctx) const;
   // Whether `token` may see every session (an operator token, or no authentication at all).
   bool IsOperator(const std::string& token) const;
+  // Replaces the bearer tokens (SIGHUP); starts with the options' tokens.
+  void SetTokens(std::vector<std::string> tokens, std::vector<std::string> operator_tokens);
 
   // Drain: new calls get UNAVAILABLE; WaitForCalls returns when none is in flight (or after
   // `timeout`).
   void StartDraining();
+  bool draining() const { return draining_.load(std::memory_order_acquire); }
+  // Called after a session is created or closed (the server updates its readiness).
+  void SetSessionsChanged(std::function<void()> fn) { sessions_changed_ = std::move(fn); }
   void WaitForCalls(absl::Duration timeout);
   // Every call that does work holds one of these for its lifetime.
   class CallToken {
@@ -95,7 +111,8 @@ class TensordService final : public pb::Tensord::CallbackService {
   // Runs fn(runner, *req, resp) on the session's strand and finishes the call with its status.
   template <typename Req, typename Resp, typename Fn>
   grpc::ServerUnaryReactor* OnSession(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp,
-                                      Fn fn, bool is_batch = false);
+                                      Fn fn, bool is_batch = false,
+                                      Access access = Access::kCommand);
 
   void CallStarted();
   void CallEnded();
@@ -107,6 +124,13 @@ class TensordService final : public pb::Tensord::CallbackService {
   std::atomic<bool> draining_{false};
   Executor& executor_;
   ServerStats& stats_;
+  std::function<void()> sessions_changed_;
+  struct Tokens {
+    std::vector<std::string> tokens, operator_tokens;
+  };
+  std::shared_ptr<const Tokens> CurrentTokens() const;
+  mutable absl::Mutex tokens_mu_;
+  std::shared_ptr<const Tokens> tokens_ ABSL_GUARDED_BY(tokens_mu_);
 };
 
 }  // namespace tensord::server

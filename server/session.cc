@@ -1,5 +1,6 @@
 #include "server/session.h"
 
+#include <algorithm>
 #include <random>
 
 #include "absl/strings/ascii.h"
@@ -124,6 +125,21 @@ void Session::RememberReply(uint64_t request_id, std::string reply) {
 std::vector<std::pair<uint64_t, std::string>> Session::Replies() const {
   absl::MutexLock lock(&mu_);
   return std::vector<std::pair<uint64_t, std::string>>(replies_.begin(), replies_.end());
+}
+
+std::vector<std::pair<uint64_t, Tensor>> Session::Handles(uint64_t after, size_t limit,
+                                                          int64_t* total) const {
+  std::vector<std::pair<uint64_t, Tensor>> out;
+  absl::MutexLock lock(&mu_);
+  *total = static_cast<int64_t>(handles_.size());
+  std::vector<uint64_t> ids;
+  for (const auto& [id, t] : handles_)
+    if (id > after) ids.push_back(id);
+  const size_t n = std::min(limit, ids.size());
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end());
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.emplace_back(ids[i], handles_.at(ids[i]));
+  return out;
 }
 
 void Session::Touch() {

@@ -68,6 +68,10 @@ class Session {
   // Oldest first (snapshots keep them, server/state.h).
   std::vector<std::pair<uint64_t, std::string>> Replies() const;
 
+  // Up to `limit` handles above `after`, in ascending order; `total` gets the number of handles.
+  std::vector<std::pair<uint64_t, Tensor>> Handles(uint64_t after, size_t limit,
+                                                   int64_t* total) const;
+
   void Touch();
   absl::Time last_used() const;
   bool Expired(absl::Time now) const { return now - last_used() > ttl_; }

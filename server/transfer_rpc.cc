@@ -108,6 +108,12 @@ class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk>
       Finish(ToGrpcStatus(session.status()));
       return;
     }
+    auto peek = service->IsPeek(ctx, TensordService::Access::kRead);  // a read: may peek
+    if (!peek.ok()) {
+      Finish(ToGrpcStatus(peek.status()));
+      return;
+    }
+    peek_ = *peek;
     chunk_bytes_ = req->chunk_bytes() > 0 ? req->chunk_bytes() : kDefaultChunk;
     chunk_bytes_ = std::min<int64_t>(chunk_bytes_, service->options().max_message_bytes / 2);
     std::shared_ptr<Session> s = *session;
@@ -139,7 +145,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk>
   absl::Status Snapshot(Session& s, uint64_t id, bool grad) {
     if (s.closed()) return absl::NotFoundError("the session was closed");
     ContextGuard guard(s.context());
-    s.Touch();
+    if (!peek_) s.Touch();
     TD_ASSIGN_OR_RETURN(Tensor t, s.Get(id));
     FillInfo(id, t, &info_);
     Tensor src = t;
@@ -182,6 +188,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<pb::DownloadChunk>
   Tensor snapshot_;
   pb::DownloadChunk chunk_;
   int64_t chunk_bytes_ = kDefaultChunk;
+  bool peek_ = false;  // x-tensord-peek: the snapshot does not reset the idle TTL
   int64_t offset_ = 0;
 };
 

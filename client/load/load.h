@@ -17,6 +17,10 @@
 #include "absl/time/time.h"
 #include "client/load/histogram.h"
 
+namespace grpc {
+class Channel;
+}
+
 namespace tensord::load {
 
 struct Config {
@@ -42,7 +46,45 @@ struct Config {
   std::string format = "text";  // text json csv
   double max_error_rate = 0;
   bool progress = false;  // live line on stderr
+  // --call: any unary RPC ("tensord.v1.Tensord/ApplyOp") with a JSON request (-d / -D) and JSON
+  // metadata, both templated per request (ExpandTemplate); replaces --scenario.
+  std::string call;
+  std::string data;
+  std::string metadata;
+  // Open loop with a changing rate (ghz's --load-schedule): "const" (--rps), or "step" / "line"
+  // from load_start to load_end requests/s, changing by load_step every load_step_duration (step:
+  // at once; line: smoothly). The rate stays at load_end once reached.
+  std::string load_schedule = "const";
+  double load_start = 0, load_end = 0, load_step = 0;
+  absl::Duration load_step_duration = absl::Seconds(1);
+  // Closed loop with a changing number of busy workers (ghz's --concurrency-schedule): "const"
+  // (--concurrency), or "step" / "line" from concurrency_start to concurrency_end (at most
+  // --concurrency; 0: --concurrency) workers, changing by concurrency_step every
+  // concurrency_step_duration.
+  std::string concurrency_schedule = "const";
+  int concurrency_start = 1, concurrency_end = 0, concurrency_step = 1;
+  absl::Duration concurrency_step_duration = absl::Seconds(1);
 };
+
+// The target rate (open loop) or the busy workers (closed loop) `t` into the run, per the
+// schedule: start, changed by step every step_duration ("step": at once, "line": smoothly),
+// held at end once reached.
+double ScheduleValue(const std::string& kind, double start, double end, double step,
+                     absl::Duration step_duration, absl::Duration t);
+
+// What a --call template may name: {{.RequestNumber}} (0, 1, ... over the whole run, warmup
+// included), {{.WorkerID}} (0-based), {{.SessionID}} (a fresh session per worker, created before
+// the run and sent in x-tensord-session), {{.UUID}} (128 random bits, hex),
+// {{.TimestampUnixNano}}.
+struct TemplateValues {
+  int64_t request_number = 0;
+  int worker = 0;
+  std::string session_id;
+};
+std::string ExpandTemplate(const std::string& text, const TemplateValues& values);
+// The --call method exists and is unary, the data parses as its request, the metadata as a JSON
+// object of strings.
+absl::Status ValidateCall(const Config& config);
 
 // The scenario names, and what one request of each is (for --help and the report).
 const std::vector<std::string>& ScenarioNames();
@@ -81,6 +123,9 @@ class Scenario {
 };
 
 std::unique_ptr<Scenario> MakeScenario(const Config& config);
+std::unique_ptr<Scenario> MakeCallScenario(const Config& config);
+// --connections channels to --address (TLS per the config), each its own HTTP/2 connection.
+std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Config& config);
 
 struct ErrorSample {
   int code = 0;
@@ -112,6 +157,17 @@ struct Report {
   double commands_per_request = 0, round_trips_per_request = 0;  // library scenarios
   std::optional<ErrorSample> setup_error;
   bool interrupted = false;
+  // The run over time (measured requests, by when they ended): one point per interval.
+  struct Point {
+    double t_s = 0;     // the interval's end, seconds since the run started
+    int64_t count = 0;  // requests that ended in it
+    int64_t errors = 0;
+    double mean_ms = 0;  // their mean latency
+    double max_ms = 0;
+    double target = 0;  // the schedule's rate (open loop) or workers (closed loop), if any
+  };
+  double interval_s = 0;
+  std::vector<Point> timeline;
 };
 
 // Runs the whole thing: setup, warmup, measurement, teardown.
@@ -121,6 +177,9 @@ std::string StatusCodeName(int code);
 std::string RenderText(const Report& r);
 std::string RenderJson(const Report& r);
 std::string RenderCsv(const Report& r);
+// A self-contained HTML page: the summary, the latency histogram and the time series as inline
+// SVG (no script, no external resource).
+std::string RenderHtml(const Report& r);
 // 0, or 1 when the run failed (setup error, or error rate above --max-error-rate).
 int ExitCode(const Report& r);
 

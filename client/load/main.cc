@@ -45,6 +45,19 @@ ABSL_FLAG(int, ops_per_request, 1,
           "op: ApplyOp commands per request (pipelined: written back to back, one round trip; "
           "unary: one RPC after "
           "the other).");
+// Any RPC (ghz's --call/-d/-D/-m).
+ABSL_FLAG(std::string, call, "",
+          "Instead of --scenario: call this unary RPC, tensord.v1.Tensord/METHOD (or just METHOD), "
+          "with the request of --data. Templates in --data and --metadata: {{.RequestNumber}}, "
+          "{{.WorkerID}}, {{.SessionID}} (a fresh session per worker, created before the run and "
+          "sent in x-tensord-session), {{.UUID}}, {{.TimestampUnixNano}}.");
+ABSL_FLAG(std::string, data, "",
+          "--call: the request as JSON (protobuf's JSON mapping: .proto or lowerCamelCase field "
+          "names, 64-bit numbers as strings, enums by name, bytes as base64). Also -d.");
+ABSL_FLAG(std::string, data_file, "", "--call: read the JSON request from this file. Also -D.");
+ABSL_FLAG(std::string, metadata, "",
+          "--call: request metadata as a JSON object of strings, e.g. '{\"x-trace\": "
+          "\"{{.RequestNumber}}\"}'. Also -m.");
 // The server.
 ABSL_FLAG(std::string, address, "127.0.0.1:50051", "tensord's address, host:port.");
 ABSL_FLAG(std::string, token, "",
@@ -74,6 +87,23 @@ ABSL_FLAG(double, rps, 0,
           "its scheduled "
           "start (queueing included: no coordinated omission). 0: closed loop, each worker back to "
           "back.");
+ABSL_FLAG(std::string, load_schedule, "const",
+          "Open loop with a changing rate (ghz): const (--rps), step (the rate jumps by "
+          "--load-step every --load-step-duration) or line (it changes smoothly), from "
+          "--load-start to --load-end req/s, then stays there.");
+ABSL_FLAG(double, load_start, 0, "--load-schedule: the first rate, req/s.");
+ABSL_FLAG(double, load_end, 0, "--load-schedule: the last rate, req/s.");
+ABSL_FLAG(double, load_step, 0, "--load-schedule: the change per --load-step-duration, req/s.");
+ABSL_FLAG(absl::Duration, load_step_duration, absl::Seconds(1), "--load-schedule: see above.");
+ABSL_FLAG(std::string, concurrency_schedule, "const",
+          "Closed loop with a changing number of busy workers (ghz): const (--concurrency), step "
+          "or line from --concurrency-start to --concurrency-end (at most --concurrency, the "
+          "workers started), changing by --concurrency-step every --concurrency-step-duration.");
+ABSL_FLAG(int, concurrency_start, 1, "--concurrency-schedule: the first number of workers.");
+ABSL_FLAG(int, concurrency_end, 0, "--concurrency-schedule: the last (0: --concurrency).");
+ABSL_FLAG(int, concurrency_step, 1, "--concurrency-schedule: the change per step.");
+ABSL_FLAG(absl::Duration, concurrency_step_duration, absl::Seconds(1),
+          "--concurrency-schedule: see above.");
 ABSL_FLAG(
     std::string, warmup, "0",
     "Run this long (e.g. 2s) or this many requests (e.g. 100) first, left out of the statistics.");
@@ -81,7 +111,10 @@ ABSL_FLAG(absl::Duration, deadline, absl::Seconds(20),
           "Deadline of each request (library scenarios: of each blocking call, "
           "ConnectOptions.deadline_seconds).");
 // Report.
-ABSL_FLAG(std::string, format, "text", "Report format: text, json or csv (a header and one row).");
+ABSL_FLAG(std::string, format, "text",
+          "Report format: text, json, csv (a header and one row) or html (a self-contained page: "
+          "the summary, the latency histogram and the run over time as inline SVG).");
+ABSL_FLAG(std::string, output, "", "Write the report to this file instead of stdout. Also -o.");
 ABSL_FLAG(double, max_error_rate, 0,
           "Exit 1 when the fraction of failed requests exceeds this (0..1).");
 
@@ -89,11 +122,46 @@ namespace {
 
 namespace load = tensord::load;
 
-constexpr const char* kFlagOrder[] = {
-    "scenario",    "pipelined",     "payload_bytes", "size",    "op",          "ops_per_request",
-    "address",     "token",         "tls",           "ca_cert", "concurrency", "sessions",
-    "connections", "duration",      "requests",      "rps",     "warmup",      "deadline",
-    "format",      "max_error_rate"};
+constexpr const char* kFlagOrder[] = {"scenario",
+                                      "pipelined",
+                                      "payload_bytes",
+                                      "size",
+                                      "op",
+                                      "ops_per_request",
+                                      "call",
+                                      "data",
+                                      "data_file",
+                                      "metadata",
+                                      "address",
+                                      "token",
+                                      "tls",
+                                      "ca_cert",
+                                      "concurrency",
+                                      "sessions",
+                                      "connections",
+                                      "duration",
+                                      "requests",
+                                      "rps",
+                                      "load_schedule",
+                                      "load_start",
+                                      "load_end",
+                                      "load_step",
+                                      "load_step_duration",
+                                      "concurrency_schedule",
+                                      "concurrency_start",
+                                      "concurrency_end",
+                                      "concurrency_step",
+                                      "concurrency_step_duration",
+                                      "warmup",
+                                      "deadline",
+                                      "format",
+                                      "output",
+                                      "max_error_rate"};
+
+// ghz's short flags.
+constexpr std::pair<const char*, const char*> kShortFlags[] = {
+    {"c", "concurrency"}, {"n", "requests"}, {"z", "duration"}, {"d", "data"}, {"D", "data_file"},
+    {"m", "metadata"},    {"o", "output"},   {"O", "format"},   {"q", "rps"},  {"t", "deadline"}};
 
 absl::CommandLineFlag* OurFlag(const std::string& name) {
   absl::CommandLineFlag* f = absl::FindCommandLineFlag(name);
@@ -102,7 +170,17 @@ absl::CommandLineFlag* OurFlag(const std::string& name) {
 }
 
 std::string Spelled(const std::string& name) {
-  return name == "max_error_rate" ? "max-error-rate" : name;
+  if (name == "max_error_rate" || name == "data_file" || absl::StartsWith(name, "load_") ||
+      absl::StartsWith(name, "concurrency_"))
+    return absl::StrReplaceAll(name, {{"_", "-"}});
+  return name;
+}
+
+// "-c, " for a flag that has a short form.
+std::string ShortOf(const std::string& name) {
+  for (const auto& [short_name, long_name] : kShortFlags)
+    if (name == long_name) return absl::StrCat("-", short_name, ", ");
+  return "";
 }
 
 // `text` in lines of at most `width` characters, each after `indent` spaces.
@@ -126,7 +204,9 @@ std::string Help() {
       "closed loop or open loop (--rps), and reports throughput, latency percentiles, a histogram, "
       "status\n"
       "codes, error samples and the client's CPU time.\n\n"
-      "Usage: tensord-load --scenario NAME [--duration 5s | --requests N] [flags]\n\n"
+      "Usage: tensord-load --scenario NAME [--duration 5s | --requests N] [flags]\n"
+      "       tensord-load --call tensord.v1.Tensord/METHOD -d JSON [-c N] [-n N | -z 5s] "
+      "[flags]\n\n"
       "Scenarios (what one request is):\n";
   const std::vector<std::pair<std::string, std::string>> scenarios = {
       {"echo", "one Echo RPC with --payload_bytes (no session, no engine): the RPC floor."},
@@ -153,7 +233,7 @@ std::string Help() {
   out += "\nFlags:\n";
   for (const char* name : kFlagOrder) {
     absl::CommandLineFlag* f = OurFlag(name);
-    std::string spelled = absl::StrCat("--", Spelled(name));
+    std::string spelled = absl::StrCat(ShortOf(name), "--", Spelled(name));
     if (!f->IsOfType<bool>())
       absl::StrAppend(&spelled, "=", f->DefaultValue().empty() ? "''" : f->DefaultValue());
     else
@@ -170,7 +250,13 @@ std::string Help() {
       "  tensord-load --scenario echo --concurrency 16 --duration 10s\n"
       "  tensord-load --scenario op --concurrency 4 --duration 3s\n"
       "  tensord-load --scenario tutorial --concurrency 8 --rps 2000 --duration 30s --warmup 2s\n"
-      "  tensord-load --scenario mlp --pipelined=false --requests 500 --format json\n";
+      "  tensord-load --scenario mlp --pipelined=false --requests 500 --format json\n"
+      "  tensord-load --call tensord.v1.Tensord/Echo -d '{\"payload\": \"aGk=\"}' -c 8 -n 1000\n"
+      "  tensord-load --call tensord.v1.Tensord/Factory -c 4 -z 5s -d '{\"session_id\": "
+      "\"{{.SessionID}}\",\n"
+      "      \"id\": \"{{.RequestNumber}}\", \"name\": \"zeros\", \"shape\": [\"16\"]}' -o "
+      "report.json "
+      "-O json\n";
   return out;
 }
 
@@ -194,6 +280,10 @@ int Main(int argc, char** argv) {
       name = body.substr(0, eq);
       value = body.substr(eq + 1);
       has_value = true;
+    }
+    if (arg[1] != '-') {
+      for (const auto& [short_name, long_name] : kShortFlags)
+        if (name == short_name) name = long_name;
     }
     absl::StrReplaceAll({{"-", "_"}}, &name);
     if (name == "h" || name == "help" || name == "helpfull" || name == "helpshort") {
@@ -263,20 +353,56 @@ int Main(int argc, char** argv) {
   }
   c.deadline = absl::GetFlag(FLAGS_deadline);
   c.format = absl::GetFlag(FLAGS_format);
+  c.load_schedule = absl::GetFlag(FLAGS_load_schedule);
+  c.load_start = absl::GetFlag(FLAGS_load_start);
+  c.load_end = absl::GetFlag(FLAGS_load_end);
+  c.load_step = absl::GetFlag(FLAGS_load_step);
+  c.load_step_duration = absl::GetFlag(FLAGS_load_step_duration);
+  c.concurrency_schedule = absl::GetFlag(FLAGS_concurrency_schedule);
+  c.concurrency_start = absl::GetFlag(FLAGS_concurrency_start);
+  c.concurrency_end = absl::GetFlag(FLAGS_concurrency_end);
+  c.concurrency_step = absl::GetFlag(FLAGS_concurrency_step);
+  c.concurrency_step_duration = absl::GetFlag(FLAGS_concurrency_step_duration);
+  c.call = absl::GetFlag(FLAGS_call);
+  c.data = absl::GetFlag(FLAGS_data);
+  c.metadata = absl::GetFlag(FLAGS_metadata);
+  if (const std::string path = absl::GetFlag(FLAGS_data_file); !path.empty()) {
+    if (!c.data.empty()) return Usage("give -d/--data or -D/--data-file, not both");
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in) return Usage(absl::StrCat("cannot read --data-file ", path));
+    c.data = ss.str();
+  }
   c.max_error_rate = absl::GetFlag(FLAGS_max_error_rate);
   c.progress = isatty(STDERR_FILENO) != 0;
   if (const std::string problem = load::Validate(c); !problem.empty()) return Usage(problem);
 
+  const std::string output = absl::GetFlag(FLAGS_output);
+  std::ofstream file;
+  if (!output.empty()) {
+    file.open(output, std::ios::binary | std::ios::trunc);
+    if (!file) return Usage(absl::StrCat("cannot write --output ", output));
+  }
+  std::ostream& out = output.empty() ? std::cout : file;
+
   auto scenario = load::MakeScenario(c);
   const load::Report report = load::Run(c, *scenario);
   if (c.format == "json") {
-    std::cout << load::RenderJson(report);
+    out << load::RenderJson(report);
   } else if (c.format == "csv") {
-    std::cout << load::RenderCsv(report);
+    out << load::RenderCsv(report);
+  } else if (c.format == "html") {
+    out << load::RenderHtml(report);
   } else {
-    std::cout << load::RenderText(report);
+    out << load::RenderText(report);
   }
-  std::cout.flush();
+  out.flush();
+  if (!out) {
+    std::cerr << "tensord-load: cannot write the report" << (output.empty() ? "" : " to ") << output
+              << "\n";
+    return 1;
+  }
   const int rc = load::ExitCode(report);
   if (report.setup_error) {
     std::cerr << "tensord-load: setup failed: " << load::StatusCodeName(report.setup_error->code)

@@ -64,6 +64,11 @@ double CpuPerRequestUs(const Report& r) {
                         : 0;
 }
 
+// The scenario's name, or "call <method>" for --call.
+std::string ScenarioLabel(const Config& c) {
+  return c.call.empty() ? c.scenario : absl::StrCat("call ", c.call);
+}
+
 bool IsLibraryScenario(const Config& c) {
   return c.scenario == "tutorial" || c.scenario == "train" || c.scenario == "mlp";
 }
@@ -77,9 +82,15 @@ std::string StatusCodeName(int code) {
 
 std::string Validate(const Config& c) {
   const auto& names = ScenarioNames();
-  if (c.scenario.empty())
+  if (!c.call.empty() && !c.scenario.empty()) return "give --scenario or --call, not both";
+  if (!c.call.empty()) {
+    if (absl::Status st = ValidateCall(c); !st.ok()) return std::string(st.message());
+  } else if (!c.data.empty() || !c.metadata.empty()) {
+    return "-d/--data, -D/--data-file and --metadata go with --call";
+  }
+  if (c.scenario.empty() && c.call.empty())
     return absl::StrCat("--scenario is required: one of ", absl::StrJoin(names, ", "));
-  if (std::find(names.begin(), names.end(), c.scenario) == names.end()) {
+  if (c.call.empty() && std::find(names.begin(), names.end(), c.scenario) == names.end()) {
     return absl::StrCat("unknown scenario '", c.scenario, "': one of ", absl::StrJoin(names, ", "));
   }
   if (c.concurrency < 1 || c.concurrency > 10000)
@@ -108,8 +119,33 @@ std::string Validate(const Config& c) {
   if (c.op.empty()) return "--op must name an op";
   if (c.ops_per_request < 1 || c.ops_per_request > 1024)
     return "--ops_per_request must be between 1 and 1024";
-  if (c.format != "text" && c.format != "json" && c.format != "csv")
-    return "--format must be text, json or csv";
+  if (c.format != "text" && c.format != "json" && c.format != "csv" && c.format != "html")
+    return "--format must be text, json, csv or html";
+  for (const auto& [flag, kind] :
+       {std::pair<const char*, const std::string*>{"--load-schedule", &c.load_schedule},
+        {"--concurrency-schedule", &c.concurrency_schedule}}) {
+    if (*kind != "const" && *kind != "step" && *kind != "line")
+      return absl::StrCat(flag, " must be const, step or line");
+  }
+  if (c.load_schedule != "const") {
+    if (c.rps > 0) return "--rps is the const schedule: give it or --load-schedule, not both";
+    if (!(c.load_start > 0 && c.load_end > 0 && c.load_step != 0 && std::isfinite(c.load_step)))
+      return "--load-schedule step/line needs --load-start and --load-end > 0 and a --load-step "
+             "other than 0";
+    if (c.load_step_duration <= absl::ZeroDuration())
+      return "--load-step-duration must be positive";
+  }
+  if (c.concurrency_schedule != "const") {
+    if (c.rps > 0 || c.load_schedule != "const")
+      return "--concurrency-schedule is for the closed loop (no --rps or --load-schedule)";
+    const int end = c.concurrency_end > 0 ? c.concurrency_end : c.concurrency;
+    if (c.concurrency_start < 1 || end > c.concurrency || c.concurrency_start > c.concurrency)
+      return "--concurrency-start and --concurrency-end must be between 1 and --concurrency "
+             "(the workers started)";
+    if (c.concurrency_step == 0) return "--concurrency-step must not be 0";
+    if (c.concurrency_step_duration <= absl::ZeroDuration())
+      return "--concurrency-step-duration must be positive";
+  }
   if (!(c.max_error_rate >= 0 && c.max_error_rate <= 1))
     return "--max-error-rate must be between 0 and 1";
   return "";
@@ -123,10 +159,10 @@ int ExitCode(const Report& r) {
 std::string RenderText(const Report& r) {
   const Config& c = r.config;
   std::string out = "Summary:\n";
-  absl::StrAppendFormat(&out, "  Scenario:      %s%s: %s\n", c.scenario,
-                        c.scenario == "echo" || c.scenario == "create" ? ""
-                        : c.pipelined                                  ? " (pipelined)"
-                                                                       : " (unary)",
+  absl::StrAppendFormat(&out, "  Scenario:      %s%s: %s\n", ScenarioLabel(c),
+                        c.scenario == "echo" || c.scenario == "create" || !c.call.empty() ? ""
+                        : c.pipelined ? " (pipelined)"
+                                      : " (unary)",
                         r.request);
   absl::StrAppendFormat(&out, "  Target:        %s%s\n", c.address, c.tls ? " (TLS)" : "");
   absl::StrAppendFormat(
@@ -205,7 +241,7 @@ std::string RenderJson(const Report& r) {
   auto field = [&out](const std::string& name, const std::string& value, bool last = false) {
     absl::StrAppend(&out, "  ", JsonString(name), ": ", value, last ? "\n" : ",\n");
   };
-  field("scenario", JsonString(c.scenario));
+  field("scenario", JsonString(ScenarioLabel(c)));
   field("request", JsonString(r.request));
   field("address", JsonString(c.address));
   field("tls", c.tls ? "true" : "false");
@@ -213,7 +249,9 @@ std::string RenderJson(const Report& r) {
   field("concurrency", absl::StrCat(c.concurrency));
   field("sessions", absl::StrCat(c.sessions));
   field("connections", absl::StrCat(c.connections));
-  field("mode", JsonString(c.rps > 0 ? "open" : "closed"));
+  field("mode", JsonString(c.rps > 0 || c.load_schedule != "const" ? "open" : "closed"));
+  field("load_schedule", JsonString(c.load_schedule));
+  field("concurrency_schedule", JsonString(c.concurrency_schedule));
   field("rps_target", Num(c.rps));
   field("count", absl::StrCat(r.count));
   field("ok", absl::StrCat(r.ok));
@@ -258,7 +296,16 @@ std::string RenderJson(const Report& r) {
         r.setup_error ? absl::StrCat("{\"code\": ", JsonString(StatusCodeName(r.setup_error->code)),
                                      ", \"message\": ", JsonString(r.setup_error->message), "}")
                       : "null");
-  field("interrupted", r.interrupted ? "true" : "false", /*last=*/true);
+  field("interrupted", r.interrupted ? "true" : "false");
+  std::vector<std::string> points;
+  for (const Report::Point& p : r.timeline) {
+    points.push_back(absl::StrCat("{\"t_s\": ", Num(p.t_s), ", \"count\": ", p.count,
+                                  ", \"errors\": ", p.errors, ", \"mean_ms\": ", Num(p.mean_ms),
+                                  ", \"max_ms\": ", Num(p.max_ms), ", \"target\": ", Num(p.target),
+                                  "}"));
+  }
+  field("interval_s", Num(r.interval_s));
+  field("timeline", absl::StrCat("[", absl::StrJoin(points, ",\n    "), "]"), /*last=*/true);
   return out + "}\n";
 }
 
@@ -267,7 +314,7 @@ std::string RenderCsv(const Report& r) {
   std::vector<std::string> header = {
       "scenario", "pipelined",  "concurrency", "sessions",       "rps_target", "count",  "ok",
       "errors",   "error_rate", "elapsed_s",   "throughput_rps", "min_us",     "mean_us"};
-  std::vector<std::string> row = {c.scenario,
+  std::vector<std::string> row = {ScenarioLabel(c),
                                   c.pipelined ? "true" : "false",
                                   absl::StrCat(c.concurrency),
                                   absl::StrCat(c.sessions),

@@ -22,6 +22,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int64_t kUnset = INT64_MIN;
+constexpr int64_t kTimelineNs = 100'000'000;  // 100 ms
 
 std::atomic<bool> g_interrupted{false};
 void OnInterrupt(int) { g_interrupted.store(true); }
@@ -47,6 +48,12 @@ struct Stats {
   std::atomic<int64_t> last_end{INT64_MIN};
   std::mutex mu;
   std::vector<ErrorSample> samples;  // distinct (code, message), at most 5
+  // The timeline: measured requests by the interval they ended in (kTimelineNs each).
+  struct Bucket {
+    int64_t count = 0, errors = 0, sum_ns = 0, max_ns = 0;
+  };
+  std::mutex timeline_mu;
+  std::vector<Bucket> timeline;
 
   void Record(bool warm, int64_t start_ns, int64_t end_ns, int64_t latency_ns, const Outcome& o) {
     executed.fetch_add(1, std::memory_order_relaxed);
@@ -64,6 +71,16 @@ struct Stats {
     cur = last_end.load(std::memory_order_relaxed);
     while (end_ns > cur &&
            !last_end.compare_exchange_weak(cur, end_ns, std::memory_order_relaxed)) {
+    }
+    {
+      const size_t b = static_cast<size_t>(std::max<int64_t>(0, end_ns) / kTimelineNs);
+      std::lock_guard<std::mutex> lock(timeline_mu);
+      if (timeline.size() <= b) timeline.resize(b + 1);
+      Bucket& k = timeline[b];
+      ++k.count;
+      k.errors += o.code != 0;
+      k.sum_ns += latency_ns;
+      k.max_ns = std::max(k.max_ns, latency_ns);
     }
     if (o.code == 0) return;
     errors.fetch_add(1, std::memory_order_relaxed);
@@ -93,14 +110,56 @@ struct Plan {
   std::atomic<int64_t> measured{0};
   std::atomic<int64_t> measure_start{kUnset};  // ns since t0: when the measured part began
   std::atomic<bool> done{false};
+  // Open loop with a --load-schedule other than const: ticket k's time, from the rate.
+  const Config* config = nullptr;
+  bool rate_schedule = false;
+  std::mutex schedule_mu;
+  int64_t schedule_k = 0;
+  double schedule_ns = 0;
+  // Closed loop with a --concurrency-schedule other than const.
+  bool concurrency_schedule = false;
+
+  double Rate(double t_ns) const {
+    return ScheduleValue(config->load_schedule, config->load_start, config->load_end,
+                         config->load_step, config->load_step_duration, absl::Nanoseconds(t_ns));
+  }
+  // When ticket `k` is due, in ns since t0.
+  int64_t Scheduled(int64_t k) {
+    if (!rate_schedule) return static_cast<int64_t>(static_cast<double>(k) * interval_ns);
+    std::lock_guard<std::mutex> lock(schedule_mu);
+    if (k < schedule_k) {  // tickets are taken in order, but the warmup bound asks ahead
+      schedule_k = 0;
+      schedule_ns = 0;
+    }
+    while (schedule_k < k) {
+      schedule_ns += 1e9 / std::max(Rate(schedule_ns), 1e-3);
+      ++schedule_k;
+    }
+    return static_cast<int64_t>(schedule_ns);
+  }
+  // How many workers may be busy `t_ns` into the run.
+  int Busy(int64_t t_ns) const {
+    return static_cast<int>(ScheduleValue(
+        config->concurrency_schedule, config->concurrency_start,
+        config->concurrency_end > 0 ? config->concurrency_end : config->concurrency,
+        config->concurrency_step, config->concurrency_step_duration, absl::Nanoseconds(t_ns)));
+  }
 };
 
 bool Stopping(const Plan& p) {
   return p.done.load(std::memory_order_relaxed) || g_interrupted.load();
 }
 
-void ClosedLoop(Worker& w, Plan& p, Stats& stats) {
+void ClosedLoop(Worker& w, int index, Plan& p, Stats& stats) {
   while (!Stopping(p)) {
+    // A worker beyond the schedule's count waits for its turn.
+    while (p.concurrency_schedule && index >= p.Busy(Nanos(Clock::now() - p.t0))) {
+      if (Stopping(p)) return;
+      const int64_t ms = p.measure_start.load(std::memory_order_relaxed);
+      if (p.duration_ns > 0 && ms != kUnset && Nanos(Clock::now() - p.t0) >= ms + p.duration_ns)
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     const int64_t now = Nanos(Clock::now() - p.t0);
     const int64_t ms = p.measure_start.load(std::memory_order_relaxed);
     if (p.duration_ns > 0 && ms != kUnset && now >= ms + p.duration_ns) break;
@@ -121,12 +180,11 @@ void ClosedLoop(Worker& w, Plan& p, Stats& stats) {
 }
 
 void OpenLoop(Worker& w, Plan& p, Stats& stats) {
-  const int64_t measure_start =
-      static_cast<int64_t>(static_cast<double>(p.warmup_tickets) * p.interval_ns);
+  const int64_t measure_start = p.Scheduled(p.warmup_tickets);
   while (!Stopping(p)) {
     const int64_t ticket = p.next.fetch_add(1, std::memory_order_relaxed);
     if (p.max_tickets >= 0 && ticket >= p.max_tickets) break;
-    const int64_t scheduled = static_cast<int64_t>(static_cast<double>(ticket) * p.interval_ns);
+    const int64_t scheduled = p.Scheduled(ticket);
     if (p.duration_ns > 0 && scheduled >= measure_start + p.duration_ns) break;
     const Clock::time_point at = p.t0 + std::chrono::nanoseconds(scheduled);
     while (Clock::now() < at) {  // in slices, so that Ctrl-C is noticed
@@ -176,6 +234,14 @@ void FillPercentiles(const Histogram& h, Report* r) {
 
 }  // namespace
 
+double ScheduleValue(const std::string& kind, double start, double end, double step,
+                     absl::Duration step_duration, absl::Duration t) {
+  if (kind == "const") return end;
+  const double steps = absl::FDivDuration(t, step_duration);
+  const double v = start + step * (kind == "step" ? std::floor(steps) : steps);
+  return step >= 0 ? std::min(v, end) : std::max(v, end);
+}
+
 Report Run(const Config& config, Scenario& scenario) {
   Report r;
   r.config = config;
@@ -202,9 +268,20 @@ Report Run(const Config& config, Scenario& scenario) {
   }
 
   Plan plan;
+  plan.config = &config;
   plan.deadline = config.deadline;
   plan.duration_ns = absl::ToInt64Nanoseconds(config.duration);
-  if (config.rps > 0) {
+  plan.rate_schedule = config.load_schedule != "const";
+  plan.concurrency_schedule = config.concurrency_schedule != "const";
+  if (plan.rate_schedule) {
+    plan.open_loop = true;
+    plan.warmup_tickets = config.warmup_requests;
+    if (config.warmup > absl::ZeroDuration()) {  // the tickets due before the warmup time
+      const int64_t warm_ns = absl::ToInt64Nanoseconds(config.warmup);
+      while (plan.Scheduled(plan.warmup_tickets) < warm_ns) ++plan.warmup_tickets;
+    }
+    if (config.requests > 0) plan.max_tickets = plan.warmup_tickets + config.requests;
+  } else if (config.rps > 0) {
     plan.open_loop = true;
     plan.interval_ns = 1e9 / config.rps;
     plan.warmup_tickets =
@@ -233,13 +310,13 @@ Report Run(const Config& config, Scenario& scenario) {
   std::thread progress;
   if (config.progress) progress = std::thread([&] { Progress(config, plan, stats); });
   std::vector<std::thread> threads;
-  for (auto& w : workers) {
-    Worker* worker = w.get();
-    threads.emplace_back([&, worker] {
+  for (size_t i = 0; i < workers.size(); ++i) {
+    Worker* worker = workers[i].get();
+    threads.emplace_back([&, worker, i] {
       if (plan.open_loop) {
         OpenLoop(*worker, plan, stats);
       } else {
-        ClosedLoop(*worker, plan, stats);
+        ClosedLoop(*worker, static_cast<int>(i), plan, stats);
       }
     });
   }
@@ -277,6 +354,36 @@ Report Run(const Config& config, Scenario& scenario) {
   r.run_s = std::chrono::duration<double>(t1 - plan.t0).count();
   r.cpu_user_s = CpuSeconds(ru1.ru_utime) - CpuSeconds(ru0.ru_utime);
   r.cpu_system_s = CpuSeconds(ru1.ru_stime) - CpuSeconds(ru0.ru_stime);
+  // The timeline, in intervals of 100 ms (merged up to at most 300 points).
+  {
+    const size_t merge = std::max<size_t>(1, (stats.timeline.size() + 299) / 300);
+    r.interval_s = static_cast<double>(kTimelineNs * static_cast<int64_t>(merge)) / 1e9;
+    for (size_t i = 0; i < stats.timeline.size(); i += merge) {
+      Stats::Bucket sum;
+      for (size_t j = i; j < std::min(stats.timeline.size(), i + merge); ++j) {
+        const Stats::Bucket& b = stats.timeline[j];
+        sum.count += b.count;
+        sum.errors += b.errors;
+        sum.sum_ns += b.sum_ns;
+        sum.max_ns = std::max(sum.max_ns, b.max_ns);
+      }
+      Report::Point pt;
+      pt.t_s = static_cast<double>(i + merge) * static_cast<double>(kTimelineNs) / 1e9;
+      pt.count = sum.count;
+      pt.errors = sum.errors;
+      pt.mean_ms = sum.count > 0 ? static_cast<double>(sum.sum_ns) / 1e6 / sum.count : 0;
+      pt.max_ms = static_cast<double>(sum.max_ns) / 1e6;
+      const int64_t mid = static_cast<int64_t>((pt.t_s - r.interval_s / 2) * 1e9);
+      if (plan.rate_schedule) {
+        pt.target = plan.Rate(static_cast<double>(mid));
+      } else if (plan.open_loop) {
+        pt.target = config.rps;
+      } else {
+        pt.target = plan.concurrency_schedule ? plan.Busy(mid) : config.concurrency;
+      }
+      r.timeline.push_back(pt);
+    }
+  }
   if (r.executed > 0) {
     const double n = static_cast<double>(r.executed);
     r.commands_per_request = static_cast<double>(counters1.first - counters0.first) / n;

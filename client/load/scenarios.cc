@@ -220,22 +220,7 @@ class StubScenario : public Scenario {
   explicit StubScenario(const Config& c) : config_(c) {}
 
   absl::Status Setup() override {
-    std::shared_ptr<grpc::ChannelCredentials> creds;
-    if (config_.tls) {
-      grpc::SslCredentialsOptions ssl;
-      ssl.pem_root_certs = config_.root_certificates;
-      creds = grpc::SslCredentials(ssl);
-    } else {
-      creds = grpc::InsecureChannelCredentials();
-    }
-    // Channels with equal arguments share one connection (gRPC's global subchannel pool): a
-    // distinct argument per channel gives each its own.
-    for (int k = 0; k < config_.connections; ++k) {
-      grpc::ChannelArguments args;
-      args.SetMaxReceiveMessageSize(64 << 20);
-      args.SetInt("tensord_load.connection", k);
-      channels_.push_back(grpc::CreateCustomChannel(config_.address, creds, args));
-    }
+    channels_ = MakeChannels(config_);
     const int n = config_.sessions > 0 ? config_.sessions : config_.concurrency;
     for (int i = 0; i < n; ++i) {
       auto conn = std::make_unique<Conn>();
@@ -665,6 +650,11 @@ const std::vector<std::string>& ScenarioNames() {
 std::string DescribeRequest(const Config& c) {
   const std::string lib =
       c.pipelined ? "client library, pipelined stream" : "client library, one RPC per command";
+  if (!c.call.empty()) {
+    return absl::StrCat(
+        "one ", c.call, " call, request ", c.data.empty() ? "{}" : c.data,
+        c.data.find("{{.SessionID}}") != std::string::npos ? " (a session per worker)" : "");
+  }
   if (c.scenario == "echo")
     return absl::StrCat("one Echo RPC, ", c.payload_bytes, "-byte payload (no session)");
   if (c.scenario == "create") {
@@ -700,7 +690,29 @@ std::string DescribeRequest(const Config& c) {
   return "?";
 }
 
+std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Config& config) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (config.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = config.root_certificates;
+    creds = grpc::SslCredentials(ssl);
+  } else {
+    creds = grpc::InsecureChannelCredentials();
+  }
+  // Channels with equal arguments share one connection (gRPC's global subchannel pool): a
+  // distinct argument per channel gives each its own.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int k = 0; k < config.connections; ++k) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetInt("tensord_load.connection", k);
+    channels.push_back(grpc::CreateCustomChannel(config.address, creds, args));
+  }
+  return channels;
+}
+
 std::unique_ptr<Scenario> MakeScenario(const Config& config) {
+  if (!config.call.empty()) return MakeCallScenario(config);
   if (config.scenario == "echo" || config.scenario == "create" || config.scenario == "op") {
     return std::make_unique<StubScenario>(config);
   }

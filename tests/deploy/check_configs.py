@@ -151,6 +151,19 @@ def check_k8s(root, cfg):
         p = c.get(probe, {})
         ok = p.get("grpc", {}).get("port") == 50051 or "tensord-healthcheck" in p.get("exec", {}).get("command", [])
         check(ok, f"k8s: tensord {probe} via grpc health (grpc probe or exec tensord-healthcheck)")
+    # Readiness asks for the service (NOT_SERVING at capacity); liveness for "" (the process).
+    ready = c.get("readinessProbe", {}).get("grpc", {})
+    live = c.get("livenessProbe", {}).get("grpc", {})
+    check(ready.get("service") == "tensord.v1.Tensord",
+          "k8s: readinessProbe asks grpc health for service tensord.v1.Tensord (readiness)")
+    check(live and live.get("service", "") == "",
+          "k8s: livenessProbe asks grpc health for service '' (liveness, not readiness)")
+    ann = pod["metadata"].get("annotations", {})
+    metrics_args = [a for a in c.get("args", []) if a.startswith("--metrics_listen=")]
+    check(ann.get("prometheus.io/scrape") == "true" and len(metrics_args) == 1
+          and metrics_args[0].rsplit(":", 1)[1] == ann.get("prometheus.io/port")
+          and ann.get("prometheus.io/path") == "/metrics",
+          "k8s: prometheus.io scrape annotations name the --metrics_listen port and /metrics")
     check(pod["spec"].get("terminationGracePeriodSeconds", 30) > 10, "k8s: grace period exceeds the 10s drain")
     check(pod["spec"].get("securityContext", {}).get("runAsNonRoot") is True, "k8s: tensord runs as non-root")
 

@@ -256,6 +256,128 @@ def case_usage():
         run("--scenario", "echo", "--address=" + s.address, "--requests=5", "--nopipelined")
 
 
+def case_call():
+    """--call on three RPCs (Echo, Factory in a fresh session per worker, ServerInfo with templated
+    metadata), the short flags -c -n -z -d -D -m -o -O, and --call's usage errors."""
+    with Server() as s:
+        r = run_json("--call", "tensord.v1.Tensord/Echo", "-d", '{"payload": "aGk="}', "--address", s.address,
+                     "-c", 2, "-n", 50)
+        check_clean(r, 50, "Echo")
+        check(r["scenario"] == "call tensord.v1.Tensord/Echo", "the call is reported", r)
+        # Factory in a fresh session per worker ({{.SessionID}}, also sent in x-tensord-session), a
+        # new handle per request ({{.RequestNumber}}): no errors ...
+        factory = ('{"session_id": "{{.SessionID}}", "id": "{{.RequestNumber}}", "name": "zeros", '
+                   '"shape": ["16"]}')
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            f.write(factory)
+        out = f.name + ".report"
+        run("--call", "Factory", "-D", f.name, "--address", s.address, "-c", 2, "-n", 40, "-O", "json", "-o", out)
+        r = json.load(open(out))
+        check_clean(r, 40, "Factory, templated")
+        # ... while a fixed id collides after each session's first request (ALREADY_EXISTS).
+        r = run_json("--call", "Factory", "-d", factory.replace("{{.RequestNumber}}", "7"), "--address", s.address,
+                     "-c", 2, "-n", 20, expect_rc=1)
+        check(r["status_codes"] == {"OK": 2, "ALREADY_EXISTS": 18}, "a fixed id: one OK per session", r)
+        # ServerInfo with templated metadata, for a duration (-z).
+        r = run_json("--call", "tensord.v1.Tensord.ServerInfo", "-m", '{"x-request": "r{{.RequestNumber}}"}',
+                     "--address", s.address, "-c", 1, "-z", "0.3s")
+        check(r["count"] > 0 and r["errors"] == 0, "ServerInfo for 0.3 s", r)
+        # A session call without {{.SessionID}} has no session: the server's error is counted.
+        r = run_json("--call", "GetInfo", "-d", '{"session_id": "nope-0123456789abcdef", "id": "1"}',
+                     "--address", s.address, "-n", 5, expect_rc=1)
+        check(r["status_codes"] == {"INVALID_ARGUMENT": 5}, "no x-tensord-session: INVALID_ARGUMENT", r)
+        os.unlink(f.name)
+        os.unlink(out)
+    for args, message in [
+        (["--call", "tensord.v1.Tensord/Nope"], "unknown method"),
+        (["--call", "Stream"], "streaming RPC"),
+        (["--call", "Echo", "-d", "{not json"], "is not a tensord.v1.EchoRequest in JSON"),
+        (["--call", "Echo", "-d", '{"no_such_field": 1}'], "is not a tensord.v1.EchoRequest in JSON"),
+        (["--call", "Echo", "--scenario", "echo"], "not both"),
+        (["--call", "Echo", "-m", '{"k": 1}'], "must be a string"),
+        (["--scenario", "echo", "-d", "{}"], "go with --call"),
+    ]:
+        p = run(*args, "--address", closed_port(), "-n", 1, expect_rc=2)
+        check(message in p.stderr, "usage error %r for %s:\n%s" % (message, args, p.stderr))
+
+
+def case_schedule():
+    """--load-schedule step (open loop: the rate climbs 100, 200, 300, 400 req/s every 0.3 s, so
+    the run holds exactly 30 + 60 + 90 + 240 requests) and --concurrency-schedule line (closed loop:
+    the busy workers climb from 1 to 4)."""
+    with Server() as s:
+        r = run_json("--call", "Echo", "--address", s.address, "--load-schedule", "step", "--load-start", 100,
+                     "--load-end", 400, "--load-step", 100, "--load-step-duration", "0.3s", "-z", "1.5s", "-c", 4)
+        check_clean(r, 420, "step schedule")
+        check(r["mode"] == "open" and r["load_schedule"] == "step", "open loop with a step schedule", r)
+        targets = [round(p["target"]) for p in r["timeline"]]
+        check(targets[0] == 100 and targets[-1] == 400 and targets == sorted(targets), "the target climbs", r)
+        r = run_json("--scenario", "op", "--address", s.address, "-c", 4, "--concurrency-schedule", "line",
+                     "--concurrency-start", 1, "--concurrency-step", 1, "--concurrency-step-duration", "0.2s",
+                     "-z", "1s")
+        check(r["errors"] == 0 and r["count"] > 0, "concurrency schedule ran", r)
+        busy = [p["target"] for p in r["timeline"]]
+        check(busy[0] == 1 and busy[-1] == 4 and busy == sorted(busy), "the workers climb from 1 to 4", r)
+    for args, message in [
+        (["--load-schedule", "wave"], "must be const, step or line"),
+        (["--load-schedule", "step", "--load-start", 10], "--load-end > 0"),
+        (["--load-schedule", "line", "--load-start", 1, "--load-end", 5, "--load-step", 1, "--rps", 5], "not both"),
+        (["--concurrency-schedule", "step", "--concurrency-end", 9], "between 1 and --concurrency"),
+    ]:
+        p = run("--scenario", "echo", "--address", closed_port(), "-n", 1, *args, expect_rc=2)
+        check(message in p.stderr, "usage error %r for %s:\n%s" % (message, args, p.stderr))
+
+
+def case_html():
+    """--format html: one self-contained page with two inline SVG charts, rendered by headless
+    Chromium (Debian's chromium) into a screenshot when it is installed."""
+    import html.parser
+    import shutil
+    import struct
+
+    with Server() as s:
+        out = tempfile.mktemp(suffix=".html")
+        run("--scenario", "op", "--address", s.address, "-c", 2, "-n", 300, "-O", "html", "-o", out)
+        page = open(out).read()
+
+    class Tags(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.refs = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.refs += [v for k, v in attrs if k in ("src", "href") and v]
+
+    t = Tags()
+    t.feed(page)
+    check(t.tags.count("svg") == 2, "two inline SVG charts")
+    check(t.tags.count("rect") >= 10, "histogram and timeline bars")
+    check("script" not in t.tags and "link" not in t.tags and t.refs == [], "self-contained: no script or link")
+    check("300 (300 ok, 0 errors)" in page, "the summary counts 300 requests")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        print("SKIP: chromium not installed (Debian package chromium): the page was not rendered")
+        os.unlink(out)
+        return
+    png = out + ".png"
+    p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--window-size=1000,1400", "--screenshot=" + png, "file://" + out],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0 and os.path.exists(png), "chromium rendered a screenshot:\n" + p.stderr)
+    data = open(png, "rb").read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", "a PNG")
+    width, height = struct.unpack(">II", data[16:24])
+    check((width, height) == (1000, 1400), "1000 x 1400 screenshot, got %dx%d" % (width, height))
+    check(len(data) > 20000, "the screenshot is not blank (%d bytes)" % len(data))
+    artifacts = os.environ.get("TENSORD_LOAD_ARTIFACTS")
+    if artifacts:
+        shutil.copy(png, os.path.join(artifacts, "tensord-load-report.png"))
+        shutil.copy(out, os.path.join(artifacts, "tensord-load-report.html"))
+    os.unlink(png)
+    os.unlink(out)
+
+
 CASES = {
     "echo": lambda: scenario_case("echo", 200, ["--payload_bytes", 1000]),
     "create": lambda: (scenario_case("create", 60), scenario_case("create", 6, ["--size", 300000])),
@@ -268,6 +390,9 @@ CASES = {
     "formats": case_formats,
     "errors": case_errors,
     "usage": case_usage,
+    "call": case_call,
+    "schedule": case_schedule,
+    "html": case_html,
 }
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ inline void PrintTo(const Status& s, std::ostream* os) {
 namespace tensord::testing {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -436,6 +437,51 @@ TEST_F(Auth, RightToken_Works) {
     grpc::Status s = call.run(CtxWith("Bearer alpha", sid_).get());
     EXPECT_TRUE(s.ok()) << s.error_message();
   }
+}
+
+// ---- the session header ------------------------------------------------------------------------
+
+// The contract says every session call carries x-tensord-session (a proxy routes on it): a call
+// without it is refused with a message naming the key, and changes nothing.
+TEST_F(Auth, MissingSessionHeader_IsInvalidArgumentOnEverySessionCall) {
+  for (const Call& call : AllCalls(sid_)) {
+    // CreateSession needs the header only when it proposes an id (tested in service_test);
+    // without one it would make a second session here.
+    if (call.name == "CreateSession") continue;
+    SCOPED_TRACE(call.name);
+    const grpc::Status s = call.run(CtxWith("Bearer alpha", "").get());
+    if (call.per_session) {
+      EXPECT_THAT(s, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
+                            AllOf(HasSubstr("missing metadata 'x-tensord-session'"),
+                                  HasSubstr("the same value as the request's session_id"))));
+    } else {
+      EXPECT_TRUE(s.ok()) << call.name << ": " << s.error_message();  // not a session call
+    }
+  }
+  ExpectSessionIntact();
+  ExpectStillServes();
+}
+
+class RelaxedSessionHeader : public Auth {
+ protected:
+  RelaxedSessionHeader() { options_.require_session_header = false; }
+};
+
+// --require_session_header=false (one replica, no proxy): every call works without the header,
+// and a header that disagrees with the body is still refused.
+TEST_F(RelaxedSessionHeader, EverySessionCallWorksWithoutTheHeader) {
+  for (const Call& call : AllCalls(sid_)) {
+    SCOPED_TRACE(call.name);
+    grpc::Status s = call.run(CtxWith("Bearer alpha", "").get());
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  const std::string sid = NewSession();
+  pb::SessionRequest req;
+  req.set_session_id(sid);
+  pb::SessionInfo info;
+  EXPECT_THAT(
+      stub_->DescribeSession(CtxWith("Bearer alpha", "other-session-id-0123").get(), req, &info),
+      GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, HasSubstr("does not match")));
 }
 
 // ---- TLS ---------------------------------------------------------------------------------------

@@ -137,14 +137,19 @@ TEST_F(Drain, Sigterm_DuringInFlightCall_DrainsItAndExitsZero) {
   const auto term_at = Clock::now();
 
   // Health turns NOT_SERVING, or new calls are refused, while the call is still being drained.
+  // Readiness (the service's name) turns NOT_SERVING too.
   bool not_serving_seen = false;
+  bool ready_not_serving_seen = false;
   bool refused_seen = false;
   while (!call_done && Clock::now() - term_at < std::chrono::seconds(5) &&
-         !(not_serving_seen && refused_seen)) {
+         !(not_serving_seen && ready_not_serving_seen && refused_seen)) {
     health::HealthCheckResponse h;
     grpc::Status hs = Check(&h);
     if (!hs.ok() || h.status() == health::HealthCheckResponse::NOT_SERVING) not_serving_seen = true;
     if (!hs.ok()) refused_seen = true;
+    hs = Check(&h, "tensord.v1.Tensord");
+    if (!hs.ok() || h.status() == health::HealthCheckResponse::NOT_SERVING)
+      ready_not_serving_seen = true;
     pb::ServerInfoResponse si;
     if (!stub_->ServerInfo(Ctx("", milliseconds(500)).get(), pb::ServerInfoRequest(), &si).ok())
       refused_seen = true;
@@ -153,6 +158,8 @@ TEST_F(Drain, Sigterm_DuringInFlightCall_DrainsItAndExitsZero) {
   const bool drained_after_signals = !call_done;
   caller.join();
   EXPECT_TRUE(not_serving_seen) << "health never turned NOT_SERVING while the call was draining";
+  EXPECT_TRUE(ready_not_serving_seen)
+      << "readiness (tensord.v1.Tensord) never turned NOT_SERVING while the call was draining";
   EXPECT_TRUE(refused_seen) << "the server kept accepting new calls while draining";
   EXPECT_TRUE(drained_after_signals)
       << "the in-flight call ended before the draining server was observed";

@@ -129,9 +129,11 @@ class TensordProcessTest : public ::testing::Test {
     }
   }
 
-  // Starts `tensord --listen 127.0.0.1:<free port> <extra>`, waits for its "listening" log line,
-  // then until its health check says SERVING.
-  void StartServer(const std::vector<std::string>& extra) {
+  // Starts `tensord --listen 127.0.0.1:<free port> <extra>`, waits for its "listening" log line
+  // (in `log`: its output, or the --log_file it was given), then until its health check says
+  // SERVING.
+  void StartServer(const std::vector<std::string>& extra, std::string log = "") {
+    if (log.empty()) log = log_path_;
     port_ = FreePort();
     ASSERT_GT(port_, 0);
     std::vector<std::string> args = {"--listen", "127.0.0.1:" + std::to_string(port_)};
@@ -140,7 +142,7 @@ class TensordProcessTest : public ::testing::Test {
     if (HasFatalFailure()) return;
     // Connecting before the port is open would leave the channel in reconnect backoff.
     const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (ReadAll(log_path_).find("listening on") == std::string::npos) {
+    while (ReadAll(log).find("listening on") == std::string::npos) {
       int status = 0;
       ASSERT_EQ(waitpid(pid_, &status, WNOHANG), 0)
           << "tensord exited during startup (status " << status << ")";
@@ -162,10 +164,13 @@ class TensordProcessTest : public ::testing::Test {
     ASSERT_EQ(resp.status(), health::HealthCheckResponse::SERVING);
   }
 
-  grpc::Status Check(health::HealthCheckResponse* resp) {
+  // grpc.health.v1 Check for `service` ("": liveness; "tensord.v1.Tensord": readiness).
+  grpc::Status Check(health::HealthCheckResponse* resp, const std::string& service = "") {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + milliseconds(500));
-    return health_->Check(&ctx, health::HealthCheckRequest(), resp);
+    health::HealthCheckRequest req;
+    req.set_service(service);
+    return health_->Check(&ctx, req, resp);
   }
 
   static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& session = "",

@@ -421,6 +421,73 @@ TEST_F(Tensorctl, SessionsMatchesDescribeSessionForAGraph) {
                         : absl::StrFormat("%.1f KiB (%d)", info.bytes() / 1024.0, info.bytes()));
 }
 
+// ---- tensors
+// -------------------------------------------------------------------------------------
+
+// The row of handle `h` in `tensors` output (rows start with the right-aligned handle).
+std::vector<std::string> TensorRow(const std::string& table, uint64_t h) {
+  for (absl::string_view line : absl::StrSplit(table, '\n')) {
+    std::vector<std::string> cells;
+    for (absl::string_view c : absl::StrSplit(line, "  ", absl::SkipWhitespace()))
+      cells.emplace_back(absl::StripAsciiWhitespace(c));
+    if (!cells.empty() && cells[0] == std::to_string(h)) return cells;
+  }
+  return {};
+}
+
+TEST_F(Tensorctl, TensorsListsEveryHandleWithItsAutogradState) {
+  const std::string s = SmallSession();
+  remote_->Backward(s, kD);
+  Result res = Ctl({"tensors", s});
+  ASSERT_EQ(res.rc, 0) << res;
+  EXPECT_THAT(res.out, StartsWith("HANDLE"));
+  using V = std::vector<std::string>;
+  EXPECT_EQ(TensorRow(res.out, kA),
+            (V{"1", "(2)", "float32", "True", "True", "None", "8 B", "False", "True"}));
+  EXPECT_EQ(TensorRow(res.out, kC),
+            (V{"3", "(2)", "float32", "True", "False", "MulBackward0", "8 B", "False", "False"}));
+  EXPECT_EQ(TensorRow(res.out, kD),
+            (V{"4", "()", "float32", "True", "False", "SumBackward0", "4 B", "False", "False"}));
+  Result json = Ctl({"tensors", s, "--format", "json"});
+  ASSERT_EQ(json.rc, 0) << json;
+  EXPECT_THAT(json.out, HasSubstr("{\"handle\": 3, \"shape\": [2], \"dtype\": \"float32\", "
+                                  "\"requires_grad\": true, \"is_leaf\": false, \"grad_fn\": "
+                                  "\"MulBackward0\", \"bytes\": 8, \"retains_grad\": false, "
+                                  "\"has_grad\": false, \"version\": 0}"));
+  EXPECT_THAT(json.out, HasSubstr("\"grad_fn\": null, \"bytes\": 8, \"retains_grad\": false, "
+                                  "\"has_grad\": true"));
+}
+
+TEST_F(Tensorctl, TensorsPagesThroughMoreThanOnePage) {
+  Remote& r = *remote_;
+  const std::string s = r.NewSession({{"purpose", "pages"}});
+  for (uint64_t id = 1; id <= 1205; ++id) r.Floats(s, id, {1}, {1});
+  Result res = Ctl({"tensors", s, "--format", "json"});
+  ASSERT_EQ(res.rc, 0) << res;
+  int rows = 0;
+  for (size_t at = res.out.find("\"handle\": "); at != std::string::npos;
+       at = res.out.find("\"handle\": ", at + 1))
+    ++rows;
+  EXPECT_EQ(rows, 1205);
+  EXPECT_THAT(res.out, HasSubstr("{\"handle\": 1205, "));
+}
+
+// Operators' reads are peeks: show, graph and tensors leave the session's idle time alone.
+TEST_F(Tensorctl, ShowGraphAndTensorsDoNotResetTheIdleTime) {
+  const std::string s = SmallSession();
+  const int64_t before = remote_->Describe(s).last_used_unix_ms();
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"show", s, "3", "--grad"}, {"graph", s, "4"}, {"tensors", s}}) {
+    Result res = Ctl(args);
+    ASSERT_EQ(res.rc, 0) << res;
+  }
+  EXPECT_EQ(remote_->Describe(s).last_used_unix_ms(), before);
+  // A client's own read does reset it.
+  remote_->Op(s, "neg", {kA}, {9});
+  EXPECT_GT(remote_->Describe(s).last_used_unix_ms(), before);
+}
+
 // ---- show ---------------------------------------------------------------------------------------
 
 TEST_F(Tensorctl, ShowPrintsMetadataAndPyTorchRepr) {
@@ -701,6 +768,7 @@ TEST_F(Tensorctl, HealthOfAnUnreachableServerExits1) {
 TEST_F(Tensorctl, UnknownSessionExits1WithNotFound) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{"show", "no-such-session", "1"},
+                                             {"tensors", "no-such-session"},
                                              {"graph", "no-such-session", "1"},
                                              {"close", "no-such-session"}}) {
     Result r = Ctl(args);

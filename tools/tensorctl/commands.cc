@@ -45,7 +45,7 @@ grpc::Status Fetch(Connection& c, const std::string& session, uint64_t handle, b
   req.set_session_id(session);
   req.set_id(handle);
   req.set_include_grad(grad);
-  grpc::Status s = c.tensord().GetTensor(c.Context(session).get(), req, out);
+  grpc::Status s = c.tensord().GetTensor(c.Context(session, /*peek=*/true).get(), req, out);
   if (s.ok() || s.error_code() != grpc::StatusCode::FAILED_PRECONDITION ||
       !absl::StrContains(s.error_message(), "Download")) {
     return s;
@@ -56,7 +56,7 @@ grpc::Status Fetch(Connection& c, const std::string& session, uint64_t handle, b
     d.set_session_id(session);
     d.set_id(handle);
     d.set_grad(of_grad);
-    auto ctx = c.Context(session);
+    auto ctx = c.Context(session, /*peek=*/true);
     auto reader = c.tensord().Download(ctx.get(), d);
     pb::DownloadChunk chunk;
     std::string data;
@@ -109,10 +109,12 @@ Connection::Connection(const ConnectionOptions& options) : options_(options) {
   health_ = health::Health::NewStub(channel_);
 }
 
-std::unique_ptr<grpc::ClientContext> Connection::Context(const std::string& session) const {
+std::unique_ptr<grpc::ClientContext> Connection::Context(const std::string& session,
+                                                         bool peek) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.timeout));
   if (!session.empty()) ctx->AddMetadata(kSessionHeader, session);
+  if (peek) ctx->AddMetadata(tensord::wire::kPeekHeader, "1");
   if (!options_.token.empty())
     ctx->AddMetadata(tensord::wire::kAuthorizationHeader,
                      absl::StrCat(tensord::wire::kBearerPrefix, options_.token));
@@ -149,6 +151,28 @@ int Close(Connection& c, const std::string& session, Io io) {
   return kOk;
 }
 
+int Tensors(Connection& c, const std::string& session, bool json, Io io) {
+  std::vector<pb::ListedTensor> all;
+  pb::ListTensorsRequest req;
+  req.set_session_id(session);
+  req.set_page_size(1000);
+  do {
+    pb::ListTensorsResponse r;
+    grpc::Status s = c.tensord().ListTensors(c.Context(session).get(), req, &r);
+    if (!s.ok()) return RpcFailed(s, io);
+    all.insert(all.end(), r.tensors().begin(), r.tensors().end());
+    req.set_page_token(r.next_page_token());
+  } while (!req.page_token().empty());
+  if (json) {
+    io.out << TensorsJson(all);
+  } else if (all.empty()) {
+    io.err << "tensorctl: session " << session << " holds no tensors\n";
+  } else {
+    io.out << TensorsTable(all);
+  }
+  return kOk;
+}
+
 int Show(Connection& c, const std::string& session, uint64_t handle, bool grad, Io io) {
   pb::GetTensorResponse r;
   grpc::Status s = Fetch(c, session, handle, grad, &r);
@@ -182,7 +206,7 @@ int Graph(Connection& c, const std::string& session, uint64_t handle, const std:
   info_req.set_session_id(session);
   info_req.set_id(handle);
   pb::TensorsResponse info;
-  grpc::Status s = c.tensord().GetInfo(c.Context(session).get(), info_req, &info);
+  grpc::Status s = c.tensord().GetInfo(c.Context(session, /*peek=*/true).get(), info_req, &info);
   if (!s.ok()) return RpcFailed(s, io);
   if (info.tensors().empty()) {
     io.err << "tensorctl: INTERNAL: GetInfo answered without the tensor\n";
@@ -192,7 +216,7 @@ int Graph(Connection& c, const std::string& session, uint64_t handle, const std:
   graph_req.set_session_id(session);
   graph_req.set_id(handle);
   pb::GraphResponse graph;
-  s = c.tensord().GetGraph(c.Context(session).get(), graph_req, &graph);
+  s = c.tensord().GetGraph(c.Context(session, /*peek=*/true).get(), graph_req, &graph);
   if (!s.ok()) return RpcFailed(s, io);
   const std::string dot = GraphToDot(session, info.tensors(0), graph);
   if (format == "dot") {

@@ -36,7 +36,9 @@ class Connection {
   explicit Connection(const ConnectionOptions& options);
 
   // A context with the deadline, the bearer token and (for session calls) x-tensord-session.
-  std::unique_ptr<grpc::ClientContext> Context(const std::string& session = "") const;
+  // `peek`: an operator's read (x-tensord-peek), which does not reset the session's idle TTL.
+  std::unique_ptr<grpc::ClientContext> Context(const std::string& session = "",
+                                               bool peek = false) const;
   ::tensord::v1::Tensord::Stub& tensord() { return *tensord_; }
   ::grpc::health::v1::Health::Stub& health() { return *health_; }
 
@@ -57,6 +59,8 @@ int RpcFailed(const grpc::Status& status, Io io);
 
 int Sessions(Connection& c, bool json, Io io);
 int Close(Connection& c, const std::string& session, Io io);
+// Every tensor of the session (ListTensors, all pages).
+int Tensors(Connection& c, const std::string& session, bool json, Io io);
 int Show(Connection& c, const std::string& session, uint64_t handle, bool grad, Io io);
 // format: "dot", "svg" or "png"; output: a file, or "" for stdout.
 int Graph(Connection& c, const std::string& session, uint64_t handle, const std::string& format,

@@ -84,6 +84,21 @@ const std::vector<Command>& Commands() {
        "Closes session ID at once (its tensors and graphs are freed) and prints what it held.",
        {},
        "  tensorctl close 6f1c0e2a9b...\n"},
+      {"tensors",
+       "ID",
+       1,
+       "List a session's tensors: handle, shape, dtype, autograd state, bytes.",
+       "Lists every tensor handle of session ID in handle order (ListTensors, a page of 1000 at "
+       "a time):\n"
+       "shape, dtype, requires_grad, is_leaf, grad_fn (None for leaves), BYTES (the tensor's own "
+       "elements;\n"
+       "views share their base's storage), retains_grad and whether .grad is set. Listing is a "
+       "peek: it\n"
+       "does not reset the session's idle time.",
+       {{"format", "table (default) or json: one object per tensor, numbers as numbers.",
+         "table|json"}},
+       "  tensorctl tensors 6f1c0e2a9b...\n"
+       "  tensorctl tensors 6f1c0e2a9b... --format json | jq '.[] | select(.requires_grad)'\n"},
       {"show",
        "ID HANDLE",
        2,
@@ -91,9 +106,9 @@ const std::vector<Command>& Commands() {
        "Prints tensor HANDLE of session ID: shape, dtype, requires_grad, is_leaf, grad_fn, "
        "version,\n"
        "retains_grad, whether .grad is set, then its values exactly as PyTorch 1.13's repr (large\n"
-       "tensors are summarized with '...', as PyTorch does). Reading a tensor counts as a command "
-       "of\n"
-       "the session and resets its idle time.",
+       "tensors are summarized with '...', as PyTorch does). It is a peek (x-tensord-peek): it "
+       "does\n"
+       "not reset the session's idle time.",
        {{"grad", nullptr}},
        "  tensorctl show 6f1c0e2a9b... 3\n"
        "  tensorctl show 6f1c0e2a9b... 2 --grad\n"},
@@ -406,6 +421,8 @@ int Main(int argc, char** argv) {
     rc = tensorctl::Sessions(c, json, io);
   } else if (name == "close") {
     rc = tensorctl::Close(c, args[0], io);
+  } else if (name == "tensors") {
+    rc = tensorctl::Tensors(c, args[0], json, io);
   } else if (name == "show") {
     rc = tensorctl::Show(c, args[0], handle, absl::GetFlag(FLAGS_grad), io);
   } else if (name == "graph") {

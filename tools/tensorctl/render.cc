@@ -408,6 +408,50 @@ std::string StatsJson(const pb::ServerInfoResponse& r) {
 
 // ---- show ---------------------------------------------------------------------------------------
 
+// ---- tensors ------------------------------------------------------------------------------------
+
+namespace {
+std::string GradFnName(const pb::TensorInfo& info) {
+  if (!info.grad_fn_error().empty()) return "<error>";
+  return info.grad_fn().empty() ? "None" : DisplayNodeName(info.grad_fn());
+}
+}  // namespace
+
+std::string TensorsTable(const std::vector<pb::ListedTensor>& tensors) {
+  Table t;
+  t.AddColumn("HANDLE", Table::kRight);
+  t.AddColumn("SHAPE");
+  t.AddColumn("DTYPE");
+  t.AddColumn("REQUIRES_GRAD");
+  t.AddColumn("IS_LEAF");
+  t.AddColumn("GRAD_FN");
+  t.AddColumn("BYTES", Table::kRight);
+  t.AddColumn("RETAINS_GRAD");
+  t.AddColumn("HAS_GRAD");
+  for (const pb::ListedTensor& l : tensors) {
+    const pb::TensorInfo& i = l.info();
+    t.AddRow({absl::StrCat(i.id()), SizeTuple(i.shape()), ShortDType(i.dtype()),
+              PyBool(i.requires_grad()), PyBool(i.is_leaf()), GradFnName(i), HumanBytes(l.bytes()),
+              PyBool(i.retains_grad()), PyBool(i.has_grad())});
+  }
+  return t.Render();
+}
+
+std::string TensorsJson(const std::vector<pb::ListedTensor>& tensors) {
+  std::vector<std::string> items;
+  for (const pb::ListedTensor& l : tensors) {
+    const pb::TensorInfo& i = l.info();
+    items.push_back(absl::StrCat(
+        "{\"handle\": ", i.id(), ", \"shape\": [", absl::StrJoin(i.shape(), ", "),
+        "], \"dtype\": ", JsonString(ShortDType(i.dtype())), ", \"requires_grad\": ",
+        i.requires_grad() ? "true" : "false", ", \"is_leaf\": ", i.is_leaf() ? "true" : "false",
+        ", \"grad_fn\": ", i.grad_fn().empty() ? "null" : JsonString(DisplayNodeName(i.grad_fn())),
+        ", \"bytes\": ", l.bytes(), ", \"retains_grad\": ", i.retains_grad() ? "true" : "false",
+        ", \"has_grad\": ", i.has_grad() ? "true" : "false", ", \"version\": ", i.version(), "}"));
+  }
+  return absl::StrCat("[", absl::StrJoin(items, ",\n "), "]\n");
+}
+
 std::string TensorMetadata(const std::string& session, const pb::TensorInfo& info) {
   return absl::StrCat(
       "session:       ", session, "\n",                       //

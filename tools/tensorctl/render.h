@@ -74,6 +74,10 @@ std::string OpsJson(const pb::ListOpsResponse& r);
 std::string StatsText(const pb::ServerInfoResponse& r);
 std::string StatsJson(const pb::ServerInfoResponse& r);
 
+// `tensors`: one row (or JSON object) per tensor of a session, in handle order.
+std::string TensorsTable(const std::vector<pb::ListedTensor>& tensors);
+std::string TensorsJson(const std::vector<pb::ListedTensor>& tensors);
+
 // `show`'s metadata block (everything but the values).
 std::string TensorMetadata(const std::string& session, const pb::TensorInfo& info);
 
