@@ -12,6 +12,7 @@ void RegisterReductionOps(std::vector<OpDef>& table);
 void RegisterLinalgOps(std::vector<OpDef>& table);
 void RegisterShapeOps(std::vector<OpDef>& table);
 void RegisterLossOps(std::vector<OpDef>& table);
+void RegisterFactoryOps(std::vector<OpDef>& table);
 // The rest of the op surface, by area.
 void RegisterMorePointwiseOps(std::vector<OpDef>& table);
 void RegisterMoreReductionOps(std::vector<OpDef>& table);
