@@ -320,15 +320,16 @@ absl::Status DeriveFromSchema(OpDef& def) {
 const std::vector<OpDef>& OpTable() {
   static const std::vector<OpDef>* table = [] {
     auto* ops = new std::vector<OpDef>();
-    RegisterElementwiseOps(*ops);
+    RegisterPointwiseOps(*ops);
     RegisterReductionOps(*ops);
+    RegisterScanOps(*ops);
+    RegisterSoftmaxOps(*ops);
     RegisterLinalgOps(*ops);
-    RegisterShapeOps(*ops);
     RegisterLossOps(*ops);
-    RegisterMorePointwiseOps(*ops);
-    RegisterMoreReductionOps(*ops);
-    RegisterMoreShapeOps(*ops);
-    RegisterNNOps(*ops);
+    RegisterViewOps(*ops);
+    RegisterIndexOps(*ops);
+    RegisterJoinOps(*ops);
+    RegisterCopyOps(*ops);
     RegisterAsStridedOps(*ops);
     RegisterFactoryOps(*ops);
     for (OpDef& def : *ops) {

@@ -1,10 +1,10 @@
 // Engine contexts: per-session grad mode, random generator and memory accounting.
 #include <thread>
 
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/factory.h"
-#include "engine/ops.h"
 #include "tests/support/test_util.h"
 
 namespace tensord {

@@ -4,8 +4,8 @@
 
 #include <random>
 
+#include "engine/api.h"
 #include "engine/factory.h"
-#include "engine/ops.h"
 #include "engine/status_macros.h"
 
 namespace tensord::testing {
