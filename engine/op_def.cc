@@ -1,5 +1,9 @@
 #include "engine/op_def.h"
 
+#include <atomic>
+
+#include "engine/op_extension.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -317,6 +321,22 @@ absl::Status DeriveFromSchema(OpDef& def) {
   return absl::OkStatus();
 }
 
+namespace {
+
+std::vector<void (*)(std::vector<OpDef>&)>& Extensions() {
+  static auto* added = new std::vector<void (*)(std::vector<OpDef>&)>();
+  return *added;
+}
+std::atomic<bool> table_built{false};
+
+}  // namespace
+
+bool AddTableExtension(void (*add)(std::vector<OpDef>& table)) {
+  if (table_built.load()) return false;
+  Extensions().push_back(add);
+  return true;
+}
+
 const std::vector<OpDef>& OpTable() {
   static const std::vector<OpDef>* table = [] {
     auto* ops = new std::vector<OpDef>();
@@ -332,6 +352,8 @@ const std::vector<OpDef>& OpTable() {
     RegisterCopyOps(*ops);
     RegisterAsStridedOps(*ops);
     RegisterFactoryOps(*ops);
+    table_built.store(true);
+    for (auto* add : Extensions()) add(*ops);
     for (OpDef& def : *ops) {
       if (absl::Status s = DeriveFromSchema(def); !s.ok()) {
         // A table bug: every table test fails loudly here.
