@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
 #include "engine/factory.h"
-#include "engine/ops.h"
 
 namespace {
 

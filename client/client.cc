@@ -53,7 +53,8 @@ pb::AttrValue ToAttr(Scalar v) {
 }
 pb::AttrValue ToAttr(const std::vector<int64_t>& v) {
   pb::AttrValue a;
-  for (int64_t x : v) a.mutable_ints()->add_values(x);
+  auto* ints = a.mutable_ints();  // set even when empty: [] (zeros({})), not None
+  for (int64_t x : v) ints->add_values(x);
   return a;
 }
 pb::AttrValue ToAttr(DType v) {
@@ -225,19 +226,11 @@ std::vector<Tensor> Session::Apply(const std::string& op, const std::vector<Tens
   return out;
 }
 
-Tensor Session::Factory(const std::string& name, const std::vector<int64_t>& shape, Attrs attrs,
-                        TensorOptions options, const Tensor* like) {
-  pb::Command c;
-  pb::FactoryRequest* req = c.mutable_factory();
-  const uint64_t id = impl_->NewId();
-  req->set_id(id);
-  req->set_name(name);
-  for (int64_t s : shape) req->add_shape(s);
-  for (auto& [k, v] : attrs) (*req->mutable_attrs())[k] = std::move(v);
-  if (options.dtype_) req->set_dtype(ToProto(*options.dtype_));
-  req->set_requires_grad(options.requires_grad_);
-  if (like != nullptr) req->set_like(like->id());
-  return impl_->MakeTensor(id, impl_->Send(std::move(c), name), 0);
+Tensor Session::Factory(const std::string& op, const std::vector<Tensor>& inputs, Attrs attrs,
+                        const TensorOptions& options) {
+  if (options.dtype_) attrs.push_back({"dtype", ToAttr(*options.dtype_)});
+  if (options.requires_grad_) attrs.push_back({"requires_grad", ToAttr(true)});
+  return Apply(op, inputs, std::move(attrs), 1)[0];
 }
 
 Tensor Session::tensor(const std::vector<double>& values, std::vector<int64_t> shape,
@@ -292,66 +285,6 @@ Tensor Session::scalar(Scalar value) {
     d->set_data(std::string(reinterpret_cast<const char*>(&value.value), sizeof(double)));
   }
   return impl_->MakeTensor(id, impl_->Send(std::move(c), "scalar"), 0);
-}
-
-Tensor Session::zeros(const std::vector<int64_t>& s, TensorOptions o) {
-  return Factory("zeros", s, {}, o);
-}
-Tensor Session::ones(const std::vector<int64_t>& s, TensorOptions o) {
-  return Factory("ones", s, {}, o);
-}
-Tensor Session::empty(const std::vector<int64_t>& s, TensorOptions o) {
-  return Factory("empty", s, {}, o);
-}
-Tensor Session::full(const std::vector<int64_t>& s, Scalar v, TensorOptions o) {
-  return Factory("full", s, {{"value", ToAttr(v)}}, o);
-}
-Tensor Session::eye(int64_t n, std::optional<int64_t> m, TensorOptions o) {
-  Attrs a{{"n", ToAttr(n)}};
-  if (m) a.push_back({"m", ToAttr(*m)});
-  return Factory("eye", {}, std::move(a), o);
-}
-Tensor Session::arange(Scalar end, TensorOptions o) { return arange(0, end, 1, o); }
-Tensor Session::arange(Scalar start, Scalar end, Scalar step, TensorOptions o) {
-  return Factory("arange", {},
-                 {{"start", ToAttr(start)}, {"end", ToAttr(end)}, {"step", ToAttr(step)}}, o);
-}
-Tensor Session::linspace(double start, double end, int64_t steps, TensorOptions o) {
-  return Factory("linspace", {},
-                 {{"start", ToAttr(start)}, {"end", ToAttr(end)}, {"steps", ToAttr(steps)}}, o);
-}
-Tensor Session::rand(const std::vector<int64_t>& s, TensorOptions o) {
-  return Factory("rand", s, {}, o);
-}
-Tensor Session::randn(const std::vector<int64_t>& s, TensorOptions o) {
-  return Factory("randn", s, {}, o);
-}
-Tensor Session::randint(int64_t low, int64_t high, const std::vector<int64_t>& s, TensorOptions o) {
-  return Factory("randint", s, {{"low", ToAttr(low)}, {"high", ToAttr(high)}}, o);
-}
-Tensor Session::randperm(int64_t n, TensorOptions o) {
-  return Factory("randperm", {}, {{"n", ToAttr(n)}}, o);
-}
-Tensor Session::normal(double mean, double std, const std::vector<int64_t>& s, TensorOptions o) {
-  return Factory("normal", s, {{"mean", ToAttr(mean)}, {"std", ToAttr(std)}}, o);
-}
-Tensor Session::uniform(const std::vector<int64_t>& s, double low, double high, TensorOptions o) {
-  return Factory("uniform", s, {{"low", ToAttr(low)}, {"high", ToAttr(high)}}, o);
-}
-Tensor Session::zeros_like(const Tensor& t, TensorOptions o) {
-  return Factory("zeros_like", {}, {}, o, &t);
-}
-Tensor Session::ones_like(const Tensor& t, TensorOptions o) {
-  return Factory("ones_like", {}, {}, o, &t);
-}
-Tensor Session::full_like(const Tensor& t, Scalar v, TensorOptions o) {
-  return Factory("full_like", {}, {{"value", ToAttr(v)}}, o, &t);
-}
-Tensor Session::rand_like(const Tensor& t, TensorOptions o) {
-  return Factory("rand_like", {}, {}, o, &t);
-}
-Tensor Session::randn_like(const Tensor& t, TensorOptions o) {
-  return Factory("randn_like", {}, {}, o, &t);
 }
 
 NoGradGuard::NoGradGuard(Session session)

@@ -48,6 +48,8 @@ std::string BaseType(AttrType t) {
       return "int64_t";
     case AttrType::kDevice:
       return "std::string";
+    case AttrType::kGenerator:  // None only: never a parameter
+      return "?";
   }
   return "?";
 }
@@ -100,6 +102,13 @@ struct Signature {
   std::string object = "self";  // the schema's name of the method object (where: condition)
 };
 
+// A factory's TensorOptions arguments (and memory_format): one `TensorOptions options` parameter
+// in C++, as libtorch's at::zeros(size, options) has.
+bool IsTensorOption(absl::string_view name) {
+  return name == "dtype" || name == "layout" || name == "device" || name == "pin_memory" ||
+         name == "memory_format";
+}
+
 Signature SignatureOf(const OpDef& def) {
   Signature sig;
   size_t attr = 0;
@@ -107,7 +116,8 @@ Signature SignatureOf(const OpDef& def) {
   const auto& args = def.parsed_schema->arguments;
   // No method where the first argument is not a tensor (pow.Scalar(Scalar self, Tensor
   // exponent)) or the tensors are a list (cat): free and Session functions only.
-  sig.method = !args.empty() && args[0].type.IsTensor() && !args[0].type.is_list;
+  // Nor for factories: torch.zeros_like(x), not x.zeros_like().
+  sig.method = !args.empty() && args[0].type.IsTensor() && !args[0].type.is_list && !def.factory;
   for (const tensord::SchemaArgument& arg : args) {
     if (arg.type.IsTensor()) {
       if (arg.type.is_list) {
@@ -127,14 +137,22 @@ Signature SignatureOf(const OpDef& def) {
       continue;
     }
     const AttrSpec& a = def.attrs[attr++];
+    if (a.type == AttrType::kGenerator) continue;  // None: the session's generator
+    if (def.factory && IsTensorOption(a.name)) continue;
     const bool none_default =
         !a.required && std::holds_alternative<std::monostate>(a.default_value);
     std::string type = BaseType(a.type);
     if (none_default) type = absl::StrCat("std::optional<", type, ">");
     if (type.rfind("std::", 0) == 0 && !none_default) type = absl::StrCat("const ", type, "&");
-    Param p{type, std::string(a.name), a.required ? "" : Literal(a.default_value)};
+    // A factory's positional defaults are dropped, as libtorch's C++ API does where they would
+    // make overloads ambiguous (arange(start, end) against arange(start, end, step=1)).
+    const bool keep_default = !a.required && !(def.factory && !a.kwarg_only);
+    Param p{type, std::string(a.name), keep_default ? Literal(a.default_value) : ""};
     sig.params.push_back(p);
     sig.attrs.push_back(p);
+  }
+  if (def.factory) {
+    sig.params.push_back({"TensorOptions", "options", "{}"});
   }
   bool tail = true;
   for (size_t i = sig.params.size(); i-- > 0;) {
@@ -206,6 +224,21 @@ int main(int argc, char** argv) {
     if (group != wire) names.push_back(group);
     const std::string apply_inputs = absl::StrCat("{", absl::StrJoin(sig.inputs, ", "), "}");
     for (const std::string& name : names) {
+      if (def.factory) {
+        // Session methods (t.zeros({2, 3}, td::dtype(td::kInt64))); the *_like forms also as free
+        // functions (td::zeros_like(x)). Sent as ApplyOp, like every op.
+        session << doc << "  " << ret << " " << name << "(" << Join(sig.params, true) << ");\n";
+        impl << ret << " Session::" << name << "(" << Join(sig.params, false) << ") {\n"
+             << "  return Factory(\"" << wire << "\", " << apply_inputs << ", "
+             << AttrsExpr(sig.attrs) << ", options);\n}\n";
+        if (!sig.inputs.empty()) {
+          free_fns << doc << ret << " " << name << "(" << Join(sig.params, true) << ");\n";
+          impl << ret << " " << name << "(" << Join(sig.params, false) << ") {\n"
+               << "  return detail::SessionOf(std::vector<Tensor>" << apply_inputs << ")." << name
+               << "(" << Names(sig.params) << ");\n}\n";
+        }
+        continue;
+      }
       if (!sig.method) {
         // Free functions (td::cat({a, b}), td::pow(2, x)) and Session ones (t.cat(...)).
         const bool list = def.num_inputs == tensord::kVariadic;

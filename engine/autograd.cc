@@ -13,10 +13,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/api.h"
 #include "engine/context.h"
 #include "engine/factory.h"
 #include "engine/node.h"
-#include "engine/ops.h"
 #include "engine/ops/op_util.h"
 #include "engine/status_macros.h"
 

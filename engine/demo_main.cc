@@ -1,9 +1,9 @@
 // A short in-process tour of the engine: f(x) = x^2 * e^x and its gradient.
 #include <iostream>
 
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/factory.h"
-#include "engine/ops.h"
 
 namespace {
 absl::Status Run() {

@@ -140,8 +140,9 @@ absl::Status CheckAttrType(const OpDef& def, const AttrSpec& spec, AttrValue& v)
       ok = std::holds_alternative<double>(v);
       break;
     case AttrType::kScalar:
-      if (const auto* b = std::get_if<bool>(&v)) v = static_cast<int64_t>(*b);
-      ok = std::holds_alternative<int64_t>(v) || std::holds_alternative<double>(v);
+      // A bool stays a bool (full(size, True) is a bool tensor); readers see 0 or 1.
+      ok = std::holds_alternative<bool>(v) || std::holds_alternative<int64_t>(v) ||
+           std::holds_alternative<double>(v);
       break;
     case AttrType::kInts:
       if (const auto* i = std::get_if<int64_t>(&v)) v = std::vector<int64_t>{*i};
@@ -164,6 +165,11 @@ absl::Status CheckAttrType(const OpDef& def, const AttrSpec& spec, AttrValue& v)
     case AttrType::kDevice:
       ok = std::holds_alternative<std::string>(v);
       break;
+    case AttrType::kGenerator:
+      return absl::UnimplementedError(
+          absl::StrCat(def.name,
+                       "(): generator= is not supported: random ops draw from the session's "
+                       "generator (seeded with the session)"));
   }
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(def.name, "(): attribute '", spec.name,
@@ -193,10 +199,16 @@ absl::Status CheckAttrType(const OpDef& def, const AttrSpec& spec, AttrValue& v)
       break;
     case AttrType::kDType:
       // `ScalarType? dtype=None` of reductions and softmax: the op computes in its input's type.
-      if (spec.nullable && def.parsed_schema != nullptr) {
+      if (spec.nullable && def.parsed_schema != nullptr && !def.factory) {
         return absl::UnimplementedError(
             absl::StrCat(def.name, "(): dtype=", TorchDTypeName(std::get<DType>(v)),
                          " is not supported; convert the input with .to(dtype) first"));
+      }
+      break;
+    case AttrType::kBool:
+      if (def.factory && spec.name == "pin_memory" && std::get<bool>(v)) {
+        return absl::UnimplementedError(
+            absl::StrCat(def.name, "(): pin_memory=True is not supported (no accelerator)"));
       }
       break;
     default:
@@ -282,6 +294,12 @@ absl::StatusOr<std::vector<Tensor>> ApplyImpl(const OpDef& def, std::vector<Tens
     TD_ASSIGN_OR_RETURN(metas, CatchCancellation([&] { return def.infer(args); }));
   }
   TD_RETURN_IF_ERROR(CheckOutputMetas(def, metas));
+  // A factory's requires_grad=True (PyTorch's Python bindings: the result's set_requires_grad).
+  const bool factory_grad = def.factory && attrs.Bool("requires_grad");
+  if (factory_grad && !IsFloating(metas[0].dtype)) {
+    return absl::InvalidArgumentError(
+        "Only Tensors of floating point and complex dtype can require gradients");
+  }
   if (def.kind == OpKind::kComposite) {
     return CatchCancellation([&] { return def.forward(args, metas); });
   }
@@ -310,6 +328,7 @@ absl::StatusOr<std::vector<Tensor>> ApplyImpl(const OpDef& def, std::vector<Tens
     TD_ASSIGN_OR_RETURN(outputs, CatchCancellation([&] { return def.forward(args, metas); }));
   }
   if (def.kind == OpKind::kView) MarkViewOutputs(def, inputs[0], outputs);
+  if (factory_grad) outputs[0].impl()->requires_grad = true;
   const size_t n_diff = def.differentiable_outputs < 0
                             ? outputs.size()
                             : static_cast<size_t>(def.differentiable_outputs);

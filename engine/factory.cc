@@ -131,25 +131,19 @@ TensorOr eye(int64_t n, std::optional<int64_t> m_opt, TensorOptions opts) {
   return t;
 }
 
-TensorOr arange(double start, double end, double step, std::optional<DType> dtype_opt,
-                bool requires_grad) {
-  auto whole = [](double v) { return std::isfinite(v) && v == std::floor(v); };
-  const bool integral = whole(start) && whole(end) && whole(step);
-  const DType dtype =
-      dtype_opt.value_or(integral ? DType::kInt64 : Context::Current().default_dtype());
+absl::StatusOr<int64_t> arange_size(double start, double end, double step, DType dtype) {
   if (dtype == DType::kBool) {
     return absl::InvalidArgumentError("\"arange_cpu\" not implemented for 'Bool'");
   }
   double count;  // the length, checked below before it becomes an integer
-  int64_t istart = 0, istep = 0;
   if (dtype == DType::kInt64) {
     // As PyTorch: the bounds become int64 first (NaN, infinities and values beyond int64 are
     // refused; fractions truncate, so a step of 0.5 is 0), and the length comes from them.
     TD_RETURN_IF_ERROR(CheckConvertible(start, dtype));
     TD_RETURN_IF_ERROR(CheckConvertible(end, dtype));
     TD_RETURN_IF_ERROR(CheckConvertible(step, dtype));
-    istart = static_cast<int64_t>(start);
-    istep = static_cast<int64_t>(step);
+    const auto istart = static_cast<int64_t>(start);
+    const auto istep = static_cast<int64_t>(step);
     const auto iend = static_cast<int64_t>(end);
     if (istep == 0) return absl::InvalidArgumentError("step must be nonzero");
     if ((istep > 0 && iend < istart) || (istep < 0 && iend > istart)) {
@@ -167,6 +161,7 @@ TensorOr arange(double start, double end, double step, std::optional<DType> dtyp
     if (!std::isfinite(start) || !std::isfinite(end)) {
       return absl::InvalidArgumentError(absl::StrCat("unsupported range: ", start, " -> ", end));
     }
+    if (!std::isfinite(step)) return absl::InvalidArgumentError("arange(): step must be finite");
     if ((step > 0 && end < start) || (step < 0 && end > start)) {
       return absl::InvalidArgumentError("upper bound and larger bound inconsistent with step sign");
     }
@@ -175,10 +170,22 @@ TensorOr arange(double start, double end, double step, std::optional<DType> dtyp
   if (!(count >= 0 && count < 9223372036854775808.0)) {
     return absl::InvalidArgumentError("invalid size, possible overflow?");
   }
-  TD_ASSIGN_OR_RETURN(Tensor t, Make({static_cast<int64_t>(count)}, dtype, requires_grad));
+  return static_cast<int64_t>(count);
+}
+
+TensorOr arange(double start, double end, double step, std::optional<DType> dtype_opt,
+                bool requires_grad) {
+  auto whole = [](double v) { return std::isfinite(v) && v == std::floor(v); };
+  const bool integral = whole(start) && whole(end) && whole(step);
+  const DType dtype =
+      dtype_opt.value_or(integral ? DType::kInt64 : Context::Current().default_dtype());
+  TD_ASSIGN_OR_RETURN(const int64_t count, arange_size(start, end, step, dtype));
+  TD_ASSIGN_OR_RETURN(Tensor t, Make({count}, dtype, requires_grad));
   if (dtype == DType::kInt64) {
     // In int64, exactly (through double, integers beyond 2^53 would be rounded); every value
     // lies between start and end.
+    const auto istart = static_cast<int64_t>(start);
+    const auto istep = static_cast<int64_t>(step);
     Generate(t, [&](int64_t i) -> int64_t { return WrappingAdd(istart, WrappingMul(i, istep)); });
   } else {
     Generate(t, [&](int64_t i) { return start + static_cast<double>(i) * step; });

@@ -42,6 +42,8 @@ TensorOr eye(int64_t n, std::optional<int64_t> m = std::nullopt, TensorOptions o
 // Without a dtype: int64 when start, end and step are integral, else the default dtype.
 TensorOr arange(double start, double end, double step = 1,
                 std::optional<DType> dtype = std::nullopt, bool requires_grad = false);
+// arange's length for `dtype` (int64: the bounds as integers), or PyTorch's errors.
+absl::StatusOr<int64_t> arange_size(double start, double end, double step, DType dtype);
 TensorOr linspace(double start, double end, int64_t steps, TensorOptions opts = {});
 TensorOr rand(const Shape& shape, TensorOptions opts = {});
 TensorOr randn(const Shape& shape, TensorOptions opts = {});

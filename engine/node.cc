@@ -4,8 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/api.h"
 #include "engine/context.h"
-#include "engine/ops.h"
 #include "engine/status_macros.h"
 
 namespace tensord {

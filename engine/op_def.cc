@@ -1,5 +1,9 @@
 #include "engine/op_def.h"
 
+#include <atomic>
+
+#include "engine/op_extension.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -38,6 +42,8 @@ absl::string_view AttrTypeName(AttrType type) {
       return "Layout";
     case AttrType::kDevice:
       return "Device";
+    case AttrType::kGenerator:
+      return "Generator";
   }
   return "?";
 }
@@ -172,6 +178,7 @@ absl::StatusOr<AttrType> AttrTypeOf(const SchemaType& t) {
   if (b == "MemoryFormat") return AttrType::kMemoryFormat;
   if (b == "Layout") return AttrType::kLayout;
   if (b == "Device") return AttrType::kDevice;
+  if (b == "Generator") return AttrType::kGenerator;
   return absl::InvalidArgumentError(absl::StrCat("unsupported argument type ", t.ToString()));
 }
 
@@ -196,6 +203,21 @@ absl::StatusOr<AttrValue> ParseDefault(absl::string_view text, AttrType type) {
     return AttrValue{std::move(values)};
   }
   int64_t i;
+  if (type == AttrType::kDType && absl::SimpleAtoi(text, &i)) {
+    // ATen's ScalarType enum as a number (randint's `ScalarType? dtype=4`: long).
+    switch (i) {
+      case 4:
+        return AttrValue{DType::kInt64};
+      case 6:
+        return AttrValue{DType::kFloat32};
+      case 7:
+        return AttrValue{DType::kFloat64};
+      case 11:
+        return AttrValue{DType::kBool};
+      default:
+        return absl::InvalidArgumentError(absl::StrCat("unsupported ScalarType default ", text));
+    }
+  }
   if (type != AttrType::kDouble && absl::SimpleAtoi(text, &i)) {
     if (type == AttrType::kBool) return AttrValue{i != 0};
     return AttrValue{i};
@@ -250,6 +272,26 @@ absl::Status DeriveFromSchema(OpDef& def) {
     }
     def.attrs.push_back(spec);
   }
+  // torchgen's rule for a factory: the four TensorOptions arguments, keyword-only.
+  int options = 0;
+  for (const SchemaArgument& arg : schema->arguments) {
+    const std::string& b = arg.type.base;
+    if (arg.kwarg_only && arg.type.optional && !arg.type.is_list &&
+        ((arg.name == "dtype" && b == "ScalarType") || (arg.name == "layout" && b == "Layout") ||
+         (arg.name == "device" && b == "Device") || (arg.name == "pin_memory" && b == "bool"))) {
+      ++options;
+    }
+  }
+  def.factory = options == 4;
+  if (def.factory) {
+    AttrSpec rg;
+    rg.name = "requires_grad";
+    rg.type = AttrType::kBool;
+    rg.default_value = false;
+    rg.kwarg_only = true;
+    rg.doc = "the result requires grad (PyTorch's Python bindings add it to every factory)";
+    def.attrs.push_back(rg);
+  }
   if (list && tensors != 1) {
     return absl::InternalError(absl::StrCat(def.name, ": a Tensor[] must be the only tensor"));
   }
@@ -279,19 +321,39 @@ absl::Status DeriveFromSchema(OpDef& def) {
   return absl::OkStatus();
 }
 
+namespace {
+
+std::vector<void (*)(std::vector<OpDef>&)>& Extensions() {
+  static auto* added = new std::vector<void (*)(std::vector<OpDef>&)>();
+  return *added;
+}
+std::atomic<bool> table_built{false};
+
+}  // namespace
+
+bool AddTableExtension(void (*add)(std::vector<OpDef>& table)) {
+  if (table_built.load()) return false;
+  Extensions().push_back(add);
+  return true;
+}
+
 const std::vector<OpDef>& OpTable() {
   static const std::vector<OpDef>* table = [] {
     auto* ops = new std::vector<OpDef>();
-    RegisterElementwiseOps(*ops);
+    RegisterPointwiseOps(*ops);
     RegisterReductionOps(*ops);
+    RegisterScanOps(*ops);
+    RegisterSoftmaxOps(*ops);
     RegisterLinalgOps(*ops);
-    RegisterShapeOps(*ops);
     RegisterLossOps(*ops);
-    RegisterMorePointwiseOps(*ops);
-    RegisterMoreReductionOps(*ops);
-    RegisterMoreShapeOps(*ops);
-    RegisterNNOps(*ops);
+    RegisterViewOps(*ops);
+    RegisterIndexOps(*ops);
+    RegisterJoinOps(*ops);
+    RegisterCopyOps(*ops);
     RegisterAsStridedOps(*ops);
+    RegisterFactoryOps(*ops);
+    table_built.store(true);
+    for (auto* add : Extensions()) add(*ops);
     for (OpDef& def : *ops) {
       if (absl::Status s = DeriveFromSchema(def); !s.ok()) {
         // A table bug: every table test fails loudly here.
@@ -342,6 +404,9 @@ int64_t EstimateWork(const OpDef& def, std::span<const Tensor> inputs, const Att
   auto add = [&work](int64_t w) {
     if (__builtin_add_overflow(work, w, &work)) work = INT64_MAX;
   };
+  // A factory whose length comes from numbers (arange, linspace, eye, randperm) has no cheap
+  // estimate without its shape rule: never "small".
+  if (def.factory && inputs.empty() && attrs.Ints("size").empty()) return INT64_MAX;
   if (def.cost != nullptr) {
     add(def.cost(inputs));
   } else {

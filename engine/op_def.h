@@ -30,6 +30,8 @@ enum class AttrType {
   kMemoryFormat,
   kLayout,
   kDevice,
+  // `Generator? generator=None`: None only (random ops draw from the context's generator).
+  kGenerator,
 };
 absl::string_view AttrTypeName(AttrType type);
 
@@ -131,6 +133,12 @@ struct OpDef {
   // cumsum, addmm): with a schema `NAME(Tensor self, ...) -> Tensor` the op gets the in-place
   // form `NAME_` by rule (DeriveFromSchema). Not set for ops ATen has no in-place form of.
   bool result_like_self = false;
+  // Derived from the schema: the op takes ATen's TensorOptions (`ScalarType? dtype, Layout?
+  // layout, Device? device, bool? pin_memory`, keyword-only), as torchgen decides which functions
+  // are factories. Such an op also gets the attribute `requires_grad` (bool, default False,
+  // keyword-only) that PyTorch's Python bindings add to every factory: the result is made to
+  // require grad (floating results only, PyTorch's error otherwise).
+  bool factory = false;
   int num_inputs = 1;            // or kVariadic (a list, e.g. cat)
   uint32_t optional_inputs = 0;  // bit i: input i is `Tensor?` (undefined means None)
   std::vector<AttrSpec> attrs;   // typed attributes with defaults

@@ -4,9 +4,9 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "engine/api.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
-#include "engine/ops.h"
 #include "engine/ops/op_util.h"
 #include "engine/status_macros.h"
 

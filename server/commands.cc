@@ -1,18 +1,14 @@
 #include "server/commands.h"
 
-#include <cmath>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/cancel.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
-#include "engine/factory.h"
 #include "engine/node.h"
-#include "engine/ops.h"
 #include "engine/status_macros.h"
 #include "engine/views.h"
 #include "server/metrics.h"
@@ -22,163 +18,57 @@
 namespace tensord::server {
 namespace {
 
-// A number attribute of a factory (int or float), or an error naming it.
-absl::StatusOr<double> Number(const Attrs& attrs, const std::string& factory, const char* name,
-                              std::optional<double> fallback = std::nullopt) {
-  const AttrValue* v = attrs.Find(name);
-  if (v == nullptr || std::holds_alternative<std::monostate>(*v)) {
-    if (fallback) return *fallback;
-    return absl::InvalidArgumentError(
-        absl::StrCat(factory, "() missing required attribute '", name, "'"));
-  }
-  if (const auto* i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
-  if (const auto* d = std::get_if<double>(v)) return *d;
-  return absl::InvalidArgumentError(
-      absl::StrCat(factory, "(): attribute '", name, "' must be a number"));
-}
-
-// A number attribute that must be an integer (a count, a bound): NaN, infinities, fractions and
-// values outside int64 are refused before any cast (casting them is undefined behaviour).
-absl::StatusOr<int64_t> Integer(double v, const std::string& factory, const char* name) {
-  // 2^63 is exactly representable; every double below it and >= -2^63 fits in int64.
-  constexpr double kTwo63 = 9223372036854775808.0;
-  if (!(v >= -kTwo63 && v < kTwo63) || v != std::trunc(v)) {
-    return absl::InvalidArgumentError(absl::StrCat(factory, "(): ", name,
-                                                   " must be an integer in int64's range, got ",
-                                                   absl::StrFormat("%g", v)));
-  }
-  return static_cast<int64_t>(v);
-}
-
-absl::Status CheckCount(double n, const ServerOptions& limits) {
-  if (std::isnan(n)) return absl::InvalidArgumentError("the tensor's size is not a number (NaN)");
-  if (n > static_cast<double>(limits.max_tensor_elements)) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor of ", n,
-                                                   " elements exceeds the server's limit of ",
-                                                   limits.max_tensor_elements, " elements"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckKnownAttrs(const Attrs& attrs, const std::string& factory,
-                             std::initializer_list<const char*> known) {
-  for (const auto& [name, value] : attrs.entries()) {
-    bool ok = false;
-    for (const char* k : known) ok |= name == k;
-    if (!ok)
-      return absl::InvalidArgumentError(
-          absl::StrCat(factory, "() got an unexpected attribute '", name, "'"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Tensor> RunFactory(const pb::FactoryRequest& req, const Attrs& attrs,
-                                  Session& session, const ServerOptions& limits) {
-  std::string name = req.name();
-  factory::TensorOptions opts;
-  opts.requires_grad = req.requires_grad();
-  if (req.dtype() != pb::DTYPE_UNSPECIFIED) {
-    TD_ASSIGN_OR_RETURN(DType d, FromProto(req.dtype()));
-    opts.dtype = d;
-  }
-  Shape shape = ToShape(req.shape());
-  // *_like: shape (and dtype unless given) from another handle.
-  const bool like = name.size() > 5 && name.substr(name.size() - 5) == "_like";
-  if (like) {
-    TD_ASSIGN_OR_RETURN(Tensor src, session.Get(req.like()));
-    shape = src.shape();
-    if (!opts.dtype) opts.dtype = src.dtype();
-    name = name.substr(0, name.size() - 5);
-    if (name != "zeros" && name != "ones" && name != "full" && name != "empty" && name != "rand" &&
-        name != "randn") {
-      return absl::InvalidArgumentError(absl::StrCat("unknown factory '", Clip(req.name()), "'"));
+// The factory overload a FactoryRequest names. FactoryRequest is a thin path into the op table
+// (factories are ordinary table ops, also reachable by ApplyOp): `name` is an overload group of
+// factory ops (zeros, arange, eye, randint, zeros_like, ...), `shape` its `size`, `dtype` and
+// `requires_grad` the attributes of those names, `like` a *_like form's self. Of the group's
+// overloads, the first whose arguments take every attribute given and get every one they require
+// runs (arange with start and end: arange.start), as PyTorch's parser picks by keywords.
+absl::StatusOr<const OpDef*> FactoryOverload(const pb::FactoryRequest& req,
+                                             const std::vector<std::string>& given) {
+  const OpDef* takes = nullptr;
+  const OpDef* first = nullptr;
+  for (const OpDef& def : OpTable()) {
+    if (!def.factory || (def.overload_group() != req.name() && def.name != req.name())) continue;
+    if (def.num_inputs != (req.like() != 0 ? 1 : 0)) continue;
+    if (first == nullptr) first = &def;
+    bool all_taken = true;
+    for (const std::string& g : given) {
+      bool found = false;
+      for (const AttrSpec& spec : def.attrs) found |= spec.name == g;
+      all_taken &= found;
     }
-  } else {
-    TD_RETURN_IF_ERROR(CheckShape(req.shape(), limits));
-  }
-  if (name == "zeros" || name == "ones" || name == "empty" || name == "rand" || name == "randn") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {}));
-    if (name == "zeros") return factory::zeros(shape, opts);
-    if (name == "ones") return factory::ones(shape, opts);
-    if (name == "empty") return factory::zeros(shape, opts);  // never hand out stale bytes
-    if (name == "rand") return factory::rand(shape, opts);
-    return factory::randn(shape, opts);
-  }
-  if (name == "full") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"value"}));
-    TD_ASSIGN_OR_RETURN(double v, Number(attrs, name, "value"));
-    if (!opts.dtype && attrs.IsIntegral("value")) opts.dtype = DType::kInt64;
-    return factory::full(shape, v, opts);
-  }
-  if (name == "eye") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"n", "m"}));
-    TD_ASSIGN_OR_RETURN(double n, Number(attrs, name, "n"));
-    TD_ASSIGN_OR_RETURN(double m, Number(attrs, name, "m", n));
-    TD_ASSIGN_OR_RETURN(int64_t rows, Integer(n, name, "n"));
-    TD_ASSIGN_OR_RETURN(int64_t cols, Integer(m, name, "m"));
-    TD_RETURN_IF_ERROR(CheckCount(n * m, limits));
-    return factory::eye(rows, cols, opts);
-  }
-  if (name == "arange") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"start", "end", "step"}));
-    TD_ASSIGN_OR_RETURN(double start, Number(attrs, name, "start", 0.0));
-    TD_ASSIGN_OR_RETURN(double end, Number(attrs, name, "end"));
-    TD_ASSIGN_OR_RETURN(double step, Number(attrs, name, "step", 1.0));
-    if (!std::isfinite(start) || !std::isfinite(end)) {  // PyTorch's text
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unsupported range: ", absl::StrFormat("%g", start), " -> ", absl::StrFormat("%g", end)));
+    if (!all_taken) continue;
+    if (takes == nullptr) takes = &def;
+    bool complete = true;
+    for (const AttrSpec& spec : def.attrs) {
+      if (!spec.required || spec.nullable) continue;
+      bool found = false;
+      for (const std::string& g : given) found |= spec.name == g;
+      complete &= found || (spec.name == "size" && req.like() == 0);  // `shape`
     }
-    if (!std::isfinite(step)) return absl::InvalidArgumentError("arange(): step must be finite");
-    if (step != 0) TD_RETURN_IF_ERROR(CheckCount(std::ceil((end - start) / step), limits));
-    if (!opts.dtype) {
-      // PyTorch infers int64 only when every given bound is an integer (arange(0., 3.) is float).
-      bool integral = true;
-      for (const char* k : {"start", "end", "step"})
-        if (attrs.Has(k) && !attrs.IsIntegral(k)) integral = false;
-      opts.dtype = integral ? DType::kInt64 : session.context().default_dtype();
-    }
-    return factory::arange(start, end, step, opts.dtype, opts.requires_grad);
+    if (complete) return &def;
   }
-  if (name == "linspace") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"start", "end", "steps"}));
-    TD_ASSIGN_OR_RETURN(double start, Number(attrs, name, "start"));
-    TD_ASSIGN_OR_RETURN(double end, Number(attrs, name, "end"));
-    TD_ASSIGN_OR_RETURN(double steps, Number(attrs, name, "steps"));
-    TD_ASSIGN_OR_RETURN(int64_t count, Integer(steps, name, "steps"));
-    TD_RETURN_IF_ERROR(CheckCount(steps, limits));
-    return factory::linspace(start, end, count, opts);
-  }
-  if (name == "randint") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"low", "high"}));
-    TD_ASSIGN_OR_RETURN(double low, Number(attrs, name, "low", 0.0));
-    TD_ASSIGN_OR_RETURN(double high, Number(attrs, name, "high"));
-    TD_ASSIGN_OR_RETURN(int64_t lo, Integer(low, name, "low"));
-    TD_ASSIGN_OR_RETURN(int64_t hi, Integer(high, name, "high"));
-    return factory::randint(lo, hi, shape, opts);
-  }
-  if (name == "randperm") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"n"}));
-    TD_ASSIGN_OR_RETURN(double n, Number(attrs, name, "n"));
-    TD_ASSIGN_OR_RETURN(int64_t count, Integer(n, name, "n"));
-    TD_RETURN_IF_ERROR(CheckCount(n, limits));
-    return factory::randperm(count, opts);
-  }
-  if (name == "normal") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"mean", "std"}));
-    TD_ASSIGN_OR_RETURN(double mean, Number(attrs, name, "mean", 0.0));
-    TD_ASSIGN_OR_RETURN(double std, Number(attrs, name, "std", 1.0));
-    return factory::normal(mean, std, shape, opts);
-  }
-  if (name == "uniform") {
-    TD_RETURN_IF_ERROR(CheckKnownAttrs(attrs, name, {"low", "high"}));
-    TD_ASSIGN_OR_RETURN(double low, Number(attrs, name, "low", 0.0));
-    TD_ASSIGN_OR_RETURN(double high, Number(attrs, name, "high", 1.0));
-    return factory::uniform(shape, low, high, opts);
-  }
+  if (takes != nullptr) return takes;  // its missing argument is reported by name
+  if (first != nullptr) return first;  // its unexpected argument is reported by name
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown factory '", Clip(req.name()),
-      "' (zeros ones full empty eye arange linspace rand randn randint randperm normal uniform, "
-      "or a *_like form)"));
+      "unknown factory '", Clip(req.name()), "'", req.like() != 0 ? " with `like`" : "",
+      " (a factory op of the table: ListOps lists them with their schemas)"));
+}
+
+bool HasAttr(const OpDef& def, absl::string_view name) {
+  for (const AttrSpec& spec : def.attrs)
+    if (spec.name == name) return true;
+  return false;
+}
+
+// A zero-input op's results against the server's limits, from its shape rule (before anything is
+// allocated).
+absl::Status CheckResultLimits(const OpDef& def, const Attrs& attrs, const ServerOptions& limits) {
+  TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(def, attrs));
+  TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, def.infer(OpArgs{{}, resolved}));
+  for (const TensorMeta& m : metas) TD_RETURN_IF_ERROR(CheckShape(m.shape, limits));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -236,11 +126,28 @@ absl::Status CommandRunner::CreateTensor(const pb::CreateTensorRequest& req,
 
 absl::Status CommandRunner::Factory(const pb::FactoryRequest& req, pb::TensorsResponse* resp) {
   TD_RETURN_IF_ERROR(CheckSession(req.session_id()));
-  TD_RETURN_IF_ERROR(session_.CheckFree(req.id()));
-  TD_ASSIGN_OR_RETURN(Attrs attrs, FromProto(req.attrs()));
-  TD_ASSIGN_OR_RETURN(Tensor t, RunFactory(req, attrs, session_, options_));
-  Info(session_.Put(req.id(), t), t, resp);
-  return absl::OkStatus();
+  pb::ApplyOpRequest op;
+  op.set_session_id(req.session_id());
+  *op.mutable_attrs() = req.attrs();
+  if (req.dtype() != pb::DTYPE_UNSPECIFIED) {
+    TD_ASSIGN_OR_RETURN(DType d, FromProto(req.dtype()));
+    (*op.mutable_attrs())["dtype"].set_dtype(ToProto(d));
+  }
+  if (req.requires_grad()) (*op.mutable_attrs())["requires_grad"].set_b(true);
+  std::vector<std::string> given;
+  for (const auto& [name, value] : op.attrs()) given.push_back(name);
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FactoryOverload(req, given));
+  if (HasAttr(*def, "size") && req.like() == 0) {
+    TD_RETURN_IF_ERROR(CheckShape(req.shape(), options_));
+    *(*op.mutable_attrs())["size"].mutable_ints()->mutable_values() = req.shape();
+  } else if (req.shape_size() != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(def->name, "() takes no shape (its size comes from its arguments)"));
+  }
+  op.set_op(std::string(def->name));
+  if (req.like() != 0) op.add_inputs(req.like());
+  op.add_outputs(req.id());
+  return ApplyOp(op, resp);
 }
 
 absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsResponse* resp) {
@@ -257,6 +164,9 @@ absl::Status CommandRunner::ApplyOp(const pb::ApplyOpRequest& req, pb::TensorsRe
     inputs.push_back(std::move(t));
   }
   TD_ASSIGN_OR_RETURN(Attrs attrs, FromProto(req.attrs()));
+  // A factory's result is checked against the server's limits before it is allocated (its
+  // shape rule computes it from the attributes); other ops' results after, below.
+  if (def->num_inputs == 0) TD_RETURN_IF_ERROR(CheckResultLimits(*def, attrs, options_));
   std::optional<AutoGradMode> mode;
   if (req.has_grad_enabled()) mode.emplace(req.grad_enabled());
   const bool inplace = req.op() == def->inplace_name;

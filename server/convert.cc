@@ -10,7 +10,12 @@ namespace tensord::server {
 
 absl::Status CheckShape(const google::protobuf::RepeatedField<int64_t>& shape,
                         const ServerOptions& limits) {
-  if (shape.size() > limits.max_rank) {
+  return CheckShape(std::span<const int64_t>(shape.data(), static_cast<size_t>(shape.size())),
+                    limits);
+}
+
+absl::Status CheckShape(std::span<const int64_t> shape, const ServerOptions& limits) {
+  if (static_cast<int64_t>(shape.size()) > limits.max_rank) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tensor rank ", shape.size(), " exceeds the server's limit of ", limits.max_rank));
   }

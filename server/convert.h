@@ -1,6 +1,8 @@
 // proto <-> engine conversions, all in one place.
 #pragma once
 
+#include <span>
+
 #include <map>
 #include <string>
 
@@ -23,6 +25,7 @@ using wire::ToProto;
 // Checks a shape from the wire: rank and element limits, negative dims, int64 overflow.
 absl::Status CheckShape(const google::protobuf::RepeatedField<int64_t>& shape,
                         const ServerOptions& limits);
+absl::Status CheckShape(std::span<const int64_t> shape, const ServerOptions& limits);
 Shape ToShape(const google::protobuf::RepeatedField<int64_t>& shape);
 
 // Decodes a TensorData into a new tensor (charged to the current context).

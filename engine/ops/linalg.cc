@@ -1,10 +1,13 @@
-// Linear algebra: mm, bmm, mv, dot (through OpenBLAS) and matmul composed from them.
+// Linear algebra: mm, bmm, mv, dot (through OpenBLAS), addmm, and the composites matmul, outer
+// and linear (as in PyTorch 1.13, their results carry the node of the op they end in).
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/api.h"
 #include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
-#include "engine/ops.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/registry.h"
 #include "engine/status_macros.h"
@@ -15,6 +18,9 @@ namespace {
 using TensorList = std::vector<Tensor>;
 using ListOr = absl::StatusOr<TensorList>;
 using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
+using op_util::InferOf;
+using op_util::NotImplementedFor;
+using op_util::One;
 
 absl::Status CheckMatmulDTypes(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype()) {
@@ -272,42 +278,262 @@ int64_t ContractionCost(std::span<const Tensor> in) {
   return work;
 }
 
-OpDef MatOp(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, InferFn infer,
-            ForwardFn forward, BackwardFn backward) {
-  OpDef d;
-  d.name = name;
-  d.num_inputs = 2;
-  d.grad_fn = grad_fn;
-  d.doc = doc;
-  d.infer = infer;
-  d.forward = forward;
-  d.backward = backward;
-  d.save_inputs = 3;
-  d.save_input_for = {2u, 1u};  // each operand only for the other's gradient
+// A contraction's table entry: both operands saved, each only for the other's gradient; work by
+// ContractionCost.
+OpDef Contraction(OpDef d) {
+  d.save_input_for = {2u, 1u};
   d.cost = ContractionCost;
   return d;
+}
+
+// A <= 2-D tensor's t() as metadata only (for shape rules).
+absl::StatusOr<Tensor> TransposedView(const Tensor& w) {
+  if (w.dim() > 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("t() expects a tensor with <= 2 dimensions, but self is ", w.dim(), "D"));
+  }
+  Shape s = w.shape(), st = w.strides();
+  std::reverse(s.begin(), s.end());
+  std::reverse(st.begin(), st.end());
+  return MakeView(w, s, st, w.storage_offset());
+}
+
+// A scalar attribute as a Scalar (keeps int vs float).
+Scalar ScalarAttr(const Attrs& attrs, absl::string_view name) {
+  if (attrs.IsIntegral(name)) return Scalar(attrs.Int(name));
+  return Scalar(attrs.Double(name));
+}
+
+// ---- outer ---------------------------------------------------------------------------------
+
+MetaOr InferOuter(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  if (x.dim() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("outer: Expected 1-D argument self, but got ", x.dim(), "-D"));
+  }
+  if (y.dim() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("outer: Expected 1-D argument vec2, but got ", y.dim(), "-D"));
+  }
+  return One({x.size(0), y.size(0)}, op_util::ResultType(a.inputs));
+}
+
+// PyTorch 1.13: self.reshape({n, 1}) * vec2.
+ListOr OuterForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor &x = a.inputs[0], &y = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor col, ops::reshape(x, {x.size(0), 1}));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(col, y));
+  return TensorList{r};
+}
+
+// ---- addmm ---------------------------------------------------------------------------------
+
+MetaOr InferAddmm(const OpArgs& a) {
+  const Tensor &self = a.inputs[0], &m1 = a.inputs[1], &m2 = a.inputs[2];
+  if (m1.dim() != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mat1 must be a matrix, got ", m1.dim(), "-D tensor"));
+  }
+  if (m2.dim() != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mat2 must be a matrix, got ", m2.dim(), "-D tensor"));
+  }
+  if (self.dtype() != m2.dtype()) {
+    return absl::InvalidArgumentError("self and mat2 must have the same dtype");
+  }
+  if (m1.dtype() != m2.dtype()) {
+    return absl::InvalidArgumentError("mat1 and mat2 must have the same dtype");
+  }
+  if (m1.size(1) != m2.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (",
+                                                   m1.size(0), "x", m1.size(1), " and ", m2.size(0),
+                                                   "x", m2.size(1), ")"));
+  }
+  const Shape out{m1.size(0), m2.size(1)};
+  // self broadcasts to the result (expand's errors).
+  TD_RETURN_IF_ERROR(InferOf("expand", {self}, Attrs{{"size", out}}).status());
+  if (m1.dtype() == DType::kBool) return NotImplementedFor("addmm_impl_cpu_", DType::kBool);
+  // alpha and beta become values of the result's dtype (PyTorch's overflow errors).
+  for (const char* name : {"alpha", "beta"}) {
+    if (!a.attrs.IsIntegral(name)) {
+      TD_RETURN_IF_ERROR(CheckConvertible(a.attrs.Double(name), m1.dtype()));
+    }
+  }
+  return One(out, m1.dtype());
+}
+
+// beta * self + alpha * (mat1 @ mat2); self is not read when beta is 0.
+ListOr AddmmForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor &self = a.inputs[0], &m1 = a.inputs[1], &m2 = a.inputs[2];
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
+  kernels::MatMul2D(out, m1, m2);
+  const double alpha = a.attrs.Double("alpha"), beta = a.attrs.Double("beta");
+  DispatchDType(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, int64_t>) {
+      // Integer results: alpha and beta as int64 (a float truncated, as PyTorch), wrapping.
+      const int64_t ia = a.attrs.Int("alpha"), ib = a.attrs.Int("beta");
+      if (ib == 0) {
+        kernels::Map<T, T>(out, out, [ia](T p) { return WrappingMul(ia, p); });
+      } else {
+        kernels::Map2<T, T, T>(out, out, self, [ia, ib](T p, T s) {
+          return WrappingAdd(WrappingMul(ia, p), WrappingMul(ib, s));
+        });
+      }
+    } else if constexpr (!std::is_same_v<T, bool>) {
+      if (beta == 0) {
+        if (alpha != 1) {
+          kernels::Map<T, T>(out, out, [alpha](T p) { return static_cast<T>(alpha * p); });
+        }
+      } else if (alpha == 1 && beta == 1) {
+        kernels::Map2<T, T, T>(out, out, self, [](T p, T s) { return static_cast<T>(p + s); });
+      } else {
+        kernels::Map2<T, T, T>(out, out, self, [alpha, beta](T p, T s) {
+          return static_cast<T>(alpha * p + beta * s);
+        });
+      }
+    }
+  });
+  return TensorList{out};
+}
+
+absl::StatusOr<Tensor> MaybeMultiply(const Tensor& t, Scalar s) {
+  if (s.value == 1) return t;
+  return ops::mul(t, s);
+}
+
+ListOr AddmmBackward(const BackwardArgs& b) {
+  const Tensor& g = b.grads[0];
+  const Scalar alpha = ScalarAttr(b.attrs, "alpha"), beta = ScalarAttr(b.attrs, "beta");
+  TensorList out(3);
+  if (b.needs_input_grad[0]) {
+    TD_ASSIGN_OR_RETURN(Tensor gs, MaybeMultiply(g, beta));
+    TD_ASSIGN_OR_RETURN(out[0], ops::sum_to(gs, b.input_meta[0].shape));
+  }
+  if (b.needs_input_grad[1]) {
+    TD_ASSIGN_OR_RETURN(Tensor m2t, ops::t(b.inputs[2]));
+    TD_ASSIGN_OR_RETURN(Tensor p, ops::mm(g, m2t));
+    TD_ASSIGN_OR_RETURN(out[1], MaybeMultiply(p, alpha));
+  }
+  if (b.needs_input_grad[2]) {
+    TD_ASSIGN_OR_RETURN(Tensor m1t, ops::t(b.inputs[1]));
+    TD_ASSIGN_OR_RETURN(Tensor p, ops::mm(m1t, g));
+    TD_ASSIGN_OR_RETURN(out[2], MaybeMultiply(p, alpha));
+  }
+  return out;
+}
+
+// ---- linear --------------------------------------------------------------------------------
+
+MetaOr InferLinear(const OpArgs& a) {
+  const Tensor &x = a.inputs[0], &w = a.inputs[1];
+  TD_ASSIGN_OR_RETURN(Tensor wt, TransposedView(w));
+  // `Tensor? bias`: undefined is None.
+  const bool has_bias = a.inputs.size() == 3 && a.inputs[2].defined();
+  if (has_bias && x.dim() == 2) return InferOf("addmm", {a.inputs[2], x, wt});
+  TD_ASSIGN_OR_RETURN(std::vector<TensorMeta> metas, InferOf("matmul", {x, wt}));
+  if (has_bias) {
+    const Tensor& bias = a.inputs[2];
+    if (x.dim() == 3 && x.is_contiguous()) {
+      int64_t rows;
+      if (!CheckedMul(x.size(0), x.size(1), &rows))
+        return absl::InvalidArgumentError(kNumelOverflow);
+      const Tensor x2 = MakeView(x, {rows, x.size(2)}, {x.size(2), 1}, x.storage_offset());
+      TD_RETURN_IF_ERROR(InferOf("addmm", {bias, x2, wt}).status());
+    } else {
+      TD_ASSIGN_OR_RETURN(Shape s, op_util::BroadcastShapes(metas[0].shape, bias.shape()));
+      if (s != metas[0].shape) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("output with shape ", ShapeToString(metas[0].shape),
+                         " doesn't match the broadcast shape ", ShapeToString(s)));
+      }
+    }
+  }
+  return metas;
+}
+
+// at::linear in PyTorch 1.13: addmm for 2-D input with bias, addmm on the flattened input then
+// view for contiguous 3-D input with bias, else matmul(input, weight.t()) then add_(bias).
+ListOr LinearForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor &x = a.inputs[0], &w = a.inputs[1];
+  const bool has_bias = a.inputs.size() == 3 && a.inputs[2].defined();
+  TD_ASSIGN_OR_RETURN(Tensor wt, ops::t(w));
+  if (has_bias && x.dim() == 2) {
+    TD_ASSIGN_OR_RETURN(Tensor r, op_util::Call("addmm", {a.inputs[2], x, wt}));
+    return TensorList{r};
+  }
+  if (has_bias && x.dim() == 3 && x.is_contiguous()) {
+    // The product fits: the shape rule checked it.
+    TD_ASSIGN_OR_RETURN(Tensor x2, ops::view(x, {WrappingMul(x.size(0), x.size(1)), x.size(2)}));
+    TD_ASSIGN_OR_RETURN(Tensor p, op_util::Call("addmm", {a.inputs[2], x2, wt}));
+    TD_ASSIGN_OR_RETURN(Tensor r, ops::view(p, {x.size(0), x.size(1), p.size(1)}));
+    return TensorList{r};
+  }
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::matmul(x, wt));
+  if (has_bias) TD_RETURN_IF_ERROR(ops::add_(r, a.inputs[2]));
+  return TensorList{r};
+}
+
+// Work of addmm(self, mat1, mat2): mat1's elements times mat2's columns, plus self.
+int64_t AddmmCost(std::span<const Tensor> in) {
+  if (in.size() != 3) return 0;
+  int64_t work = 0;
+  const int64_t cols =
+      in[2].defined() && in[2].dim() >= 1 ? std::max<int64_t>(in[2].shape().back(), 1) : 1;
+  if (in[1].defined() && __builtin_mul_overflow(LoopExtent(in[1].shape()), cols, &work))
+    return INT64_MAX;
+  if (in[0].defined() && __builtin_add_overflow(work, LoopExtent(in[0].shape()), &work))
+    return INT64_MAX;
+  return work;
+}
+
+// Work of linear(input, weight[, bias]): input's elements times weight's rows, plus weight.
+int64_t LinearCost(std::span<const Tensor> in) {
+  if (in.size() < 2 || !in[0].defined() || !in[1].defined()) return 0;
+  const int64_t rows = in[1].dim() >= 1 ? std::max<int64_t>(in[1].shape()[0], 1) : 1;
+  int64_t work;
+  if (__builtin_mul_overflow(LoopExtent(in[0].shape()), rows, &work)) return INT64_MAX;
+  if (__builtin_add_overflow(work, LoopExtent(in[1].shape()), &work)) return INT64_MAX;
+  return work;
 }
 
 }  // namespace
 
 void RegisterLinalgOps(std::vector<OpDef>& t) {
-  t.push_back(MatOp("mm", "MmBackward0", "matrix product of two 2-D tensors", InferMm, MmForward,
-                    MmBackward));
+  t.push_back(Contraction(op_util::Def("mm", "MmBackward0", "matrix product of two 2-D tensors",
+                                       OpKind::kKernel, InferMm, MmForward, MmBackward, {}, 2, 3)));
   t.back().schema = "mm(Tensor self, Tensor mat2) -> Tensor";
-  t.push_back(MatOp("bmm", "BmmBackward0", "batched matrix product of two 3-D tensors", InferBmm,
-                    BmmForward, BmmBackward));
+  t.push_back(
+      Contraction(op_util::Def("bmm", "BmmBackward0", "batched matrix product of two 3-D tensors",
+                               OpKind::kKernel, InferBmm, BmmForward, BmmBackward, {}, 2, 3)));
   t.back().schema = "bmm(Tensor self, Tensor mat2) -> Tensor";
-  t.push_back(MatOp("mv", "MvBackward0", "matrix-vector product", InferMv, MvForward, MvBackward));
+  t.push_back(Contraction(op_util::Def("mv", "MvBackward0", "matrix-vector product",
+                                       OpKind::kKernel, InferMv, MvForward, MvBackward, {}, 2, 3)));
   t.back().schema = "mv(Tensor self, Tensor vec) -> Tensor";
-  t.push_back(MatOp("dot", "DotBackward0", "dot product of two 1-D tensors", InferDot, DotForward,
-                    DotBackward));
+  t.push_back(
+      Contraction(op_util::Def("dot", "DotBackward0", "dot product of two 1-D tensors",
+                               OpKind::kKernel, InferDot, DotForward, DotBackward, {}, 2, 3)));
   t.back().schema = "dot(Tensor self, Tensor tensor) -> Tensor";
-  OpDef matmul = MatOp("matmul", "", "matrix product with PyTorch's 1-D, 2-D and batched rules",
-                       InferMatmul, MatmulForward, nullptr);
-  matmul.kind = OpKind::kComposite;
-  matmul.save_inputs = 0;
-  matmul.schema = "matmul(Tensor self, Tensor other) -> Tensor";
-  t.push_back(matmul);
+  t.push_back(op_util::Def("matmul", "", "matrix product with PyTorch's 1-D, 2-D and batched rules",
+                           OpKind::kComposite, InferMatmul, MatmulForward, nullptr, {}, 2));
+  t.back().cost = ContractionCost;
+  t.back().schema = "matmul(Tensor self, Tensor other) -> Tensor";
+  t.push_back(op_util::Def("outer", "",
+                           "outer product of two 1-D tensors (self.reshape(n, 1) * vec2)",
+                           OpKind::kComposite, InferOuter, OuterForward, nullptr, {}, 2));
+  t.back().schema = "outer(Tensor self, Tensor vec2) -> Tensor";
+  t.push_back(op_util::Def("addmm", "AddmmBackward0", "beta * self + alpha * (mat1 @ mat2)",
+                           OpKind::kKernel, InferAddmm, AddmmForward, AddmmBackward, {}, 3, 6u));
+  t.back().schema =
+      "addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor";
+  t.back().result_like_self = true;
+  t.back().save_input_for = {0u, 4u, 2u};  // mat1 for mat2's gradient, mat2 for mat1's
+  t.back().cost = AddmmCost;
+  t.push_back(op_util::Def("linear", "", "input @ weight.t() + bias (bias may be None)",
+                           OpKind::kComposite, InferLinear, LinearForward, nullptr, {}, 3));
+  t.back().schema = "linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor";
+  t.back().cost = LinearCost;
 }
 
 }  // namespace tensord

@@ -168,9 +168,36 @@ int64_t ReductionEnum(absl::string_view name) {
   return -1;
 }
 
+Tensor SelectView(const Tensor& x, int64_t dim, int64_t index) {
+  Shape s = x.shape(), st = x.strides();
+  const int64_t offset = ViewOffset(x.storage_offset(), index, st[static_cast<size_t>(dim)]);
+  s.erase(s.begin() + dim);
+  st.erase(st.begin() + dim);
+  return MakeView(x, s, st, offset);
+}
+
+Tensor NarrowView(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  Shape s = x.shape();
+  const auto d = static_cast<size_t>(dim);
+  s[d] = length;
+  return MakeView(x, s, x.strides(), ViewOffset(x.storage_offset(), start, x.strides()[d]));
+}
+
+absl::StatusOr<std::vector<TensorMeta>> InferOf(absl::string_view name, std::vector<Tensor> inputs,
+                                                const Attrs& attrs) {
+  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp(name));
+  TD_ASSIGN_OR_RETURN(Attrs resolved, ResolveAttrs(*def, attrs));
+  return def->infer(OpArgs{inputs, resolved});
+}
+
+absl::Status NotImplementedFor(absl::string_view kernel, DType dtype) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", kernel, "\" not implemented for '", ScalarTypeName(dtype), "'"));
+}
+
 OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
           InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs,
-          int num_inputs, uint32_t save_inputs) {
+          int num_inputs, uint32_t save_inputs, bool save_outputs) {
   OpDef d;
   d.name = name;
   d.grad_fn = grad_fn;
@@ -182,6 +209,7 @@ OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view d
   d.attrs = std::move(attrs);
   d.num_inputs = num_inputs;
   d.save_inputs = save_inputs;
+  d.save_outputs = save_outputs;
   return d;
 }
 

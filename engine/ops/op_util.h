@@ -71,10 +71,28 @@ absl::Status RefuseOptionalInputs(absl::string_view op, std::span<const Tensor> 
 // "none" -> 0, "mean" -> 1, "sum" -> 2, anything else -> -1.
 int64_t ReductionEnum(absl::string_view name);
 
-// The plain table-entry builder the shape and view families share: what an OpDef needs besides
-// its schema (which supplies inputs and attributes).
+// x[..., index, ...] on `dim` and x[..., start:start+length, ...] on `dim`, as views (no checks:
+// for kernels and shape rules that validated dim and range).
+Tensor SelectView(const Tensor& x, int64_t dim, int64_t index);
+Tensor NarrowView(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+
+// One output's metadata, as a shape rule returns it.
+inline absl::StatusOr<std::vector<TensorMeta>> One(Shape shape, DType dtype) {
+  return std::vector<TensorMeta>{{std::move(shape), dtype}};
+}
+// Another op's shape rule, for composites that check what the ops they call would check.
+absl::StatusOr<std::vector<TensorMeta>> InferOf(absl::string_view name, std::vector<Tensor> inputs,
+                                                const Attrs& attrs = {});
+// PyTorch's "\"KERNEL\" not implemented for 'Bool'".
+absl::Status NotImplementedFor(absl::string_view kernel, DType dtype);
+
+// The one table-entry builder every family file uses: what an OpDef needs besides its schema
+// (which supplies inputs and attributes; `attrs` and `num_inputs` are for internal ops, which have
+// none) — wire name, grad_fn name, doc, kind, shape rule, forward, backward, and which inputs
+// (bit i: input i) and whether the outputs the backward saves. The rarer fields (in-place
+// kernel, cost, save_input_for, nondiff_inputs, ...) are set on the result.
 OpDef Def(absl::string_view name, absl::string_view grad_fn, absl::string_view doc, OpKind kind,
           InferFn infer, ForwardFn forward, BackwardFn backward, std::vector<AttrSpec> attrs = {},
-          int num_inputs = 1, uint32_t save_inputs = 0);
+          int num_inputs = 1, uint32_t save_inputs = 0, bool save_outputs = false);
 
 }  // namespace tensord::op_util

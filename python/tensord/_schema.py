@@ -362,12 +362,12 @@ NO_METHOD = frozenset({
     "nll_loss_nd", "nll_loss2d", "rsub", "silu", "slice", "smooth_l1_loss", "softplus", "zero", "celu", "selu",
     "rrelu", "threshold", "hardsigmoid", "hardswish", "mish", "log_sigmoid", "soft_margin_loss",
     "multi_margin_loss", "multilabel_margin_loss", "zeros_like", "ones_like", "empty_like", "rand_like",
-    "randn_like", "dropout"})
+    "randn_like", "randint_like", "uniform", "dropout"})
 NO_INPLACE_METHOD = frozenset({"leaky_relu", "gelu", "hardtanh", "silu", "elu", "dropout", "celu", "selu", "rrelu",
                                "threshold", "hardsigmoid", "hardswish", "mish"})
 NO_FUNCTION = frozenset({"contiguous", "copy", "expand", "expand_as", "is_contiguous", "new_zeros", "new_ones",
                          "new_empty", "new_full", "repeat", "slice", "to", "type_as", "view", "view_as",
-                         "reshape_as", "zero", "as_strided_", "fill_"})
+                         "reshape_as", "zero", "as_strided_", "fill_", "uniform"})
 FUNCTION_ONLY_OVERLOADS = frozenset({("where", "ScalarOther"), ("where", "ScalarSelf"), ("where", "Scalar"),
                                      ("pow", "Scalar")})
 
@@ -619,7 +619,9 @@ class Bound(collections.namedtuple("Bound", "op tensors attrs schema method")):
     def torch_args(self):
         """All arguments in schema order (tensors and attributes), as torch.ops would take them."""
         it = iter(self.tensors)
-        return [next(it) if a.type.is_tensor_like else self.attrs[a.name] for a in self.schema.args]
+        # (a factory's requires_grad is the Python binding's, not the ATen op's: index -1)
+        return [next(it) if a.type.is_tensor_like else self.attrs[a.name] for a in self.schema.args
+                if a.index >= 0]
 
 
 class _Parser:
@@ -964,6 +966,8 @@ class OverloadGroup:
             if prm is None:
                 prm = Param(a, False)
             if v is _MISSING:
+                if a.type.base == "ScalarType" and _is_int(a.default):
+                    continue  # ATen's enum number (randint's dtype=4): the server applies its default
                 v = a.default if a.has_default else None
                 if a.name == "reduction" and a.type.base == "int" and v == 1:
                     # PyTorch 1.13's bindings: native_functions.yaml's `int reduction=Mean` reaches the
@@ -987,6 +991,16 @@ class OverloadGroup:
         return [str(s) for s in (self.method_sigs if method else self.function_sigs) if not s.deprecated]
 
 
+_TENSOR_OPTIONS = {"dtype": "ScalarType", "layout": "Layout", "device": "Device", "pin_memory": "bool"}
+
+
+def takes_tensor_options(schema):
+    """torchgen's rule for a factory: dtype, layout, device and pin_memory, optional and keyword-only."""
+    found = {a.name for a in schema.args
+             if a.kwarg_only and a.type.optional and _TENSOR_OPTIONS.get(a.name) == a.type.base}
+    return len(found) == len(_TENSOR_OPTIONS)
+
+
 class OpTable:
     """Overload groups built from an op table: entries of (schema string, wire name, in-place wire
     name or None). Schemas whose types this module does not know are skipped (``skipped``)."""
@@ -1008,6 +1022,9 @@ class OpTable:
             except SchemaError as e:
                 self.skipped.append((text, str(e)))
                 continue
+            if takes_tensor_options(s):
+                # torchgen's Python signature of a factory ends in `bool requires_grad=False`.
+                s.args.append(Arg("requires_grad", Type("bool"), False, kwarg_only=True, index=-1))
             self.schemas[wire] = s
             by_group.setdefault(s.name, []).append((s, wire, inplace))
         self.groups = collections.OrderedDict(

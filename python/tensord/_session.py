@@ -156,7 +156,7 @@ def _attr(value, typ=None):
     if typ == "str" or isinstance(value, str):
         return pb.AttrValue(s=str(value))
     if isinstance(value, bool):
-        return pb.AttrValue(i=int(value)) if typ == "Scalar" else pb.AttrValue(b=value)
+        return pb.AttrValue(b=value)  # a bool Scalar stays a bool (full(size, True) is bool)
     if isinstance(value, numbers.Integral):
         return pb.AttrValue(i=int(value))
     if isinstance(value, numbers.Real):
@@ -1295,122 +1295,8 @@ class Session:
     def from_numpy(self, ndarray):
         return self.tensor(ndarray, dtype=_dtypes.to_dtype(str(ndarray.dtype)))
 
-    def _factory(self, name, shape=(), attrs=None, dtype=None, requires_grad=False, like=None):
-        tid = self._new_id()
-        req = pb.FactoryRequest(id=tid, name=name, shape=shape, requires_grad=bool(requires_grad))
-        if dtype is not None:
-            req.dtype = _dtypes.to_dtype(dtype)._wire
-        if like is not None:
-            req.like = like._id
-        for k, v in (attrs or {}).items():
-            req.attrs[k].CopyFrom(_attr(v))
-        self._submit(pb.Command(factory=req), name, outputs=[tid], inputs=[like._id] if like is not None else [])
-        return self._wrap(tid)
-
-    def zeros(self, *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, **kw):
-        return self._factory("zeros", _size_args(size or (kw.pop("size"),), "zeros"), dtype=dtype,
-                             requires_grad=requires_grad)
-
-    def ones(self, *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, **kw):
-        return self._factory("ones", _size_args(size or (kw.pop("size"),), "ones"), dtype=dtype,
-                             requires_grad=requires_grad)
-
-    def empty(self, *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, **kw):
-        return self._factory("empty", _size_args(size or (kw.pop("size"),), "empty"), dtype=dtype,
-                             requires_grad=requires_grad)
-
-    def rand(self, *size, generator=None, out=None, dtype=None, layout=None, device=None,
-             requires_grad=False, **kw):
-        return self._factory("rand", _size_args(size or (kw.pop("size"),), "rand"), dtype=dtype,
-                             requires_grad=requires_grad)
-
-    def randn(self, *size, generator=None, out=None, dtype=None, layout=None, device=None,
-              requires_grad=False, **kw):
-        return self._factory("randn", _size_args(size or (kw.pop("size"),), "randn"), dtype=dtype,
-                             requires_grad=requires_grad)
-
-    def full(self, size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
-        if isinstance(fill_value, bool):
-            dtype = dtype or _dtypes.bool
-            fill_value = int(fill_value)
-        return self._factory("full", _size_args((size,), "full"), {"value": fill_value}, dtype=dtype,
-                             requires_grad=requires_grad)
-
-    def eye(self, n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
-        attrs = {"n": n} if m is None else {"n": n, "m": m}
-        return self._factory("eye", (), attrs, dtype=dtype, requires_grad=requires_grad)
-
-    def arange(self, start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
-               requires_grad=False):
-        if end is None:
-            start, end = 0, start
-        if dtype is None:
-            # PyTorch infers the dtype from the Python types of the arguments, which only the client
-            # knows (the server sees numbers).
-            floating = any(isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral)
-                           for v in (start, end, step))
-            dtype = self._default_dtype if floating else _dtypes.int64
-        return self._factory("arange", (), {"start": start, "end": end, "step": step}, dtype=dtype,
-                             requires_grad=requires_grad)
-
-    def linspace(self, start, end, steps, *, out=None, dtype=None, layout=None, device=None,
-                 requires_grad=False):
-        return self._factory("linspace", (), {"start": start, "end": end, "steps": steps}, dtype=dtype,
-                             requires_grad=requires_grad)
-
-    def randint(self, *args, size=None, generator=None, out=None, dtype=None, layout=None, device=None,
-                requires_grad=False):
-        args = list(args)
-        if size is None:
-            size = args.pop()
-        if len(args) == 1:
-            low, high = 0, args[0]
-        elif len(args) == 2:
-            low, high = args
-        else:
-            raise TypeError("randint() expects (high, size) or (low, high, size)")
-        return self._factory("randint", _size_args((size,), "randint"), {"low": low, "high": high},
-                             dtype=dtype, requires_grad=requires_grad)
-
-    def randperm(self, n, *, generator=None, out=None, dtype=None, layout=None, device=None,
-                 requires_grad=False):
-        return self._factory("randperm", (), {"n": n}, dtype=dtype, requires_grad=requires_grad)
-
-    def normal(self, mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
-               device=None, requires_grad=False):
-        if isinstance(mean, Tensor) or isinstance(std, Tensor) or size is None:
-            raise NotImplementedError("tensord: only normal(mean: float, std: float, size) is supported")
-        return self._factory("normal", _size_args((size,), "normal"), {"mean": mean, "std": std},
-                             dtype=dtype, requires_grad=requires_grad)
-
-    def _like(self, name, input, attrs=None, dtype=None, requires_grad=False):
-        return self._factory(name + "_like", (), attrs, dtype=dtype, requires_grad=requires_grad, like=input)
-
-    def zeros_like(self, input, *, dtype=None, layout=None, device=None, requires_grad=False,
-                   memory_format=None):
-        return self._like("zeros", input, dtype=dtype, requires_grad=requires_grad)
-
-    def ones_like(self, input, *, dtype=None, layout=None, device=None, requires_grad=False,
-                  memory_format=None):
-        return self._like("ones", input, dtype=dtype, requires_grad=requires_grad)
-
-    def empty_like(self, input, *, dtype=None, layout=None, device=None, requires_grad=False,
-                   memory_format=None):
-        return self._like("empty", input, dtype=dtype, requires_grad=requires_grad)
-
-    def rand_like(self, input, *, dtype=None, layout=None, device=None, requires_grad=False,
-                  memory_format=None):
-        return self._like("rand", input, dtype=dtype, requires_grad=requires_grad)
-
-    def randn_like(self, input, *, dtype=None, layout=None, device=None, requires_grad=False,
-                   memory_format=None):
-        return self._like("randn", input, dtype=dtype, requires_grad=requires_grad)
-
-    def full_like(self, input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
-                  memory_format=None):
-        if isinstance(fill_value, bool):
-            fill_value = int(fill_value)
-        return self._like("full", input, {"value": fill_value}, dtype=dtype, requires_grad=requires_grad)
+    # zeros, ones, full, arange, eye, rand, randint, normal, zeros_like, ... are table ops: bound
+    # from their ATen schemas (tensord._schema; requires_grad as PyTorch's bindings add it).
 
     # ---- autograd -------------------------------------------------------------------------------
 

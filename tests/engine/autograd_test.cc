@@ -1,10 +1,10 @@
 // Autograd semantics beyond the tutorial, each checked against what PyTorch 1.13 does.
 #include "engine/autograd.h"
+#include "engine/api.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
 #include "engine/factory.h"
 #include "engine/node.h"
-#include "engine/ops.h"
 #include "tests/support/test_util.h"
 
 namespace tensord {

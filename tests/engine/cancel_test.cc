@@ -4,11 +4,11 @@
 
 #include <atomic>
 
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/factory.h"
 #include "engine/op_def.h"
-#include "engine/ops.h"
 #include "tests/support/test_util.h"
 
 namespace tensord {

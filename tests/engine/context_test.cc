@@ -1,11 +1,11 @@
 // Engine contexts: per-session grad mode, random generator and memory accounting.
 #include <thread>
 
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/factory.h"
 #include "engine/node.h"
-#include "engine/ops.h"
 #include "engine/ops/op_util.h"
 #include "tests/support/test_util.h"
 

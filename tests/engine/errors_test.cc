@@ -1,9 +1,9 @@
 // Bad input returns the most specific status with PyTorch's text, never aborts, and leaves
 // every tensor as it was.
+#include "engine/api.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
 #include "engine/factory.h"
-#include "engine/ops.h"
 #include "tests/support/test_util.h"
 
 namespace tensord {

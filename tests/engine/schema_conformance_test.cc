@@ -26,9 +26,9 @@
 namespace tensord {
 namespace {
 
-// Torch's in-place forms in our groups that the table does not offer, and why. Each changes
-// self's *metadata* (shape, strides), not its values: the in-place rule writes op(self, ...)
-// into self's existing storage and shape, which cannot express them.
+// Torch's in-place forms in our groups that the table does not offer, and why. All but one
+// change self's *metadata* (shape, strides), not its values: the in-place rule writes
+// op(self, ...) into self's existing storage and shape, which cannot express them.
 const std::map<std::string, std::string>& Exclusions() {
   static const auto* m = new std::map<std::string, std::string>{
       {"transpose_", "changes self's strides in place (a metadata op)"},
@@ -36,6 +36,9 @@ const std::map<std::string, std::string>& Exclusions() {
       {"unsqueeze_", "changes self's shape in place (a metadata op)"},
       {"squeeze_", "changes self's shape in place (a metadata op)"},
       {"as_strided_", "changes self's geometry in place (a metadata op)"},
+      {"normal_",
+       "the table's normal is normal.float_float (mean, std, size: no self); torch's normal_ "
+       "fills a self, which the in-place rule derives only from a `normal(Tensor self, ...)`"},
   };
   return *m;
 }
@@ -168,7 +171,18 @@ TEST(SchemaConformance, AttributesAndInputsComeFromTheSchema) {
       EXPECT_EQ(spec.nullable, arg.type.optional) << def.name << "." << arg.name;
       EXPECT_EQ(spec.required, !arg.default_value.has_value()) << def.name << "." << arg.name;
     }
-    EXPECT_EQ(attr, def.attrs.size()) << def.name;
+    if (def.factory) {
+      // One attribute more than the schema has: requires_grad, as PyTorch's Python bindings add
+      // to every factory (torchgen's python signature).
+      ASSERT_EQ(attr + 1, def.attrs.size()) << def.name;
+      const AttrSpec& rg = def.attrs.back();
+      EXPECT_EQ(rg.name, "requires_grad") << def.name;
+      EXPECT_EQ(rg.type, AttrType::kBool) << def.name;
+      EXPECT_TRUE(rg.kwarg_only) << def.name;
+      EXPECT_EQ(rg.default_value, AttrValue(false)) << def.name;
+    } else {
+      EXPECT_EQ(attr, def.attrs.size()) << def.name;
+    }
     if (def.num_inputs != kVariadic) {
       EXPECT_EQ(def.num_inputs, tensors) << def.name;
     }
@@ -310,6 +324,34 @@ TEST(DerivedInplaceForms, RefuseResultsThatCannotBeWrittenIntoSelfWithPyTorchsEr
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "output with shape [3] doesn't match the broadcast shape [2, 3]");
   EXPECT_EQ(x.version(), 0u);
+}
+
+}  // namespace
+}  // namespace tensord
+
+namespace tensord {
+namespace {
+
+// torchgen's rule: a factory takes dtype, layout, device and pin_memory. The table's factories
+// are the ops whose schemas say so, and no others (the list is PyTorch's torch.* creation
+// functions the service offers, written out here, not read from the table).
+TEST(SchemaConformance, FactoriesAreExactlyTheOpsWithTensorOptions) {
+  const std::set<std::string> expected = {"zeros",      "ones",       "empty",       "full",
+                                          "rand",       "randn",      "randint",     "arange",
+                                          "linspace",   "eye",        "randperm",    "normal",
+                                          "zeros_like", "ones_like",  "empty_like",  "full_like",
+                                          "rand_like",  "randn_like", "randint_like"};
+  std::set<std::string> groups;
+  int ops = 0;
+  for (const OpDef& def : OpTable()) {
+    if (!def.factory) continue;
+    ++ops;
+    groups.insert(std::string(def.overload_group()));
+    EXPECT_EQ(def.grad_fn, "") << def.name << ": a factory records no graph";
+    EXPECT_LE(def.num_inputs, 1) << def.name << ": only *_like forms take a tensor";
+  }
+  EXPECT_EQ(groups, expected) << absl::StrJoin(groups, " ");
+  std::printf("factories: %d table ops in %zu overload groups\n", ops, groups.size());
 }
 
 }  // namespace

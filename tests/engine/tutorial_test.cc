@@ -2,11 +2,11 @@
 // (or by independent arithmetic in the test), never read back from the engine.
 #include <cmath>
 
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/factory.h"
 #include "engine/node.h"
-#include "engine/ops.h"
 #include "tests/support/test_util.h"
 
 namespace tensord {

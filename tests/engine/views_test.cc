@@ -1,12 +1,12 @@
 // Views and in-place ops as PyTorch 1.13 records them (CopySlices, regenerated view history,
 // version counters shared by a base and its views) and what nodes save. Every expectation here
 // was read off PyTorch 1.13; tests/oracle/views_vs_torch.py compares many more cases directly.
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
 #include "engine/factory.h"
 #include "engine/node.h"
-#include "engine/ops.h"
 #include "tests/support/gradcheck.h"
 #include "tests/support/test_util.h"
 

@@ -339,6 +339,9 @@ class Program {
       case AttrType::kDevice:
         v->set_s(in.Bool() ? "cpu" : in.String(8));
         return;
+      case AttrType::kGenerator:  // only None is valid: anything else must be refused cleanly
+        v->set_i(in.EdgeInt());
+        return;
     }
   }
 

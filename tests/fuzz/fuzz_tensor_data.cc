@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/api.h"
 #include "engine/context.h"
-#include "engine/ops.h"
 #include "server/convert.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "tests/fuzz/fuzz_input.h"

@@ -27,12 +27,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/dispatch.h"
 #include "engine/factory.h"
 #include "engine/node.h"
-#include "engine/ops.h"
 #include "engine/status_macros.h"
 #include "engine/tensor.h"
 #include "tests/oracle/json.h"

@@ -41,13 +41,13 @@ def _free_port():
 class Server:
     """A tensord process on a free loopback port (picked here; retried if taken meanwhile)."""
 
-    def __init__(self, *flags):
+    def __init__(self, *flags, binary=None):
         self.flags = flags
         self.log = tempfile.NamedTemporaryFile(prefix="tensord-", suffix=".log", delete=False)
         for attempt in range(5):
             self.port = _free_port()
             self.address = f"127.0.0.1:{self.port}"
-            self.proc = subprocess.Popen([_binary(), f"--listen={self.address}", "--workers=2", *flags],
+            self.proc = subprocess.Popen([binary or _binary(), f"--listen={self.address}", "--workers=2", *flags],
                                          stdout=self.log, stderr=subprocess.STDOUT)
             if self._wait_ready():
                 return

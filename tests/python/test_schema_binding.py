@@ -560,7 +560,11 @@ def _execute(bound):
     op = getattr(getattr(torch.ops.aten, name), overload or "default")
     tensors = iter(bound.tensors)
     pos, kw = [], {}
+    requires_grad = False
     for a in bound.schema.args:
+        if a.index < 0:  # a factory's requires_grad: PyTorch's binding sets it on the result
+            requires_grad = bool(bound.attrs[a.name])
+            continue
         if a.type.is_tensor_like:
             v = next(tensors)
             if isinstance(v, (int, float, bool)) and not isinstance(v, torch.Tensor):
@@ -571,7 +575,8 @@ def _execute(bound):
             kw[a.name] = v
         else:
             pos.append(v)
-    return op(*pos, **kw)
+    out = op(*pos, **kw)
+    return out.requires_grad_() if requires_grad else out
 
 
 def _same(a, b):

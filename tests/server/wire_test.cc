@@ -9,9 +9,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "engine/api.h"
 #include "engine/context.h"
 #include "engine/factory.h"
-#include "engine/ops.h"
 #include "tests/support/test_util.h"
 
 namespace tensord {

@@ -4,10 +4,10 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "engine/api.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/factory.h"
-#include "engine/ops.h"
 #include "engine/status_macros.h"
 
 namespace tensord::testing {

@@ -4,8 +4,8 @@
 
 #include <random>
 
+#include "engine/api.h"
 #include "engine/factory.h"
-#include "engine/ops.h"
 #include "engine/status_macros.h"
 
 namespace tensord::testing {
@@ -161,6 +161,7 @@ std::vector<OpSample> BuildSamples() {
   AddReductionSamples(v);
   AddShapeSamples(v);
   AddNNSamples(v);
+  AddFactorySamples(v);
   for (const char* r : {"mean", "sum", "none"}) {
     v.push_back(S("binary_cross_entropy_with_logits", r,
                   {In({3, 4}), In({3, 4}, Domain::kPositive)},

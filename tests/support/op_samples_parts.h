@@ -13,6 +13,7 @@ void AddPointwiseSamples(std::vector<OpSample>& v);
 void AddReductionSamples(std::vector<OpSample>& v);
 void AddShapeSamples(std::vector<OpSample>& v);
 void AddNNSamples(std::vector<OpSample>& v);
+void AddFactorySamples(std::vector<OpSample>& v);
 
 inline InputSpec In(Shape shape, Domain domain = Domain::kAny) {
   InputSpec s;

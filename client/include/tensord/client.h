@@ -224,33 +224,12 @@ class Session {
 
   const std::string& id() const;
 
-  // Factories, as torch.* (values are row-major; shape {} with values gives a 1-D tensor).
+  // torch.tensor(values) (row-major; shape {} gives a 1-D tensor). The factories (zeros, full,
+  // arange, eye, rand, randint, normal, zeros_like, ...) are table ops, generated below with their
+  // ATen arguments and a TensorOptions (dtype, requires_grad) as libtorch's at::zeros has.
   Tensor tensor(const std::vector<double>& values, std::vector<int64_t> shape = {},
                 TensorOptions options = {});
   Tensor scalar(Scalar value);  // a 0-dim tensor with a Python number's promotion rules
-  Tensor zeros(const std::vector<int64_t>& shape, TensorOptions options = {});
-  Tensor ones(const std::vector<int64_t>& shape, TensorOptions options = {});
-  Tensor empty(const std::vector<int64_t>& shape, TensorOptions options = {});
-  Tensor full(const std::vector<int64_t>& shape, Scalar value, TensorOptions options = {});
-  Tensor eye(int64_t n, std::optional<int64_t> m = std::nullopt, TensorOptions options = {});
-  Tensor arange(Scalar end, TensorOptions options = {});
-  Tensor arange(Scalar start, Scalar end, Scalar step = 1, TensorOptions options = {});
-  Tensor linspace(double start, double end, int64_t steps, TensorOptions options = {});
-  Tensor rand(const std::vector<int64_t>& shape, TensorOptions options = {});
-  Tensor randn(const std::vector<int64_t>& shape, TensorOptions options = {});
-  Tensor randint(int64_t low, int64_t high, const std::vector<int64_t>& shape,
-                 TensorOptions options = {});
-  Tensor randperm(int64_t n, TensorOptions options = {});
-  Tensor normal(double mean, double std, const std::vector<int64_t>& shape,
-                TensorOptions options = {});
-  Tensor uniform(const std::vector<int64_t>& shape, double low, double high,
-                 TensorOptions options = {});
-  Tensor zeros_like(const Tensor& t, TensorOptions options = {});
-  Tensor ones_like(const Tensor& t, TensorOptions options = {});
-  Tensor full_like(const Tensor& t, Scalar value, TensorOptions options = {});
-  Tensor rand_like(const Tensor& t, TensorOptions options = {});
-  Tensor randn_like(const Tensor& t, TensorOptions options = {});
-
   // Every op of the table as torch.NAME: t.exp(x), t.sum(x, {0}), t.linear(x, w, b),
   // t.cat({a, b}) (generated from the ATen schemas, see client/gen_ops.cc).
 #include "tensord/client_ops_session.inc"
@@ -277,6 +256,9 @@ class Session {
   // Low level: any table op by name (num_outputs: the table's count; 0 for in-place names).
   std::vector<Tensor> Apply(const std::string& op, const std::vector<Tensor>& inputs, Attrs attrs,
                             int num_outputs);
+  // A factory op by name: Apply with the options' dtype and requires_grad as attributes.
+  Tensor Factory(const std::string& op, const std::vector<Tensor>& inputs, Attrs attrs,
+                 const TensorOptions& options);
   // Counters, for benchmarks: commands sent, and synchronous waits.
   uint64_t commands_sent() const;
   uint64_t round_trips() const;
@@ -287,8 +269,6 @@ class Session {
   friend class Tensor;
   friend class NoGradGuard;
   explicit Session(std::shared_ptr<detail::SessionImpl> impl) : impl_(std::move(impl)) {}
-  Tensor Factory(const std::string& name, const std::vector<int64_t>& shape, Attrs attrs,
-                 TensorOptions options, const Tensor* like = nullptr);
   std::shared_ptr<detail::SessionImpl> impl_;
 };
 

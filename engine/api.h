@@ -1,4 +1,5 @@
-// In-process API with PyTorch's names. Each function is a thin call into the op table through
+// The engine's typed in-process API (tensord::ops), with PyTorch's names: for backward rules,
+// composites and tests. Each function is a thin call into the op table through
 // Apply(), so it records the graph exactly as the service's generic dispatch does.
 #pragma once
 

@@ -1,12 +1,19 @@
-// Shape ops and indexing. View ops share the input's storage (and version counter).
+// Views: ops whose results alias their input's storage (view, reshape's view case, transpose, t,
+// unsqueeze, squeeze, expand, select, slice, unbind, flatten, permute, split, chunk, narrow) and
+// the internal ops their backward rules use (_select_backward, _slice_backward) so that every order
+// of gradient works. as_strided and the internal ops of views modified in place: as_strided.cc.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <optional>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/api.h"
 #include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
-#include "engine/ops.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/registry.h"
 #include "engine/status_macros.h"
@@ -17,8 +24,10 @@ namespace {
 using TensorList = std::vector<Tensor>;
 using ListOr = absl::StatusOr<TensorList>;
 using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
-
-MetaOr One(Shape s, DType d) { return std::vector<TensorMeta>{{std::move(s), d}}; }
+using op_util::Def;
+using op_util::NarrowView;
+using op_util::One;
+using op_util::SelectView;
 
 // Resolves a single -1 in `shape` against `numel`, with PyTorch's errors.
 absl::StatusOr<Shape> InferSize(const Shape& shape, int64_t numel) {
@@ -331,14 +340,6 @@ MetaOr InferSelect(const OpArgs& a) {
   return One(s, a.inputs[0].dtype());
 }
 
-Tensor SelectView(const Tensor& x, int64_t dim, int64_t index) {
-  Shape s = x.shape(), st = x.strides();
-  const int64_t offset = ViewOffset(x.storage_offset(), index, st[static_cast<size_t>(dim)]);
-  s.erase(s.begin() + dim);
-  st.erase(st.begin() + dim);
-  return MakeView(x, s, st, offset);
-}
-
 ListOr SelectForward(const OpArgs& a, const std::vector<TensorMeta>&) {
   auto di = *SelectDimIndex(a.inputs[0].shape(), a.attrs);
   return TensorList{SelectView(a.inputs[0], di.first, di.second)};
@@ -496,126 +497,280 @@ ListOr UnbindBackward(const BackwardArgs& b) {
   return TensorList{r};
 }
 
-// ---- cat -----------------------------------------------------------------------------------
+// ---- flatten -------------------------------------------------------------------------------
 
-// PyTorch still skips 1-D empty tensors in cat (legacy behaviour).
-bool SkippedInCat(const Tensor& t) { return t.dim() == 1 && t.size(0) == 0; }
+struct FlattenDims {
+  int64_t start, end;
+};
 
-MetaOr InferCat(const OpArgs& a) {
-  if (a.inputs.empty())
-    return absl::InvalidArgumentError("torch.cat(): expected a non-empty list of Tensors");
-  const Tensor* ref = nullptr;
-  for (const Tensor& t : a.inputs) {
-    if (!SkippedInCat(t)) {
-      ref = &t;
-      break;
-    }
-  }
-  const DType dtype = op_util::ResultType(a.inputs);
-  if (ref == nullptr) return One(a.inputs[0].shape(), dtype);
-  if (ref->dim() == 0) {
+absl::StatusOr<FlattenDims> ResolveFlatten(const Tensor& x, const Attrs& attrs) {
+  TD_ASSIGN_OR_RETURN(int64_t s, op_util::WrapDim(attrs.Int("start_dim"), x.dim()));
+  TD_ASSIGN_OR_RETURN(int64_t e, op_util::WrapDim(attrs.Int("end_dim"), x.dim()));
+  if (s > e) {
     return absl::InvalidArgumentError(
-        "zero-dimensional tensor (at position 0) cannot be concatenated");
+        "flatten() has invalid args: start_dim cannot come after end_dim");
   }
-  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), ref->dim()));
-  Shape out = ref->shape();
-  out[static_cast<size_t>(dim)] = 0;
-  for (size_t i = 0; i < a.inputs.size(); ++i) {
-    const Tensor& t = a.inputs[i];
-    if (SkippedInCat(t)) continue;
-    if (t.dim() != ref->dim()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Tensors must have same number of dimensions: got ", ref->dim(), " and ", t.dim()));
-    }
-    for (int64_t d = 0; d < t.dim(); ++d) {
-      if (d != dim && t.size(d) != ref->size(d)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "Sizes of tensors must match except in dimension ", dim, ". Expected size ",
-            ref->size(d), " but got size ", t.size(d), " for tensor number ", i, " in the list."));
-      }
-    }
-    if (!CheckedAdd(out[static_cast<size_t>(dim)], t.size(dim), &out[static_cast<size_t>(dim)])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "torch.cat(): the sizes of the tensors along dimension ", dim, " add up past int64"));
+  return FlattenDims{s, e};
+}
+
+MetaOr InferFlatten(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  TD_ASSIGN_OR_RETURN(FlattenDims f, ResolveFlatten(x, a.attrs));
+  if (x.dim() == 0) return One({1}, x.dtype());
+  Shape out;
+  int64_t n = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d < f.start || d > f.end) {
+      out.push_back(x.size(d));
+    } else {
+      if (!CheckedMul(n, x.size(d), &n)) return absl::InvalidArgumentError(kNumelOverflow);
+      if (d == f.end) out.push_back(n);
     }
   }
-  return One(out, dtype);
+  return One(out, x.dtype());
 }
 
-ListOr CatForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
-  if (m[0].shape.empty() || out.numel() == 0) return TensorList{out};
-  const int64_t dim =
-      *op_util::WrapDim(a.attrs.Int("dim"), static_cast<int64_t>(m[0].shape.size()));
-  int64_t offset = 0;
-  for (const Tensor& t : a.inputs) {
-    if (SkippedInCat(t)) continue;
-    const int64_t n = t.size(dim);
-    kernels::CopyInto(SliceView(out, {dim, offset, offset + n, 1, n}), t);
-    offset += n;
+// PyTorch's flatten: reshape({1}) for 0-d, self itself when start == end, else reshape.
+ListOr FlattenForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor& x = a.inputs[0];
+  const FlattenDims f = *ResolveFlatten(x, a.attrs);
+  if (x.dim() != 0 && f.start == f.end) return TensorList{x};
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::reshape(x, m[0].shape));
+  return TensorList{r};
+}
+
+// ---- permute -------------------------------------------------------------------------------
+
+absl::StatusOr<std::vector<int64_t>> ResolvePermutation(const Tensor& x, const Attrs& attrs) {
+  const std::vector<int64_t>& dims = attrs.Ints("dims");
+  if (static_cast<int64_t>(dims.size()) != x.dim()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+        "of the desired ordering of dimensions i.e. input.dim() = ",
+        x.dim(), " is not equal to len(dims) = ", dims.size()));
   }
-  return TensorList{out};
-}
-
-ListOr CatBackward(const BackwardArgs& b) {
-  TensorList g(b.input_meta.size());
-  const Shape& out_shape = b.grads[0].shape();
-  if (out_shape.empty()) return g;
-  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(out_shape.size()));
-  int64_t offset = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    const Shape& s = b.input_meta[i].shape;
-    if (s.size() == 1 && s[0] == 0) continue;
-    const int64_t n = s[static_cast<size_t>(dim)];
-    if (b.needs_input_grad[i]) {
-      TD_ASSIGN_OR_RETURN(g[i], ops::slice(b.grads[0], dim, offset, offset + n, 1));
+  std::vector<int64_t> perm;
+  std::vector<bool> seen(dims.size(), false);
+  for (const int64_t d : dims) {
+    TD_ASSIGN_OR_RETURN(int64_t w, op_util::WrapDim(d, x.dim()));
+    if (seen[static_cast<size_t>(w)]) {
+      return absl::InvalidArgumentError("permute(): duplicate dims are not allowed.");
     }
-    offset += n;
+    seen[static_cast<size_t>(w)] = true;
+    perm.push_back(w);
   }
-  return g;
+  return perm;
 }
 
-// ---- clone / contiguous / to ---------------------------------------------------------------
-
-MetaOr InferSame(const OpArgs& a) { return One(a.inputs[0].shape(), a.inputs[0].dtype()); }
-
-ListOr CloneForward(const OpArgs& a, const std::vector<TensorMeta>&) {
-  TD_ASSIGN_OR_RETURN(Tensor c, op_util::RawClone(a.inputs[0]));
-  return TensorList{c};
+MetaOr InferPermute(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  TD_ASSIGN_OR_RETURN(std::vector<int64_t> perm, ResolvePermutation(x, a.attrs));
+  Shape s;
+  for (const int64_t d : perm) s.push_back(x.size(d));
+  return One(s, x.dtype());
 }
 
-ListOr IdentityBackward(const BackwardArgs& b) { return TensorList{b.grads[0]}; }
-
-ListOr ContiguousForward(const OpArgs& a, const std::vector<TensorMeta>&) {
-  if (a.inputs[0].is_contiguous()) return TensorList{a.inputs[0]};
-  TD_ASSIGN_OR_RETURN(Tensor c, ops::clone(a.inputs[0]));
-  return TensorList{c};
+ListOr PermuteForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  const Tensor& x = a.inputs[0];
+  const std::vector<int64_t> perm = *ResolvePermutation(x, a.attrs);
+  Shape st;
+  for (const int64_t d : perm) st.push_back(x.strides()[static_cast<size_t>(d)]);
+  return TensorList{MakeView(x, m[0].shape, st, x.storage_offset())};
 }
 
-MetaOr InferTo(const OpArgs& a) { return One(a.inputs[0].shape(), a.attrs.GetDType("dtype")); }
-
-ListOr ToForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  if (a.inputs[0].dtype() == m[0].dtype && !a.attrs.Bool("copy")) return TensorList{a.inputs[0]};
-  TD_ASSIGN_OR_RETURN(const OpDef* def, FindOp("_to_copy"));
-  return Apply(*def, {a.inputs[0]}, Attrs{{"dtype", m[0].dtype}});
-}
-
-ListOr ToCopyForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
-  kernels::CopyInto(out, a.inputs[0]);
-  return TensorList{out};
-}
-
-ListOr ToCopyBackward(const BackwardArgs& b) {
-  TD_ASSIGN_OR_RETURN(Tensor g, ops::to(b.grads[0], b.input_meta[0].dtype));
+ListOr PermuteBackward(const BackwardArgs& b) {
+  const std::vector<int64_t>& dims = b.attrs.Ints("dims");
+  const auto n = static_cast<int64_t>(dims.size());
+  std::vector<int64_t> inverse(dims.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t d = dims[static_cast<size_t>(i)] < 0 ? dims[static_cast<size_t>(i)] + n
+                                                       : dims[static_cast<size_t>(i)];
+    inverse[static_cast<size_t>(d)] = i;
+  }
+  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("permute", {b.grads[0]}, Attrs{{"dims", inverse}}));
   return TensorList{g};
 }
 
-using op_util::Def;
+// ---- split / chunk / narrow ----------------------------------------------------------------
+
+struct Piece {
+  int64_t start, length;
+};
+
+absl::StatusOr<std::vector<Piece>> SplitPieces(const Shape& shape, int64_t split_size,
+                                               int64_t& dim) {
+  if (shape.empty()) {
+    return absl::InvalidArgumentError("split expects at least a 1-dimensional tensor");
+  }
+  if (split_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("split expects split_size be non-negative, but got split_size=", split_size));
+  }
+  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(dim, static_cast<int64_t>(shape.size())));
+  const int64_t dim_size = shape[static_cast<size_t>(dim)];
+  if (split_size == 0 && dim_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "split_size can only be 0 if dimension size is 0, but got dimension size of ", dim_size));
+  }
+  const int64_t n = split_size == 0 ? 1 : std::max<int64_t>(CeilDiv(dim_size, split_size), 1);
+  TD_RETURN_IF_ERROR(CheckOutputCount("split", n));
+  std::vector<Piece> pieces;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t start = i * split_size;
+    pieces.push_back({start, std::min(split_size, dim_size - start)});
+  }
+  return pieces;
+}
+
+// The pieces of x along dim: their metadata, and the views (split, split.sizes).
+std::vector<TensorMeta> PieceMetas(const Tensor& x, int64_t dim, const std::vector<Piece>& pieces) {
+  std::vector<TensorMeta> metas;
+  for (const Piece& p : pieces) {
+    Shape s = x.shape();
+    s[static_cast<size_t>(dim)] = p.length;
+    metas.push_back({s, x.dtype()});
+  }
+  return metas;
+}
+
+TensorList PieceViews(const Tensor& x, int64_t dim, const std::vector<Piece>& pieces) {
+  TensorList out;
+  for (const Piece& p : pieces) out.push_back(NarrowView(x, dim, p.start, p.length));
+  return out;
+}
+
+MetaOr InferSplit(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
+  return PieceMetas(x, dim, pieces);
+}
+
+ListOr SplitForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
+  return PieceViews(x, dim, pieces);
+}
+
+// split.sizes (split_with_sizes): pieces of the given lengths along dim.
+absl::StatusOr<std::vector<Piece>> SplitSizesPieces(const Shape& shape,
+                                                    const std::vector<int64_t>& sizes,
+                                                    int64_t& dim) {
+  if (shape.empty()) {
+    return absl::InvalidArgumentError("split expects at least a 1-dimensional tensor");
+  }
+  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(dim, static_cast<int64_t>(shape.size())));
+  const int64_t dim_size = shape[static_cast<size_t>(dim)];
+  TD_RETURN_IF_ERROR(CheckOutputCount("split_with_sizes", static_cast<int64_t>(sizes.size())));
+  std::vector<Piece> pieces;
+  int64_t start = 0;
+  bool overflow = false;
+  for (int64_t length : sizes) {
+    if (length < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "split_with_sizes expects split_sizes have only non-negative entries, but got "
+          "split_sizes=",
+          ShapeToString(sizes)));
+    }
+    pieces.push_back({start, length});
+    overflow |= __builtin_add_overflow(start, length, &start);
+  }
+  if (overflow || start != dim_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("split_with_sizes expects split_sizes to sum exactly to ", dim_size,
+                     " (input tensor's size at dimension ", dim,
+                     "), but got split_sizes=", ShapeToString(sizes)));
+  }
+  return pieces;
+}
+
+MetaOr InferSplitSizes(const OpArgs& a) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitSizesPieces(x.shape(), a.attrs.Ints("split_size"), dim));
+  return PieceMetas(x, dim, pieces);
+}
+
+ListOr SplitSizesForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const Tensor& x = a.inputs[0];
+  int64_t dim = a.attrs.Int("dim");
+  TD_ASSIGN_OR_RETURN(auto pieces, SplitSizesPieces(x.shape(), a.attrs.Ints("split_size"), dim));
+  return PieceViews(x, dim, pieces);
+}
+
+ListOr SplitBackward(const BackwardArgs& b) {
+  const int64_t dim =
+      *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(b.input_meta[0].shape.size()));
+  TD_ASSIGN_OR_RETURN(Tensor g, ops::cat(b.grads, dim));
+  return TensorList{g};
+}
+
+absl::StatusOr<int64_t> ChunkSplitSize(const Tensor& x, const Attrs& attrs, int64_t& dim) {
+  if (x.dim() == 0) {
+    return absl::InvalidArgumentError("chunk expects at least a 1-dimensional tensor");
+  }
+  const int64_t chunks = attrs.Int("chunks");
+  if (chunks <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk expects `chunks` to be greater than 0, got: ", chunks));
+  }
+  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(attrs.Int("dim"), x.dim()));
+  return CeilDiv(x.size(dim), chunks);  // any chunks up to INT64_MAX: no overflow
+}
+
+MetaOr InferChunk(const OpArgs& a) {
+  int64_t dim = 0;
+  TD_ASSIGN_OR_RETURN(int64_t split_size, ChunkSplitSize(a.inputs[0], a.attrs, dim));
+  Attrs attrs{{"split_size", split_size}, {"dim", dim}};
+  return InferSplit(OpArgs{a.inputs, attrs});
+}
+
+// chunk is split with split_size = ceil(size / chunks) (so it may return fewer chunks).
+ListOr ChunkForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  int64_t dim = 0;
+  TD_ASSIGN_OR_RETURN(int64_t split_size, ChunkSplitSize(a.inputs[0], a.attrs, dim));
+  return Apply("split", {a.inputs[0]}, Attrs{{"split_size", split_size}, {"dim", dim}});
+}
+
+struct NarrowRange {
+  int64_t dim, start, length;
+};
+
+absl::StatusOr<NarrowRange> ResolveNarrow(const Tensor& x, const Attrs& attrs) {
+  if (x.dim() == 0) {
+    return absl::InvalidArgumentError("narrow() cannot be applied to a 0-dim tensor.");
+  }
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(attrs.Int("dim"), x.dim()));
+  const int64_t size = x.size(dim);
+  int64_t start = attrs.Int("start");
+  const int64_t length = attrs.Int("length");
+  if (start != size) {
+    TD_ASSIGN_OR_RETURN(start, op_util::WrapDim(start, size));
+  }
+  if (length < 0 || start > size - length) {
+    return absl::InvalidArgumentError(absl::StrCat("start (", start, ") + length (", length,
+                                                   ") exceeds dimension size (", size, ")."));
+  }
+  return NarrowRange{dim, start, length};
+}
+
+MetaOr InferNarrow(const OpArgs& a) {
+  TD_ASSIGN_OR_RETURN(NarrowRange r, ResolveNarrow(a.inputs[0], a.attrs));
+  Shape s = a.inputs[0].shape();
+  s[static_cast<size_t>(r.dim)] = r.length;
+  return One(s, a.inputs[0].dtype());
+}
+
+ListOr NarrowForward(const OpArgs& a, const std::vector<TensorMeta>&) {
+  const NarrowRange r = *ResolveNarrow(a.inputs[0], a.attrs);
+  TD_ASSIGN_OR_RETURN(Tensor s, ops::slice(a.inputs[0], r.dim, r.start, r.start + r.length, 1));
+  return TensorList{s};
+}
 
 }  // namespace
 
-void RegisterShapeOps(std::vector<OpDef>& t) {
+void RegisterViewOps(std::vector<OpDef>& t) {
   const AttrSpec size{"size", AttrType::kInts, {}, true, "the new shape (-1 infers one dim)"};
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
   const AttrSpec input_size{"input_size", AttrType::kInts, {}, true, "shape of the forward input"};
@@ -686,27 +841,40 @@ void RegisterShapeOps(std::vector<OpDef>& t) {
     d.schema = "unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]";
     t.push_back(d);
   }
+  t.push_back(Def("flatten", "", "dims start_dim..end_dim merged into one (a view when possible)",
+                  OpKind::kComposite, InferFlatten, FlattenForward, nullptr));
+  t.back().schema =
+      "flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)";
+  t.push_back(Def("permute", "PermuteBackward0", "the dims reordered (view)", OpKind::kView,
+                  InferPermute, PermuteForward, PermuteBackward));
+  t.back().schema = "permute(Tensor(a) self, int[] dims) -> Tensor(a)";
   {
-    OpDef d = Def("cat", "CatBackward0", "concatenation along dim", OpKind::kKernel, InferCat,
-                  CatForward, CatBackward);
-    d.num_inputs = kVariadic;
-    d.schema = "cat(Tensor[] tensors, int dim=0) -> Tensor";
+    OpDef d = Def("split", "SplitBackward0",
+                  "pieces of split_size along dim (views; the last may be smaller)", OpKind::kView,
+                  InferSplit, SplitForward, SplitBackward);
+    d.num_outputs = -1;
+    d.schema = "split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]";
     t.push_back(d);
   }
-  t.push_back(Def("clone", "CloneBackward0", "a copy with its own storage", OpKind::kKernel,
-                  InferSame, CloneForward, IdentityBackward));
-  t.back().schema = "clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor";
-  t.push_back(Def("contiguous", "", "self if contiguous, else a contiguous clone",
-                  OpKind::kComposite, InferSame, ContiguousForward, nullptr));
-  t.back().schema = "contiguous(Tensor(a) self, *, MemoryFormat memory_format=0) -> Tensor(a)";
-  const AttrSpec dtype{"dtype", AttrType::kDType, {}, true, "target dtype"};
-  t.push_back(Def("to", "", "self converted to dtype (self itself if it already has it)",
-                  OpKind::kComposite, InferTo, ToForward, nullptr));
-  t.back().schema =
-      "to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, "
-      "MemoryFormat? memory_format=None) -> Tensor(a)";
-  t.push_back(Def("_to_copy", "ToCopyBackward0", "a converted copy", OpKind::kKernel, InferTo,
-                  ToCopyForward, ToCopyBackward, {dtype}));
+  {
+    OpDef d = Def("split_sizes", "SplitWithSizesBackward0",
+                  "pieces of the given lengths along dim (views; split_with_sizes)", OpKind::kView,
+                  InferSplitSizes, SplitSizesForward, SplitBackward);
+    d.num_outputs = -1;
+    d.schema = "split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]";
+    t.push_back(d);
+  }
+  {
+    OpDef d =
+        Def("chunk", "", "split into `chunks` pieces of ceil(size / chunks) along dim (views)",
+            OpKind::kComposite, InferChunk, ChunkForward, nullptr);
+    d.num_outputs = -1;
+    d.schema = "chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]";
+    t.push_back(d);
+  }
+  t.push_back(Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
+                  OpKind::kComposite, InferNarrow, NarrowForward, nullptr));
+  t.back().schema = "narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)";
 }
 
 }  // namespace tensord

@@ -1,9 +1,7 @@
-// The op table's more shape and indexing ops: flatten, permute, repeat, stack, split, chunk,
-// narrow, index_select, gather, scatter, masked_fill, masked_select, and the internal ops their
-// backward rules use (so that double backward works: each has a backward of its own).
-//
-// Index tensors are int64 inputs that never require grad. Every index value is checked in the
-// shape rule, before anything is allocated or read through it.
+// Indexing: index_select, gather, scatter (src and value), masked_fill, masked_select, and the
+// internal ops their backward rules use (so that double backward works: each has a backward of
+// its own). Index tensors are int64 inputs that never require grad; every index value is checked
+// in the shape rule, before anything is allocated or read through it.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/api.h"
 #include "engine/checked_math.h"
 #include "engine/dispatch.h"
 #include "engine/kernels/loop.h"
-#include "engine/ops.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/registry.h"
 #include "engine/status_macros.h"
@@ -26,10 +24,12 @@ namespace {
 using TensorList = std::vector<Tensor>;
 using ListOr = absl::StatusOr<TensorList>;
 using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
+using op_util::Def;
+using op_util::NarrowView;
+using op_util::One;
+using op_util::SelectView;
 
-MetaOr One(Shape s, DType d) { return std::vector<TensorMeta>{{std::move(s), d}}; }
-
-// ---- element-level helpers -----------------------------------------------------------------
+// ---- index helpers -----------------------------------------------------------------
 
 // Calls f(idx) for every multi-index of `shape` in row-major order (once for a 0-d shape); stops
 // early once f returns false, if f returns bool.
@@ -71,21 +71,6 @@ int64_t NonemptySize(const Shape& s, int64_t d) {
   return s.empty() ? 1 : s[static_cast<size_t>(d)];
 }
 
-Tensor SelectView(const Tensor& x, int64_t dim, int64_t index) {
-  Shape s = x.shape(), st = x.strides();
-  const int64_t offset = ViewOffset(x.storage_offset(), index, st[static_cast<size_t>(dim)]);
-  s.erase(s.begin() + dim);
-  st.erase(st.begin() + dim);
-  return MakeView(x, s, st, offset);
-}
-
-Tensor NarrowView(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
-  Shape s = x.shape();
-  const auto d = static_cast<size_t>(dim);
-  s[d] = length;
-  return MakeView(x, s, x.strides(), ViewOffset(x.storage_offset(), start, x.strides()[d]));
-}
-
 // dst[i] += src[i] (same shape; floating or int64).
 absl::Status AddInto(const Tensor& dst, const Tensor& src) {
   if (dst.dtype() == DType::kBool) {
@@ -125,395 +110,6 @@ absl::Status CheckIndexValues(const Tensor& index, int64_t dim, int64_t size) {
         absl::StrCat("index ", *v, " is out of bounds for dimension ", dim, " with size ", size));
   }
   return absl::OkStatus();
-}
-
-// ---- flatten -------------------------------------------------------------------------------
-
-struct FlattenDims {
-  int64_t start, end;
-};
-
-absl::StatusOr<FlattenDims> ResolveFlatten(const Tensor& x, const Attrs& attrs) {
-  TD_ASSIGN_OR_RETURN(int64_t s, op_util::WrapDim(attrs.Int("start_dim"), x.dim()));
-  TD_ASSIGN_OR_RETURN(int64_t e, op_util::WrapDim(attrs.Int("end_dim"), x.dim()));
-  if (s > e) {
-    return absl::InvalidArgumentError(
-        "flatten() has invalid args: start_dim cannot come after end_dim");
-  }
-  return FlattenDims{s, e};
-}
-
-MetaOr InferFlatten(const OpArgs& a) {
-  const Tensor& x = a.inputs[0];
-  TD_ASSIGN_OR_RETURN(FlattenDims f, ResolveFlatten(x, a.attrs));
-  if (x.dim() == 0) return One({1}, x.dtype());
-  Shape out;
-  int64_t n = 1;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (d < f.start || d > f.end) {
-      out.push_back(x.size(d));
-    } else {
-      if (!CheckedMul(n, x.size(d), &n)) return absl::InvalidArgumentError(kNumelOverflow);
-      if (d == f.end) out.push_back(n);
-    }
-  }
-  return One(out, x.dtype());
-}
-
-// PyTorch's flatten: reshape({1}) for 0-d, self itself when start == end, else reshape.
-ListOr FlattenForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  const Tensor& x = a.inputs[0];
-  const FlattenDims f = *ResolveFlatten(x, a.attrs);
-  if (x.dim() != 0 && f.start == f.end) return TensorList{x};
-  TD_ASSIGN_OR_RETURN(Tensor r, ops::reshape(x, m[0].shape));
-  return TensorList{r};
-}
-
-// ---- permute -------------------------------------------------------------------------------
-
-absl::StatusOr<std::vector<int64_t>> ResolvePermutation(const Tensor& x, const Attrs& attrs) {
-  const std::vector<int64_t>& dims = attrs.Ints("dims");
-  if (static_cast<int64_t>(dims.size()) != x.dim()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "permute(sparse_coo): number of dimensions in the tensor input does not match the length "
-        "of the desired ordering of dimensions i.e. input.dim() = ",
-        x.dim(), " is not equal to len(dims) = ", dims.size()));
-  }
-  std::vector<int64_t> perm;
-  std::vector<bool> seen(dims.size(), false);
-  for (const int64_t d : dims) {
-    TD_ASSIGN_OR_RETURN(int64_t w, op_util::WrapDim(d, x.dim()));
-    if (seen[static_cast<size_t>(w)]) {
-      return absl::InvalidArgumentError("permute(): duplicate dims are not allowed.");
-    }
-    seen[static_cast<size_t>(w)] = true;
-    perm.push_back(w);
-  }
-  return perm;
-}
-
-MetaOr InferPermute(const OpArgs& a) {
-  const Tensor& x = a.inputs[0];
-  TD_ASSIGN_OR_RETURN(std::vector<int64_t> perm, ResolvePermutation(x, a.attrs));
-  Shape s;
-  for (const int64_t d : perm) s.push_back(x.size(d));
-  return One(s, x.dtype());
-}
-
-ListOr PermuteForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  const Tensor& x = a.inputs[0];
-  const std::vector<int64_t> perm = *ResolvePermutation(x, a.attrs);
-  Shape st;
-  for (const int64_t d : perm) st.push_back(x.strides()[static_cast<size_t>(d)]);
-  return TensorList{MakeView(x, m[0].shape, st, x.storage_offset())};
-}
-
-ListOr PermuteBackward(const BackwardArgs& b) {
-  const std::vector<int64_t>& dims = b.attrs.Ints("dims");
-  const auto n = static_cast<int64_t>(dims.size());
-  std::vector<int64_t> inverse(dims.size());
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t d = dims[static_cast<size_t>(i)] < 0 ? dims[static_cast<size_t>(i)] + n
-                                                       : dims[static_cast<size_t>(i)];
-    inverse[static_cast<size_t>(d)] = i;
-  }
-  TD_ASSIGN_OR_RETURN(Tensor g, op_util::Call("permute", {b.grads[0]}, Attrs{{"dims", inverse}}));
-  return TensorList{g};
-}
-
-// ---- repeat --------------------------------------------------------------------------------
-
-MetaOr InferRepeat(const OpArgs& a) {
-  const Tensor& x = a.inputs[0];
-  const std::vector<int64_t>& repeats = a.attrs.Ints("repeats");
-  if (static_cast<int64_t>(repeats.size()) < x.dim()) {
-    return absl::InvalidArgumentError(
-        "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
-        "tensor");
-  }
-  const size_t lead = repeats.size() - x.shape().size();
-  Shape target(repeats.size());
-  for (size_t i = 0; i < repeats.size(); ++i) {
-    const int64_t have = i < lead ? 1 : x.shape()[i - lead];
-    if (!CheckedMul(have, repeats[i], &target[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kNumelOverflow, ": repeat(): size ", have, " repeated ", repeats[i],
-                       " times at dimension ", i, " does not fit in int64"));
-    }
-  }
-  for (const int64_t s : target) {
-    if (s < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Trying to create tensor with negative dimension ", s, ": ", ShapeToString(target)));
-    }
-  }
-  return One(target, x.dtype());
-}
-
-// Views out as [r0, s0, r1, s1, ...] and copies self (stride 0 over the r_i) into it.
-ListOr RepeatForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  const Tensor& x = a.inputs[0];
-  const std::vector<int64_t>& repeats = a.attrs.Ints("repeats");
-  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
-  if (out.numel() == 0) return TensorList{out};
-  const size_t lead = repeats.size() - x.shape().size();
-  Shape shape, out_st, src_st;
-  for (size_t i = 0; i < repeats.size(); ++i) {
-    const int64_t s = i < lead ? 1 : x.shape()[i - lead];
-    const int64_t xs = i < lead ? 0 : x.strides()[i - lead];
-    shape.insert(shape.end(), {repeats[i], s});
-    out_st.insert(out_st.end(), {WrappingMul(s, out.strides()[i]), out.strides()[i]});
-    src_st.insert(src_st.end(), {0, xs});
-  }
-  kernels::CopyInto(MakeView(out, shape, out_st, 0),
-                    MakeView(x, shape, src_st, x.storage_offset()));
-  return TensorList{out};
-}
-
-// PyTorch's repeat_backward: sum the leading new dims, then each repeated dim's tiles.
-ListOr RepeatBackward(const BackwardArgs& b) {
-  const std::vector<int64_t>& repeats = b.attrs.Ints("repeats");
-  const Shape& input_shape = b.input_meta[0].shape;
-  // Nothing repeated or nothing to repeat: zeros (and no reshape of a [0, 2^62] gradient).
-  if (NumElements(input_shape) == 0 ||
-      std::find(repeats.begin(), repeats.end(), 0) != repeats.end()) {
-    TD_ASSIGN_OR_RETURN(Tensor z, op_util::Zeros({input_shape, b.grads[0].dtype()}));
-    return TensorList{z};
-  }
-  Tensor g = b.grads[0];
-  const size_t lead = repeats.size() - input_shape.size();
-  if (lead > 0) {
-    std::vector<int64_t> dims;
-    for (size_t i = 0; i < lead; ++i) dims.push_back(static_cast<int64_t>(i));
-    TD_ASSIGN_OR_RETURN(g, ops::sum(g, dims, /*keepdim=*/false));
-  }
-  Shape grad_size;
-  std::vector<int64_t> sum_dims;
-  for (size_t d = 0; d < input_shape.size(); ++d) {
-    const int64_t r = repeats[d + lead];
-    if (r == 1) {
-      grad_size.push_back(input_shape[d]);
-      continue;
-    }
-    grad_size.push_back(r);
-    sum_dims.push_back(static_cast<int64_t>(grad_size.size()) - 1);
-    grad_size.push_back(input_shape[d]);
-  }
-  if (!sum_dims.empty()) {
-    TD_ASSIGN_OR_RETURN(g, ops::reshape(g, grad_size));
-    TD_ASSIGN_OR_RETURN(g, ops::sum(g, sum_dims, /*keepdim=*/false));
-  }
-  return TensorList{g};
-}
-
-// ---- stack ---------------------------------------------------------------------------------
-
-MetaOr InferStack(const OpArgs& a) {
-  if (a.inputs.empty()) return absl::InvalidArgumentError("stack expects a non-empty TensorList");
-  const Tensor& ref = a.inputs[0];
-  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), ref.dim() + 1));
-  for (size_t i = 1; i < a.inputs.size(); ++i) {
-    if (a.inputs[i].shape() != ref.shape()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "stack expects each tensor to be equal size, but got ", ShapeToString(ref.shape()),
-          " at entry 0 and ", ShapeToString(a.inputs[i].shape()), " at entry ", i));
-    }
-  }
-  Shape s = ref.shape();
-  s.insert(s.begin() + dim, static_cast<int64_t>(a.inputs.size()));
-  return One(s, op_util::ResultType(a.inputs));
-}
-
-ListOr StackForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
-  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(m[0]));
-  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), a.inputs[0].dim() + 1);
-  for (size_t i = 0; i < a.inputs.size(); ++i) {
-    kernels::CopyInto(SelectView(out, dim, static_cast<int64_t>(i)), a.inputs[i]);
-  }
-  return TensorList{out};
-}
-
-ListOr StackBackward(const BackwardArgs& b) {
-  const auto ndim = static_cast<int64_t>(b.input_meta[0].shape.size());
-  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim + 1);
-  return ops::unbind(b.grads[0], dim);
-}
-
-// ---- split / chunk / narrow ----------------------------------------------------------------
-
-struct Piece {
-  int64_t start, length;
-};
-
-absl::StatusOr<std::vector<Piece>> SplitPieces(const Shape& shape, int64_t split_size,
-                                               int64_t& dim) {
-  if (shape.empty()) {
-    return absl::InvalidArgumentError("split expects at least a 1-dimensional tensor");
-  }
-  if (split_size < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("split expects split_size be non-negative, but got split_size=", split_size));
-  }
-  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(dim, static_cast<int64_t>(shape.size())));
-  const int64_t dim_size = shape[static_cast<size_t>(dim)];
-  if (split_size == 0 && dim_size != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "split_size can only be 0 if dimension size is 0, but got dimension size of ", dim_size));
-  }
-  const int64_t n = split_size == 0 ? 1 : std::max<int64_t>(CeilDiv(dim_size, split_size), 1);
-  TD_RETURN_IF_ERROR(CheckOutputCount("split", n));
-  std::vector<Piece> pieces;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t start = i * split_size;
-    pieces.push_back({start, std::min(split_size, dim_size - start)});
-  }
-  return pieces;
-}
-
-// The pieces of x along dim: their metadata, and the views (split, split.sizes).
-std::vector<TensorMeta> PieceMetas(const Tensor& x, int64_t dim, const std::vector<Piece>& pieces) {
-  std::vector<TensorMeta> metas;
-  for (const Piece& p : pieces) {
-    Shape s = x.shape();
-    s[static_cast<size_t>(dim)] = p.length;
-    metas.push_back({s, x.dtype()});
-  }
-  return metas;
-}
-
-TensorList PieceViews(const Tensor& x, int64_t dim, const std::vector<Piece>& pieces) {
-  TensorList out;
-  for (const Piece& p : pieces) out.push_back(NarrowView(x, dim, p.start, p.length));
-  return out;
-}
-
-MetaOr InferSplit(const OpArgs& a) {
-  const Tensor& x = a.inputs[0];
-  int64_t dim = a.attrs.Int("dim");
-  TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
-  return PieceMetas(x, dim, pieces);
-}
-
-ListOr SplitForward(const OpArgs& a, const std::vector<TensorMeta>&) {
-  const Tensor& x = a.inputs[0];
-  int64_t dim = a.attrs.Int("dim");
-  TD_ASSIGN_OR_RETURN(auto pieces, SplitPieces(x.shape(), a.attrs.Int("split_size"), dim));
-  return PieceViews(x, dim, pieces);
-}
-
-// split.sizes (split_with_sizes): pieces of the given lengths along dim.
-absl::StatusOr<std::vector<Piece>> SplitSizesPieces(const Shape& shape,
-                                                    const std::vector<int64_t>& sizes,
-                                                    int64_t& dim) {
-  if (shape.empty()) {
-    return absl::InvalidArgumentError("split expects at least a 1-dimensional tensor");
-  }
-  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(dim, static_cast<int64_t>(shape.size())));
-  const int64_t dim_size = shape[static_cast<size_t>(dim)];
-  TD_RETURN_IF_ERROR(CheckOutputCount("split_with_sizes", static_cast<int64_t>(sizes.size())));
-  std::vector<Piece> pieces;
-  int64_t start = 0;
-  bool overflow = false;
-  for (int64_t length : sizes) {
-    if (length < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "split_with_sizes expects split_sizes have only non-negative entries, but got "
-          "split_sizes=",
-          ShapeToString(sizes)));
-    }
-    pieces.push_back({start, length});
-    overflow |= __builtin_add_overflow(start, length, &start);
-  }
-  if (overflow || start != dim_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("split_with_sizes expects split_sizes to sum exactly to ", dim_size,
-                     " (input tensor's size at dimension ", dim,
-                     "), but got split_sizes=", ShapeToString(sizes)));
-  }
-  return pieces;
-}
-
-MetaOr InferSplitSizes(const OpArgs& a) {
-  const Tensor& x = a.inputs[0];
-  int64_t dim = a.attrs.Int("dim");
-  TD_ASSIGN_OR_RETURN(auto pieces, SplitSizesPieces(x.shape(), a.attrs.Ints("split_size"), dim));
-  return PieceMetas(x, dim, pieces);
-}
-
-ListOr SplitSizesForward(const OpArgs& a, const std::vector<TensorMeta>&) {
-  const Tensor& x = a.inputs[0];
-  int64_t dim = a.attrs.Int("dim");
-  TD_ASSIGN_OR_RETURN(auto pieces, SplitSizesPieces(x.shape(), a.attrs.Ints("split_size"), dim));
-  return PieceViews(x, dim, pieces);
-}
-
-ListOr SplitBackward(const BackwardArgs& b) {
-  const int64_t dim =
-      *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(b.input_meta[0].shape.size()));
-  TD_ASSIGN_OR_RETURN(Tensor g, ops::cat(b.grads, dim));
-  return TensorList{g};
-}
-
-absl::StatusOr<int64_t> ChunkSplitSize(const Tensor& x, const Attrs& attrs, int64_t& dim) {
-  if (x.dim() == 0) {
-    return absl::InvalidArgumentError("chunk expects at least a 1-dimensional tensor");
-  }
-  const int64_t chunks = attrs.Int("chunks");
-  if (chunks <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk expects `chunks` to be greater than 0, got: ", chunks));
-  }
-  TD_ASSIGN_OR_RETURN(dim, op_util::WrapDim(attrs.Int("dim"), x.dim()));
-  return CeilDiv(x.size(dim), chunks);  // any chunks up to INT64_MAX: no overflow
-}
-
-MetaOr InferChunk(const OpArgs& a) {
-  int64_t dim = 0;
-  TD_ASSIGN_OR_RETURN(int64_t split_size, ChunkSplitSize(a.inputs[0], a.attrs, dim));
-  Attrs attrs{{"split_size", split_size}, {"dim", dim}};
-  return InferSplit(OpArgs{a.inputs, attrs});
-}
-
-// chunk is split with split_size = ceil(size / chunks) (so it may return fewer chunks).
-ListOr ChunkForward(const OpArgs& a, const std::vector<TensorMeta>&) {
-  int64_t dim = 0;
-  TD_ASSIGN_OR_RETURN(int64_t split_size, ChunkSplitSize(a.inputs[0], a.attrs, dim));
-  return Apply("split", {a.inputs[0]}, Attrs{{"split_size", split_size}, {"dim", dim}});
-}
-
-struct NarrowRange {
-  int64_t dim, start, length;
-};
-
-absl::StatusOr<NarrowRange> ResolveNarrow(const Tensor& x, const Attrs& attrs) {
-  if (x.dim() == 0) {
-    return absl::InvalidArgumentError("narrow() cannot be applied to a 0-dim tensor.");
-  }
-  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(attrs.Int("dim"), x.dim()));
-  const int64_t size = x.size(dim);
-  int64_t start = attrs.Int("start");
-  const int64_t length = attrs.Int("length");
-  if (start != size) {
-    TD_ASSIGN_OR_RETURN(start, op_util::WrapDim(start, size));
-  }
-  if (length < 0 || start > size - length) {
-    return absl::InvalidArgumentError(absl::StrCat("start (", start, ") + length (", length,
-                                                   ") exceeds dimension size (", size, ")."));
-  }
-  return NarrowRange{dim, start, length};
-}
-
-MetaOr InferNarrow(const OpArgs& a) {
-  TD_ASSIGN_OR_RETURN(NarrowRange r, ResolveNarrow(a.inputs[0], a.attrs));
-  Shape s = a.inputs[0].shape();
-  s[static_cast<size_t>(r.dim)] = r.length;
-  return One(s, a.inputs[0].dtype());
-}
-
-ListOr NarrowForward(const OpArgs& a, const std::vector<TensorMeta>&) {
-  const NarrowRange r = *ResolveNarrow(a.inputs[0], a.attrs);
-  TD_ASSIGN_OR_RETURN(Tensor s, ops::slice(a.inputs[0], r.dim, r.start, r.start + r.length, 1));
-  return TensorList{s};
 }
 
 // ---- index_select --------------------------------------------------------------------------
@@ -1034,57 +630,12 @@ ListOr MaskedSelectBackBackward(const BackwardArgs& b) {
   return TensorList{g, Tensor()};
 }
 
-// ---- the table -----------------------------------------------------------------------------
-
-using op_util::Def;
-
 }  // namespace
 
-void RegisterMoreShapeOps(std::vector<OpDef>& t) {
+void RegisterIndexOps(std::vector<OpDef>& t) {
   const AttrSpec dim{"dim", AttrType::kInt, {}, true, "the dim"};
   const AttrSpec input_size{"input_size", AttrType::kInts, {}, true, "shape of the forward input"};
   constexpr uint32_t kIndex = 2u;  // input 1 (index or mask) is saved
-
-  t.push_back(Def("flatten", "", "dims start_dim..end_dim merged into one (a view when possible)",
-                  OpKind::kComposite, InferFlatten, FlattenForward, nullptr));
-  t.back().schema =
-      "flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)";
-  t.push_back(Def("permute", "PermuteBackward0", "the dims reordered (view)", OpKind::kView,
-                  InferPermute, PermuteForward, PermuteBackward));
-  t.back().schema = "permute(Tensor(a) self, int[] dims) -> Tensor(a)";
-  t.push_back(Def("repeat", "RepeatBackward0", "self tiled repeats[i] times along each dim",
-                  OpKind::kKernel, InferRepeat, RepeatForward, RepeatBackward));
-  t.back().schema = "repeat(Tensor self, SymInt[] repeats) -> Tensor";
-  t.push_back(Def("stack", "StackBackward0", "the tensors joined along a new dim", OpKind::kKernel,
-                  InferStack, StackForward, StackBackward, {}, kVariadic));
-  t.back().schema = "stack(Tensor[] tensors, int dim=0) -> Tensor";
-  {
-    OpDef d = Def("split", "SplitBackward0",
-                  "pieces of split_size along dim (views; the last may be smaller)", OpKind::kView,
-                  InferSplit, SplitForward, SplitBackward);
-    d.num_outputs = -1;
-    d.schema = "split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]";
-    t.push_back(d);
-  }
-  {
-    OpDef d = Def("split_sizes", "SplitWithSizesBackward0",
-                  "pieces of the given lengths along dim (views; split_with_sizes)", OpKind::kView,
-                  InferSplitSizes, SplitSizesForward, SplitBackward);
-    d.num_outputs = -1;
-    d.schema = "split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]";
-    t.push_back(d);
-  }
-  {
-    OpDef d =
-        Def("chunk", "", "split into `chunks` pieces of ceil(size / chunks) along dim (views)",
-            OpKind::kComposite, InferChunk, ChunkForward, nullptr);
-    d.num_outputs = -1;
-    d.schema = "chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]";
-    t.push_back(d);
-  }
-  t.push_back(Def("narrow", "", "self[..., start:start+length, ...] on dim (a slice view)",
-                  OpKind::kComposite, InferNarrow, NarrowForward, nullptr));
-  t.back().schema = "narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)";
   t.push_back(Def("index_select", "IndexSelectBackward0",
                   "the entries of self at index (int64 vector) along dim", OpKind::kKernel,
                   InferIndexSelect, IndexSelectForward, IndexSelectBackward, {}, 2, kIndex));

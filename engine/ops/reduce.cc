@@ -1,210 +1,201 @@
-// The op table's more reductions and scans: prod, max/min of the whole tensor, argmax/argmin,
-// norm, var, std, cumsum, logsumexp, softmax, log_softmax.
-#include <algorithm>
+// Reductions: sum, mean, prod (whole tensor or over dims), max/min (whole tensor, or along a dim
+// with indices), argmax/argmin, norm, var, std, logsumexp. Scans are in scan.cc, softmax and
+// log_softmax in softmax.cc; the dims and loop helpers they share in reduce_util.h.
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
-#include "absl/strings/str_cat.h"
+#include <algorithm>
 #include "absl/strings/str_join.h"
 #include "engine/checked_math.h"
 #include "engine/dispatch.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/api.h"
+#include "engine/factory.h"
 #include "engine/kernels/loop.h"
-#include "engine/ops.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/reduce_util.h"
 #include "engine/ops/registry.h"
 #include "engine/status_macros.h"
 
 namespace tensord {
 namespace {
 
-using op_util::Call;
-
 using TensorList = std::vector<Tensor>;
 using ListOr = absl::StatusOr<TensorList>;
 using MetaOr = absl::StatusOr<std::vector<TensorMeta>>;
-using DimMask = std::vector<bool>;
+using op_util::Call;
+using op_util::NotImplementedFor;
+using namespace reduce_util;  // NOLINT: the family's shared helpers
 
-absl::Status NotImplementedFor(absl::string_view kernel, DType t) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("\"", kernel, "\" not implemented for '", ScalarTypeName(t), "'"));
+absl::Status CheckMeanDType(DType t) {
+  if (!IsFloating(t)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+        "complex dtype. Got: ",
+        t == DType::kInt64 ? "Long" : "Bool"));
+  }
+  return absl::OkStatus();
 }
 
-// sum/prod/cumsum: integers and bool accumulate to int64.
-DType AccumulateDType(DType t) { return IsFloating(t) ? t : DType::kInt64; }
+MetaOr InferSum(const OpArgs& a) {
+  return std::vector<TensorMeta>{{{}, AccumulateDType(a.inputs[0].dtype())}};
+}
 
-// ---- dims ----------------------------------------------------------------------------------
+MetaOr InferMean(const OpArgs& a) {
+  TD_RETURN_IF_ERROR(CheckMeanDType(a.inputs[0].dtype()));
+  return std::vector<TensorMeta>{{{}, a.inputs[0].dtype()}};
+}
 
-// Reduced dims as a mask; an empty list means every dim. PyTorch's duplicate-dim message.
-absl::StatusOr<DimMask> DimsMask(int64_t ndim, const std::vector<int64_t>& dims) {
-  DimMask mask(static_cast<size_t>(ndim), dims.empty());
-  for (int64_t d : dims) {
-    TD_ASSIGN_OR_RETURN(int64_t w, op_util::WrapDim(d, ndim));
-    if (ndim == 0) continue;
-    if (mask[static_cast<size_t>(w)]) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("dim ", w, " appears multiple times in the list of dims"));
+MetaOr InferSumDim(const OpArgs& a) {
+  TD_ASSIGN_OR_RETURN(auto mask, DimsMask(a.inputs[0].dim(), a.attrs.Ints("dim")));
+  return std::vector<TensorMeta>{{ReducedShape(a.inputs[0].shape(), mask, a.attrs.Bool("keepdim")),
+                                  AccumulateDType(a.inputs[0].dtype())}};
+}
+
+MetaOr InferMeanDim(const OpArgs& a) {
+  TD_RETURN_IF_ERROR(CheckMeanDType(a.inputs[0].dtype()));
+  TD_ASSIGN_OR_RETURN(auto mask, DimsMask(a.inputs[0].dim(), a.attrs.Ints("dim")));
+  return std::vector<TensorMeta>{
+      {ReducedShape(a.inputs[0].shape(), mask, a.attrs.Bool("keepdim")), a.inputs[0].dtype()}};
+}
+
+ListOr SumLike(const OpArgs& a, const std::vector<TensorMeta>& metas, bool all, bool mean) {
+  const Tensor& x = a.inputs[0];
+  std::vector<bool> mask(static_cast<size_t>(x.dim()), true);
+  if (!all) {
+    TD_ASSIGN_OR_RETURN(mask, DimsMask(x.dim(), a.attrs.Ints("dim")));
+  }
+  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
+  kernels::SumToKeepdim(KeepdimAlias(out, x.shape(), mask), x);
+  if (mean) {
+    Shape reduced;
+    for (size_t d = 0; d < mask.size(); ++d)
+      if (mask[d]) reduced.push_back(x.shape()[d]);
+    const int64_t count = NumElements(reduced);  // a part of x's shape: exact
+    DispatchFloating(out.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T* p = out.data_ptr<T>();
+      const T n = static_cast<T>(count);
+      for (int64_t i = 0; i < out.numel(); ++i) p[i] = p[i] / n;
+    });
+  }
+  return TensorList{out};
+}
+
+ListOr SumForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return SumLike(a, m, true, false);
+}
+ListOr SumDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return SumLike(a, m, false, false);
+}
+ListOr MeanForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return SumLike(a, m, true, true);
+}
+ListOr MeanDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return SumLike(a, m, false, true);
+}
+
+// Broadcasts a reduced gradient back to the input's shape.
+absl::StatusOr<Tensor> ExpandReducedGrad(const BackwardArgs& b, bool all) {
+  const Shape& in_shape = b.input_meta[0].shape;
+  Tensor g = b.grads[0];
+  if (!all && !b.attrs.Bool("keepdim")) {
+    TD_ASSIGN_OR_RETURN(auto mask,
+                        DimsMask(static_cast<int64_t>(in_shape.size()), b.attrs.Ints("dim")));
+    for (size_t d = 0; d < mask.size(); ++d) {
+      if (mask[d]) {
+        TD_ASSIGN_OR_RETURN(g, ops::unsqueeze(g, static_cast<int64_t>(d)));
+      }
     }
-    mask[static_cast<size_t>(w)] = true;
   }
-  return mask;
+  return ops::expand(g, in_shape);
 }
 
-// The mask of an optional "dim" attribute of kInts (None: every dim).
-absl::StatusOr<DimMask> OptionalDimsMask(const Attrs& attrs, int64_t ndim) {
-  if (!attrs.Has("dim")) return DimMask(static_cast<size_t>(ndim), true);
-  return DimsMask(ndim, attrs.Ints("dim"));
+ListOr SumBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor g, ExpandReducedGrad(b, true));
+  return TensorList{g};
 }
-
-DimMask SingleDimMask(int64_t ndim, int64_t dim) {
-  DimMask mask(static_cast<size_t>(ndim), false);
-  if (ndim > 0) mask[static_cast<size_t>(dim)] = true;
-  return mask;
+ListOr SumDimBackward(const BackwardArgs& b) {
+  TD_ASSIGN_OR_RETURN(Tensor g, ExpandReducedGrad(b, false));
+  return TensorList{g};
 }
+ListOr MeanBackwardImpl(const BackwardArgs& b, bool all) {
+  TD_ASSIGN_OR_RETURN(Tensor g, ExpandReducedGrad(b, all));
+  const int64_t in_numel = NumElements(b.input_meta[0].shape);
+  const int64_t out_numel = NumElements(b.grads[0].shape());
+  const int64_t count = out_numel == 0 ? 0 : in_numel / out_numel;
+  TD_ASSIGN_OR_RETURN(g, ops::div(g, Scalar(static_cast<double>(count))));
+  return TensorList{g};
+}
+ListOr MeanBackward(const BackwardArgs& b) { return MeanBackwardImpl(b, true); }
+ListOr MeanDimBackward(const BackwardArgs& b) { return MeanBackwardImpl(b, false); }
 
-Shape ReducedShape(const Shape& in, const DimMask& mask, bool keepdim) {
-  Shape out;
-  for (size_t d = 0; d < in.size(); ++d) {
-    if (!mask[d]) {
-      out.push_back(in[d]);
-    } else if (keepdim) {
-      out.push_back(1);
-    }
+MetaOr InferMaxMinDim(const OpArgs& a, absl::string_view op) {
+  const Tensor& x = a.inputs[0];
+  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
+  if (x.dim() > 0 && x.shape()[static_cast<size_t>(dim)] == 0) {
+    return absl::OutOfRangeError(
+        absl::StrCat(op, "(): Expected reduction dim ", dim, " to have non-zero size."));
   }
-  return out;
+  std::vector<bool> mask(static_cast<size_t>(x.dim()), false);
+  if (x.dim() > 0) mask[static_cast<size_t>(dim)] = true;
+  Shape s = ReducedShape(x.shape(), mask, a.attrs.Bool("keepdim"));
+  return std::vector<TensorMeta>{{s, x.dtype()}, {s, DType::kInt64}};
 }
+MetaOr InferMaxDim(const OpArgs& a) { return InferMaxMinDim(a, "max"); }
+MetaOr InferMinDim(const OpArgs& a) { return InferMaxMinDim(a, "min"); }
 
-int64_t ReducedCount(const Shape& in, const DimMask& mask) {
-  Shape reduced;
-  for (size_t d = 0; d < in.size(); ++d)
-    if (mask[d]) reduced.push_back(in[d]);
-  return NumElements(reduced);  // a part of a tensor's shape: exact
-}
-
-std::vector<int64_t> MaskDims(const DimMask& mask) {
-  std::vector<int64_t> dims;
-  for (size_t d = 0; d < mask.size(); ++d)
-    if (mask[d]) dims.push_back(static_cast<int64_t>(d));
-  return dims;
-}
-
-// `t` (contiguous) seen with rank `in_shape.size()`: size 1 on every reduced dim. Shares storage.
-Tensor KeepdimAlias(const Tensor& t, const Shape& in_shape, const DimMask& mask) {
-  Shape kd = ReducedShape(in_shape, mask, /*keepdim=*/true);
-  return Tensor(std::make_shared<TensorImpl>(t.impl()->storage, kd, ContiguousStrides(kd), 0,
-                                             t.dtype(), t.impl()->version));
-}
-
-// A reduced gradient (or result) given back its reduced dims as size 1, for broadcasting
-// against the input (PyTorch's unsqueeze_multiple).
-absl::StatusOr<Tensor> Unreduce(Tensor g, const DimMask& mask, bool keepdim) {
-  if (keepdim) return g;
-  for (size_t d = 0; d < mask.size(); ++d) {
-    if (mask[d]) {
-      TD_ASSIGN_OR_RETURN(g, ops::unsqueeze(g, static_cast<int64_t>(d)));
-    }
+ListOr MaxMinDimForward(const OpArgs& a, const std::vector<TensorMeta>& metas, bool is_max) {
+  const Tensor& x = a.inputs[0];
+  TD_ASSIGN_OR_RETURN(Tensor values, op_util::Alloc(metas[0]));
+  TD_ASSIGN_OR_RETURN(Tensor indices, op_util::Alloc(metas[1]));
+  if (x.dim() == 0) {
+    kernels::CopyInto(values, x);
+    indices.data_ptr<int64_t>()[0] = 0;
+    return TensorList{values, indices};
   }
-  return g;
+  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
+  std::vector<bool> mask(static_cast<size_t>(x.dim()), false);
+  mask[static_cast<size_t>(dim)] = true;
+  kernels::MaxMinAlongDim(KeepdimAlias(values, x.shape(), mask),
+                          KeepdimAlias(indices, x.shape(), mask), x, dim, is_max);
+  return TensorList{values, indices};
+}
+ListOr MaxDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return MaxMinDimForward(a, m, true);
+}
+ListOr MinDimForward(const OpArgs& a, const std::vector<TensorMeta>& m) {
+  return MaxMinDimForward(a, m, false);
 }
 
-// ---- kernels -------------------------------------------------------------------------------
-
-// Folds every element x of `in` into acc[k], k the row-major index of x's place in the
-// keepdim-reduced output: f(Acc& acc, I x, size_t k).
-template <typename Acc, typename I, typename F>
-std::vector<Acc> ReduceKeepdim(const Tensor& in, const DimMask& mask, Acc init, F f) {
-  const Shape kd = ReducedShape(in.shape(), mask, /*keepdim=*/true);
-  std::vector<Acc> acc(static_cast<size_t>(NumElements(kd)), init);
-  Shape acc_strides = ContiguousStrides(kd);
-  for (size_t d = 0; d < acc_strides.size(); ++d)
-    if (mask[d]) acc_strides[d] = 0;
-  Acc* base = acc.data();
-  kernels::StridedLoop<2>(
-      in.shape(), {reinterpret_cast<char*>(base), in.raw_data()}, {acc_strides, in.strides()},
-      {static_cast<int64_t>(sizeof(Acc)), static_cast<int64_t>(sizeof(I))},
-      [&](char** p, const int64_t* s, int64_t n) {
-        for (int64_t i = 0; i < n; ++i) {
-          Acc* a = reinterpret_cast<Acc*>(p[0] + i * s[0]);
-          f(*a, *reinterpret_cast<const I*>(p[1] + i * s[1]), static_cast<size_t>(a - base));
-        }
-      });
-  return acc;
-}
-
-// Writes values (row-major) into the contiguous tensor `out`.
-template <typename Acc>
-void Store(const Tensor& out, const std::vector<Acc>& values) {
-  DispatchDType(out.dtype(), [&](auto tag) {
-    using O = typename decltype(tag)::type;
-    O* o = out.data_ptr<O>();
-    for (size_t i = 0; i < values.size(); ++i) o[i] = static_cast<O>(values[i]);
-  });
-}
-
-// Calls f(const I* in, int64_t in_step, O* out, int64_t out_step, int64_t len) for every 1-D line
-// of `in` along `dim`; `out` has in's rank (in's shape for scans, size 1 on dim for reductions).
-// A tensor without elements has no lines: a [0, 2^62] tensor along dim 0 would otherwise give
-// 2^62 empty ones.
-template <typename I, typename O, typename F>
-void ForEachLine(const Tensor& out, const Tensor& in, int64_t dim, F f) {
-  if (in.numel() == 0) return;
-  Shape shape = in.shape(), in_st = in.strides(), out_st = out.strides();
-  if (shape.empty()) {
-    shape = {1};
-    in_st = {1};
-    out_st = {1};
-    dim = 0;
+// The gradient goes to the selected element of each slice: where(arange == index, grad, 0).
+ListOr MaxMinDimBackward(const BackwardArgs& b) {
+  const Shape& in_shape = b.input_meta[0].shape;
+  Tensor g = b.grads[0];
+  if (in_shape.empty()) return TensorList{g};
+  // No elements, no gradient to place (and no arange over a reduced dim of 2^62 to build).
+  if (NumElements(in_shape) == 0) {
+    TD_ASSIGN_OR_RETURN(Tensor z, op_util::Zeros({in_shape, g.dtype()}));
+    return TensorList{z};
   }
-  const size_t d = static_cast<size_t>(dim);
-  const int64_t len = shape[d], in_step = in_st[d], out_step = out_st[d];
-  shape[d] = 1;
-  kernels::StridedLoop<2>(shape, {out.raw_data(), in.raw_data()}, {out_st, in_st},
-                          {static_cast<int64_t>(sizeof(O)), static_cast<int64_t>(sizeof(I))},
-                          [&](char** p, const int64_t* s, int64_t n) {
-                            for (int64_t i = 0; i < n; ++i) {
-                              f(reinterpret_cast<const I*>(p[1] + i * s[1]), in_step,
-                                reinterpret_cast<O*>(p[0] + i * s[0]), out_step, len);
-                            }
-                          });
-}
-
-// Calls f(x) for every element of `t` in row-major order.
-template <typename T, typename F>
-void ForEachElement(const Tensor& t, F f) {
-  kernels::StridedLoop<1>(t.shape(), {t.raw_data()}, {t.strides()},
-                          {static_cast<int64_t>(sizeof(T))},
-                          [&](char** p, const int64_t* s, int64_t n) {
-                            for (int64_t i = 0; i < n; ++i)
-                              f(*reinterpret_cast<const T*>(p[0] + i * s[0]));
-                          });
-}
-
-bool AnyZero(const Tensor& t) {
-  bool any = false;
-  DispatchDType(t.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    ForEachElement<T>(t, [&](T v) { any |= v == T(0); });
-  });
-  return any;
-}
-
-template <typename T>
-bool IsNan(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::isnan(v);
-  } else {
-    return false;
+  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(in_shape.size()));
+  Tensor idx = b.outputs[1];
+  if (!b.attrs.Bool("keepdim")) {
+    TD_ASSIGN_OR_RETURN(g, ops::unsqueeze(g, dim));
+    TD_ASSIGN_OR_RETURN(idx, ops::unsqueeze(idx, dim));
   }
-}
-
-// int64 products wrap around like PyTorch's (no UB on overflow).
-template <typename Acc>
-Acc Multiply(Acc a, Acc b) {
-  if constexpr (std::is_same_v<Acc, int64_t>) {
-    return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-  } else {
-    return a * b;
-  }
+  TD_ASSIGN_OR_RETURN(Tensor positions,
+                      factory::arange(0, static_cast<double>(in_shape[static_cast<size_t>(dim)]), 1,
+                                      DType::kInt64));
+  Shape pos_shape(in_shape.size(), 1);
+  pos_shape[static_cast<size_t>(dim)] = in_shape[static_cast<size_t>(dim)];
+  TD_ASSIGN_OR_RETURN(positions, ops::view(positions, pos_shape));
+  TD_ASSIGN_OR_RETURN(Tensor mask, ops::eq(positions, idx));
+  TD_ASSIGN_OR_RETURN(Tensor zero, ops::scalar_tensor(Scalar(0.0)));
+  TD_ASSIGN_OR_RETURN(Tensor r, ops::where(mask, g, zero));
+  return TensorList{r};
 }
 
 // ---- prod ----------------------------------------------------------------------------------
@@ -606,59 +597,6 @@ ListOr StdBackward(const BackwardArgs& b) {
   return TensorList{r};
 }
 
-// ---- cumsum --------------------------------------------------------------------------------
-
-MetaOr InferCumsum(const OpArgs& a) {
-  const Tensor& x = a.inputs[0];
-  TD_RETURN_IF_ERROR(op_util::WrapDim(a.attrs.Int("dim"), x.dim()).status());
-  return std::vector<TensorMeta>{{x.shape(), AccumulateDType(x.dtype())}};
-}
-
-ListOr CumsumForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
-  const Tensor& x = a.inputs[0];
-  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
-  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
-  DispatchDType(x.dtype(), [&](auto itag) {
-    using I = typename decltype(itag)::type;
-    DispatchDType(out.dtype(), [&](auto otag) {
-      using O = typename decltype(otag)::type;
-      if constexpr (std::is_same_v<O, bool> ||
-                    (std::is_floating_point_v<I> && !std::is_same_v<I, O>)) {
-        return;  // not a combination the shape rule produces
-      } else {
-        // Accumulates in double for floats (as PyTorch's CPU kernel), in int64 otherwise.
-        using Acc = std::conditional_t<std::is_floating_point_v<O>, double, int64_t>;
-        ForEachLine<I, O>(out, x, dim, [](const I* in, int64_t is, O* o, int64_t os, int64_t len) {
-          Acc acc = 0;
-          for (int64_t j = 0; j < len; ++j) {
-            if constexpr (std::is_same_v<Acc, int64_t>) {
-              acc = WrappingAdd(acc, static_cast<Acc>(in[j * is]));  // wraps, as PyTorch's
-            } else {
-              acc += static_cast<Acc>(in[j * is]);
-            }
-            o[j * os] = static_cast<O>(acc);
-          }
-        });
-      }
-    });
-  });
-  return TensorList{out};
-}
-
-// The reversed cumulative sum of grad along dim: sum(grad) - cumsum(grad) + grad.
-ListOr CumsumBackward(const BackwardArgs& b) {
-  const Tensor& g = b.grads[0];
-  const Shape& shape = b.input_meta[0].shape;
-  if (shape.empty()) return TensorList{g};
-  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), static_cast<int64_t>(shape.size()));
-  if (NumElements(shape) <= 1 || shape[static_cast<size_t>(dim)] == 1) return TensorList{g};
-  TD_ASSIGN_OR_RETURN(Tensor total, ops::sum(g, {dim}, /*keepdim=*/true));
-  TD_ASSIGN_OR_RETURN(Tensor cs, Call("cumsum", {g}, Attrs{{"dim", dim}}));
-  TD_ASSIGN_OR_RETURN(Tensor r, ops::sub(total, cs));
-  TD_ASSIGN_OR_RETURN(r, ops::add(r, g));
-  return TensorList{r};
-}
-
 // ---- logsumexp -----------------------------------------------------------------------------
 
 MetaOr InferLogsumexp(const OpArgs& a) {
@@ -715,136 +653,85 @@ ListOr LogsumexpBackward(const BackwardArgs& b) {
   return TensorList{r};
 }
 
-// ---- softmax / log_softmax -----------------------------------------------------------------
-
-template <bool kLog>
-MetaOr InferSoftmax(const OpArgs& a) {
-  const Tensor& x = a.inputs[0];
-  TD_ASSIGN_OR_RETURN(int64_t dim, op_util::WrapDim(a.attrs.Int("dim"), x.dim()));
-  if (!IsFloating(x.dtype())) {
-    const bool last = x.dim() == 0 || dim == x.dim() - 1;
-    return NotImplementedFor(
-        last ? (kLog ? "log_softmax_lastdim_kernel_impl" : "softmax_lastdim_kernel_impl")
-             : "softmax_kernel_impl",
-        x.dtype());
-  }
-  return std::vector<TensorMeta>{x.meta()};
-}
-
-template <bool kLog>
-ListOr SoftmaxForward(const OpArgs& a, const std::vector<TensorMeta>& metas) {
-  const Tensor& x = a.inputs[0];
-  const int64_t dim = *op_util::WrapDim(a.attrs.Int("dim"), x.dim());
-  TD_ASSIGN_OR_RETURN(Tensor out, op_util::Alloc(metas[0]));
-  DispatchFloating(x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    ForEachLine<T, T>(out, x, dim, [](const T* in, int64_t is, T* o, int64_t os, int64_t len) {
-      if (len == 0) return;
-      double m = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < len; ++j) m = std::max(m, static_cast<double>(in[j * is]));
-      double sum = 0;
-      for (int64_t j = 0; j < len; ++j) sum += std::exp(static_cast<double>(in[j * is]) - m);
-      if (kLog) {
-        const double shift = m + std::log(sum);
-        for (int64_t j = 0; j < len; ++j)
-          o[j * os] = static_cast<T>(static_cast<double>(in[j * is]) - shift);
-      } else {
-        for (int64_t j = 0; j < len; ++j)
-          o[j * os] = static_cast<T>(std::exp(static_cast<double>(in[j * is]) - m) / sum);
-      }
-    });
-  });
-  return TensorList{out};
-}
-
-// softmax: result * (grad - sum(grad * result, dim));  log_softmax: grad - exp(result) * sum(grad,
-// dim).
-template <bool kLog>
-ListOr SoftmaxBackward(const BackwardArgs& b) {
-  const Tensor& y = b.outputs[0];
-  const Tensor& g = b.grads[0];
-  const int64_t ndim = static_cast<int64_t>(b.input_meta[0].shape.size());
-  if (ndim == 0) {
-    // A single element: the result is constant (1, or 0 for log_softmax).
-    TD_ASSIGN_OR_RETURN(Tensor r, ops::mul(g, Scalar(0.0)));
-    return TensorList{r};
-  }
-  if (NumElements(b.input_meta[0].shape) == 0) {
-    // No elements: an empty gradient (the sum along dim of a [0, 2^62] tensor would not be).
-    TD_ASSIGN_OR_RETURN(Tensor r, op_util::Zeros({b.input_meta[0].shape, g.dtype()}));
-    return TensorList{r};
-  }
-  const int64_t dim = *op_util::WrapDim(b.attrs.Int("dim"), ndim);
-  Tensor r;
-  if (kLog) {
-    TD_ASSIGN_OR_RETURN(Tensor s, ops::sum(g, {dim}, /*keepdim=*/true));
-    TD_ASSIGN_OR_RETURN(Tensor e, ops::exp(y));
-    TD_ASSIGN_OR_RETURN(Tensor es, ops::mul(e, s));
-    TD_ASSIGN_OR_RETURN(r, ops::sub(g, es));
-  } else {
-    TD_ASSIGN_OR_RETURN(Tensor gy, ops::mul(g, y));
-    TD_ASSIGN_OR_RETURN(Tensor s, ops::sum(gy, {dim}, /*keepdim=*/true));
-    TD_ASSIGN_OR_RETURN(Tensor d, ops::sub(g, s));
-    TD_ASSIGN_OR_RETURN(r, ops::mul(y, d));
-  }
-  return TensorList{r};
-}
-
-// ---- the table -----------------------------------------------------------------------------
-
-OpDef Reduction(absl::string_view name, absl::string_view grad_fn, absl::string_view doc,
-                InferFn infer, ForwardFn forward, BackwardFn backward, uint32_t save_inputs,
-                bool save_outputs) {
-  OpDef d;
-  d.name = name;
-  d.num_inputs = 1;
-  d.grad_fn = grad_fn;
-  d.doc = doc;
-  d.infer = infer;
-  d.forward = forward;
-  d.backward = backward;
-  d.save_inputs = save_inputs;
-  d.save_outputs = save_outputs;
-  return d;
-}
-
 constexpr uint32_t kSelf = 1u;
 
 }  // namespace
 
-void RegisterMoreReductionOps(std::vector<OpDef>& t) {
-  t.push_back(Reduction("prod", "ProdBackward0", "product of all elements (integers give int64)",
-                        InferProd, ProdForward, ProdBackward, kSelf, true));
+void RegisterReductionOps(std::vector<OpDef>& t) {
+  t.push_back(op_util::Def("sum", "SumBackward0", "sum of all elements", OpKind::kKernel, InferSum,
+                           SumForward, SumBackward));
+  t.back().schema = "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor";
+  {
+    OpDef d = op_util::Def("sum_dim", "SumBackward1", "sum over dims", OpKind::kKernel, InferSumDim,
+                           SumDimForward, SumDimBackward);
+    d.schema =
+        "sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) "
+        "-> Tensor";
+    t.push_back(d);
+  }
+  t.push_back(op_util::Def("mean", "MeanBackward0", "mean of all elements (floating only)",
+                           OpKind::kKernel, InferMean, MeanForward, MeanBackward));
+  t.back().schema = "mean(Tensor self, *, ScalarType? dtype=None) -> Tensor";
+  {
+    OpDef d = op_util::Def("mean_dim", "MeanBackward1", "mean over dims (floating only)",
+                           OpKind::kKernel, InferMeanDim, MeanDimForward, MeanDimBackward);
+    d.save_inputs = 1u;  // PyTorch 1.13 keeps self (for its sizes)
+    d.schema =
+        "mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> "
+        "Tensor";
+    t.push_back(d);
+  }
+  for (bool is_max : {true, false}) {
+    OpDef d = op_util::Def(is_max ? "max_dim" : "min_dim", is_max ? "MaxBackward0" : "MinBackward0",
+                           is_max ? "(values, indices) of the maximum along dim"
+                                  : "(values, indices) of the minimum along dim",
+                           OpKind::kKernel, is_max ? InferMaxDim : InferMinDim,
+                           is_max ? MaxDimForward : MinDimForward, MaxMinDimBackward);
+    d.save_outputs = true;
+    d.save_output_mask = 2u;  // the indices only
+    d.num_outputs = 2;
+    d.differentiable_outputs = 1;
+    d.schema = is_max ? "max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, "
+                        "Tensor indices)"
+                      : "min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, "
+                        "Tensor indices)";
+    t.push_back(d);
+  }
+  t.push_back(op_util::Def("prod", "ProdBackward0", "product of all elements (integers give int64)",
+                           OpKind::kKernel, InferProd, ProdForward, ProdBackward, {}, 1, kSelf,
+                           true));
   t.back().schema = "prod(Tensor self, *, ScalarType? dtype=None) -> Tensor";
   {
-    OpDef d = Reduction("prod_dim", "ProdBackward1", "product over dim (integers give int64)",
-                        InferProdDim, ProdDimForward, ProdDimBackward, kSelf, true);
+    OpDef d = op_util::Def("prod_dim", "ProdBackward1", "product over dim (integers give int64)",
+                           OpKind::kKernel, InferProdDim, ProdDimForward, ProdDimBackward, {}, 1,
+                           kSelf, true);
     d.schema =
         "prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> "
         "Tensor";
     t.push_back(d);
   }
-  t.push_back(Reduction("max", "MaxBackward1", "maximum of all elements (NaN wins)", InferMaxAll,
-                        MaxMinAllForward<true>, MaxMinAllBackward, kSelf, true));
+  t.push_back(op_util::Def("max", "MaxBackward1", "maximum of all elements (NaN wins)",
+                           OpKind::kKernel, InferMaxAll, MaxMinAllForward<true>, MaxMinAllBackward,
+                           {}, 1, kSelf, true));
   t.back().schema = "max(Tensor self) -> Tensor";
-  t.push_back(Reduction("min", "MinBackward1", "minimum of all elements (NaN wins)", InferMinAll,
-                        MaxMinAllForward<false>, MaxMinAllBackward, kSelf, true));
+  t.push_back(op_util::Def("min", "MinBackward1", "minimum of all elements (NaN wins)",
+                           OpKind::kKernel, InferMinAll, MaxMinAllForward<false>, MaxMinAllBackward,
+                           {}, 1, kSelf, true));
   t.back().schema = "min(Tensor self) -> Tensor";
   for (bool is_max : {true, false}) {
-    OpDef d =
-        Reduction(is_max ? "argmax" : "argmin", "",
-                  is_max ? "int64 index of the first maximum (flattened when dim is None)"
-                         : "int64 index of the first minimum (flattened when dim is None)",
-                  is_max ? InferArgMax : InferArgMin,
-                  is_max ? ArgMaxMinForward<true> : ArgMaxMinForward<false>, nullptr, 0, false);
+    OpDef d = op_util::Def(is_max ? "argmax" : "argmin", "",
+                           is_max ? "int64 index of the first maximum (flattened when dim is None)"
+                                  : "int64 index of the first minimum (flattened when dim is None)",
+                           OpKind::kKernel, is_max ? InferArgMax : InferArgMin,
+                           is_max ? ArgMaxMinForward<true> : ArgMaxMinForward<false>, nullptr);
     d.schema = is_max ? "argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor"
                       : "argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
   {
     OpDef d =
-        Reduction("norm", "NormBackward1", "p-norm of all elements (torch.norm with a number p)",
-                  InferNorm, NormForward, NormBackward, kSelf, true);
+        op_util::Def("norm", "NormBackward1", "p-norm of all elements (torch.norm with a number p)",
+                     OpKind::kKernel, InferNorm, NormForward, NormBackward, {}, 1, kSelf, true);
     d.schema = "norm.Scalar(Tensor self, Scalar p=2) -> Tensor";
     t.push_back(d);
     d.name = "norm_dim";
@@ -854,44 +741,26 @@ void RegisterMoreReductionOps(std::vector<OpDef>& t) {
     t.push_back(d);
   }
   {
-    OpDef d = Reduction("var", "VarBackward0", "variance over dims (floating only)", InferVarStd,
-                        VarStdForward<false>, VarBackward, kSelf, false);
+    OpDef d =
+        op_util::Def("var", "VarBackward0", "variance over dims (floating only)", OpKind::kKernel,
+                     InferVarStd, VarStdForward<false>, VarBackward, {}, 1, kSelf);
     d.schema =
         "var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
   {
-    OpDef d = Reduction("std", "StdBackward0", "standard deviation over dims (floating only)",
-                        InferVarStd, VarStdForward<true>, StdBackward, kSelf, true);
+    OpDef d = op_util::Def("std", "StdBackward0", "standard deviation over dims (floating only)",
+                           OpKind::kKernel, InferVarStd, VarStdForward<true>, StdBackward, {}, 1,
+                           kSelf, true);
     d.schema =
         "std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor";
     t.push_back(d);
   }
   {
-    OpDef d =
-        Reduction("cumsum", "CumsumBackward0", "cumulative sum along dim (integers give int64)",
-                  InferCumsum, CumsumForward, CumsumBackward, 0, false);
-    d.schema = "cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor";
-    d.result_like_self = true;
-    t.push_back(d);
-  }
-  {
-    OpDef d = Reduction("logsumexp", "LogsumexpBackward0", "log(sum(exp(self))) over dims, stably",
-                        InferLogsumexp, LogsumexpForward, LogsumexpBackward, kSelf, true);
+    OpDef d = op_util::Def("logsumexp", "LogsumexpBackward0",
+                           "log(sum(exp(self))) over dims, stably", OpKind::kKernel, InferLogsumexp,
+                           LogsumexpForward, LogsumexpBackward, {}, 1, kSelf, true);
     d.schema = "logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor";
-    t.push_back(d);
-  }
-  {
-    OpDef d =
-        Reduction("softmax", "SoftmaxBackward0", "exp(self) / sum(exp(self)) along dim",
-                  InferSoftmax<false>, SoftmaxForward<false>, SoftmaxBackward<false>, 0, true);
-    d.schema = "softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor";
-    t.push_back(d);
-  }
-  {
-    OpDef d = Reduction("log_softmax", "LogSoftmaxBackward0", "self - logsumexp(self) along dim",
-                        InferSoftmax<true>, SoftmaxForward<true>, SoftmaxBackward<true>, 0, true);
-    d.schema = "log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor";
     t.push_back(d);
   }
 }

@@ -1,4 +1,4 @@
-#include "engine/ops.h"
+#include "engine/api.h"
 #include "engine/ops/op_util.h"
 
 #include "engine/checked_math.h"
