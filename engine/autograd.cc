@@ -45,6 +45,9 @@ struct RunSpec {
   // false: every leaf accumulates.
   absl::flat_hash_set<Node*> leaf_targets;
   bool restrict_leaves = false;
+  // grad(allow_unused=False): a capture that received no gradient fails the pass before it
+  // commits anything (the graph's buffers stay, as for any failed request).
+  bool require_captures = false;
 };
 
 class GraphRun {
@@ -109,6 +112,15 @@ class GraphRun {
         if (i < out.size() && out[i].defined()) TD_RETURN_IF_ERROR(AddToBuffer(edges[i], out[i]));
         Node* next = edges[i].function.get();
         if (--deps_[next] == 0) ready.push(next);
+      }
+    }
+    if (spec_.require_captures) {
+      for (const Tensor& g : captured_) {
+        if (!g.defined()) {
+          return absl::InvalidArgumentError(
+              "One of the differentiated Tensors appears to not have been used in the graph. "
+              "Set allow_unused=True if this is the desired behavior.");
+        }
       }
     }
     // The whole pass succeeded: commit.
@@ -378,16 +390,9 @@ absl::StatusOr<std::vector<Tensor>> Grad(const std::vector<Tensor>& outputs,
     keep.push_back(GradientEdge(t));
     spec.captures.push_back({keep.back().function.get(), keep.back().input_nr});
   }
+  spec.require_captures = !options.allow_unused;
   GraphRun run(std::move(spec));
-  TD_ASSIGN_OR_RETURN(std::vector<Tensor> result, CatchCancellation([&] { return run.Run(); }));
-  for (const Tensor& g : result) {
-    if (!g.defined() && !options.allow_unused) {
-      return absl::InvalidArgumentError(
-          "One of the differentiated Tensors appears to not have been used in the graph. Set "
-          "allow_unused=True if this is the desired behavior.");
-    }
-  }
-  return result;
+  return CatchCancellation([&] { return run.Run(); });
 }
 
 }  // namespace tensord

@@ -261,6 +261,18 @@ TEST_F(Autograd, GradOfUnusedInput_FailsUnlessAllowUnused) {
                        StrEq("One of the differentiated Tensors does not require grad")));
 }
 
+TEST_F(Autograd, GradOfUnusedInput_FailsBeforeFreeingTheGraph) {
+  // A failed request leaves the session as it was: the unused-input check fails the pass before
+  // it releases the saved tensors (PyTorch frees them first, then raises). Found by fuzz_commands
+  // (1,031,413 executions): the failed command changed the session's bytes.
+  Tensor a = Must(factory::ones({2}, RequiresGrad()));
+  Tensor b = Must(factory::ones({2}, RequiresGrad()));
+  Tensor s = Must(ops::sum(Must(ops::mul(a, a))));  // MulBackward0 saves a (twice)
+  EXPECT_THAT(Grad({s}, {a, b}, {}, {}), StatusIs(Code::kInvalidArgument));
+  std::vector<Tensor> g = Must(Grad({s}, {a}, {}, {}));  // the graph is still there
+  EXPECT_THAT(Values(g[0]), ElementsAre(2, 2));
+}
+
 TEST_F(Autograd, BackwardWithInputs_AccumulatesOnlyIntoThem) {
   Tensor a = Must(factory::ones({2}, RequiresGrad()));
   Tensor b = Must(factory::ones({2}, RequiresGrad()));
